@@ -1,0 +1,1 @@
+"""Configuration: the settings model (environment variables and CLI options) and Prefect blocks."""

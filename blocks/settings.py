@@ -1,0 +1,138 @@
+"""One settings model for every command and flow.
+
+Values come from environment variables (``DATABASE_URL``, ``MIGRATIONS_DIR`` ...), overridden by
+CLI options; Prefect blocks resolve into the same model (see ``blocks/``). Validation happens here,
+at the edge, and produces one clear line naming the variable; nothing deeper re-checks it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from migration_guard.tasks.errors import ConfigError
+from migration_guard.tasks.secrets import mask_dsn
+
+MigrationTool = Literal["prisma", "sql"]
+
+
+class Settings(BaseSettings):
+    """Everything migration-guard needs to know about one project and its database."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL of the application database (DATABASE_URL)."
+    )
+    migrations_dir: Path | None = Field(
+        default=None,
+        description="Folder of migrations: prisma/migrations or a folder of .sql files (MIGRATIONS_DIR).",
+    )
+    migration_tool: MigrationTool | None = Field(
+        default=None, description="prisma | sql; detected from the migrations folder when unset."
+    )
+    environment: str = Field(default="development", description="Name shown in alerts (ENVIRONMENT).")
+    backup_dir: Path = Field(default=Path("backups"), description="Where backups go (BACKUP_DIR).")
+    alerts_dir: Path = Field(default=Path("logs/alerts"), description="Alert JSON files (ALERTS_DIR).")
+    log_dir: Path = Field(default=Path("logs"), description="Log files (LOG_DIR).")
+    db_schema: str = Field(
+        default="public", alias="DB_SCHEMA", description="Schema the migrations target (DB_SCHEMA)."
+    )
+    connect_timeout: int = Field(default=5, ge=1, le=300, description="Seconds (CONNECT_TIMEOUT).")
+    lock_timeout: str = Field(default="5s", description="lock_timeout for migration DDL (LOCK_TIMEOUT).")
+    statement_timeout: str = Field(
+        default="0", description="statement_timeout for migration statements; 0 = none (STATEMENT_TIMEOUT)."
+    )
+    slack_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming webhook.")
+    slack_bot_token: SecretStr | None = Field(default=None, description="Slack bot token.")
+    slack_channel: str | None = Field(default=None, description="Slack channel for the bot token.")
+    alert_webhook_url: SecretStr | None = Field(default=None, description="Generic JSON webhook.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        if not (url.startswith(("postgresql://", "postgres://")) or "=" in url):
+            raise ValueError(
+                f"expected a PostgreSQL URL like postgresql://user:password@host:5432/dbname, got {mask_dsn(url)!r}"
+            )
+        return SecretStr(url)
+
+    @field_validator("migration_tool", mode="before")
+    @classmethod
+    def _empty_tool_is_auto(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return value or None
+        return value
+
+    def require_database_url(self) -> str:
+        """The database URL, or a ConfigError that tells the user how to set it."""
+        if self.database_url is None:
+            raise ConfigError(
+                "DATABASE_URL is not set: export DATABASE_URL=postgresql://user:password@host:5432/dbname "
+                "or pass --database-url"
+            )
+        return self.database_url.get_secret_value()
+
+    def require_migrations_dir(self) -> Path:
+        """The migrations folder, checked to exist, or a ConfigError saying what to do."""
+        directory = self.migrations_dir
+        if directory is None:
+            for candidate in (Path("prisma/migrations"), Path("migrations")):
+                if candidate.is_dir():
+                    return candidate
+            raise ConfigError(
+                "MIGRATIONS_DIR is not set and neither ./prisma/migrations nor ./migrations exists: "
+                "export MIGRATIONS_DIR=path/to/migrations or pass --migrations-dir"
+            )
+        if not directory.exists():
+            raise ConfigError(f"MIGRATIONS_DIR {str(directory)!r} does not exist: create it or fix the path")
+        if not directory.is_dir():
+            raise ConfigError(f"MIGRATIONS_DIR {str(directory)!r} is not a folder: point it at the migrations folder")
+        return directory
+
+    @property
+    def masked_database_url(self) -> str:
+        """The database URL with its password replaced, safe for logs and alerts."""
+        return mask_dsn(self.database_url.get_secret_value()) if self.database_url else "<unset>"
+
+
+_ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "migrations_dir": "MIGRATIONS_DIR",
+    "migration_tool": "MIGRATION_TOOL",
+    "db_schema": "DB_SCHEMA",
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment plus explicit overrides (None values are ignored).
+
+    Raises:
+        ConfigError: one line naming the offending variable and what is expected.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc)) from None
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "settings"
+    variable = _ENV_NAMES.get(field, field.upper())
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "literal_error":
+        message = f"expected one of prisma, sql (or unset to detect it), got {first['input']!r}"
+    elif first["type"] in {"int_parsing", "greater_than_equal", "less_than_equal"}:
+        message = f"{message}, got {first['input']!r}"
+    return f"{variable}: {message}"

@@ -1,0 +1,1 @@
+"""Prefect deployments: prefect.yaml, schedules, serve entry point, the CI trigger."""

@@ -1,0 +1,3 @@
+from migration_guard.flows.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""Shared CLI output: consoles, error printing, and the error-to-exit-code boundary."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.secrets import redact
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def print_error(message: str, suggestion: str = "") -> None:
+    """``error: ...`` (one line) and an optional ``hint: ...`` on stderr, secrets masked."""
+    err_console.print(f"[bold red]error:[/] {redact(message)}", markup=True, highlight=False)
+    if suggestion:
+        err_console.print(f"[yellow]hint:[/] {redact(suggestion)}", markup=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Machine output: plain JSON on stdout (no colour, no wrapping)."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def handle_errors(error_exit_code: int = 1, config_exit_code: int = 2) -> Callable[[F], F]:
+    """Turn migration-guard errors into one-line messages and exit codes (never a traceback).
+
+    Args:
+        error_exit_code: exit code for operational failures (database, files, ledger).
+        config_exit_code: exit code for ConfigError (bad usage or configuration).
+    """
+    from migration_guard.tasks.errors import ConfigError
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except ConfigError as exc:
+                print_error(exc.message, exc.suggestion)
+                raise typer.Exit(config_exit_code) from None
+            except MigrationGuardError as exc:
+                print_error(exc.message, exc.suggestion)
+                raise typer.Exit(error_exit_code) from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

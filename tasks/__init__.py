@@ -1,0 +1,1 @@
+"""The work: plain logic (parsing, planning, classifying) and the Prefect tasks that do I/O."""

@@ -1,0 +1,216 @@
+"""Database access: psycopg 3 connections with a timeout and an application name, and the
+classification of failures by SQLSTATE (never by message text) into DESIGN.md's categories."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+
+from migration_guard.tasks.errors import Category, DatabaseError
+from migration_guard.tasks.secrets import mask_dsn, passwords_in, redact
+
+APPLICATION_NAME = "migration-guard"
+
+
+def connect(
+    dsn: str,
+    *,
+    connect_timeout: int = 5,
+    autocommit: bool = True,
+    application_name: str = APPLICATION_NAME,
+    **options: Any,
+) -> psycopg.Connection:
+    """Open a psycopg connection, or raise a classified :class:`DatabaseError`.
+
+    Args:
+        dsn: PostgreSQL URL or keyword DSN (may carry a password; it never reaches messages).
+        connect_timeout: seconds before giving up on the server.
+        autocommit: psycopg autocommit mode (read-only checks want True).
+        application_name: shown in pg_stat_activity, so DBAs can tell who holds a lock.
+    """
+    try:
+        return psycopg.connect(
+            libpq_dsn(dsn),
+            connect_timeout=connect_timeout,
+            application_name=application_name,
+            autocommit=autocommit,
+            **options,
+        )
+    except psycopg.Error as exc:
+        raise classify_error(exc, dsn) from None
+
+
+@contextmanager
+def connection(dsn: str, **kwargs: Any) -> Iterator[psycopg.Connection]:
+    """``with connection(dsn) as conn:`` — connect(), closed on exit; errors classified."""
+    conn = connect(dsn, **kwargs)
+    try:
+        yield conn
+    except psycopg.Error as exc:
+        raise classify_error(exc, dsn) from None
+    finally:
+        conn.close()
+
+
+#: query parameters Prisma accepts in DATABASE_URL that libpq would reject
+PRISMA_ONLY_PARAMS = frozenset({
+    "schema", "connection_limit", "pool_timeout", "pgbouncer", "sslaccept", "socket_timeout",
+    "statement_cache_size", "connect_timeout_ms", "sslidentity", "sslpassword", "sslcert_pem",
+})
+
+
+def libpq_dsn(dsn: str) -> str:
+    """The DSN without Prisma-only URL parameters (``?schema=public`` ...), which libpq rejects."""
+    if "://" not in dsn or "?" not in dsn:
+        return dsn
+    base, _, query = dsn.partition("?")
+    kept = [p for p in query.split("&") if p and p.split("=", 1)[0] not in PRISMA_ONLY_PARAMS]
+    return f"{base}?{'&'.join(kept)}" if kept else base
+
+
+def schema_from_dsn(dsn: str) -> str | None:
+    """The ``schema`` URL parameter Prisma uses to place its tables, if present."""
+    if "://" not in dsn or "?" not in dsn:
+        return None
+    for param in dsn.partition("?")[2].split("&"):
+        key, _, value = param.partition("=")
+        if key == "schema" and value:
+            return unquote(value)
+    return None
+
+
+def describe_target(dsn: str) -> str:
+    """``host:port/dbname`` of a DSN, without user or password."""
+    params = _conninfo(dsn)
+    host = params.get("host") or "localhost"
+    port = params.get("port") or "5432"
+    return f"{host}:{port}/{params.get('dbname') or params.get('user') or ''}"
+
+
+def database_name(dsn: str) -> str:
+    """The database a DSN points at (libpq's default: the user name)."""
+    params = _conninfo(dsn)
+    return params.get("dbname") or params.get("user") or "postgres"
+
+
+def _conninfo(dsn: str) -> dict[str, str]:
+    try:
+        return {k: str(v) for k, v in pg_conninfo.conninfo_to_dict(libpq_dsn(dsn)).items() if v is not None}
+    except psycopg.ProgrammingError:
+        return {}
+
+
+_SQLSTATE_CLASSES: list[tuple[str, Category, str, str, str]] = [
+    # (prefix, category, kind, message, suggestion)
+    ("28P01", Category.PERMISSION, "bad_password", "password authentication failed",
+     "check the user and password in DATABASE_URL"),
+    ("28", Category.PERMISSION, "bad_password", "the server rejected the login",
+     "check the user, password and pg_hba.conf entry for this client"),
+    ("3D000", Category.DATABASE_CONNECTION, "missing_database", "the database does not exist",
+     "create it (createdb NAME) or fix the database name in DATABASE_URL"),
+    ("42501", Category.PERMISSION, "permission", "permission denied",
+     "grant the role the privilege it needs (GRANT ...) or run as the owner of the objects"),
+    ("55P03", Category.TIMEOUT, "lock_timeout", "gave up waiting for a lock (lock_timeout)",
+     "find the blocking session: SELECT pid, state, query FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids(<pid>))"),
+    ("57014", Category.TIMEOUT, "statement_timeout", "the statement was cancelled (statement_timeout or cancel request)",
+     "raise STATEMENT_TIMEOUT or run the statement when the database is quieter"),
+    ("57P01", Category.DATABASE_CONNECTION, "terminated", "the server terminated the connection (admin shutdown)",
+     "check whether PostgreSQL was restarted or the backend was killed, then re-run"),
+    ("57P03", Category.DATABASE_CONNECTION, "starting_up", "the database server is starting up or shutting down",
+     "wait for PostgreSQL to accept connections (pg_isready), then re-run"),
+    ("53300", Category.DATABASE_CONNECTION, "too_many_connections", "too many connections",
+     "free connections or raise max_connections; check pg_stat_activity for idle sessions"),
+    ("08", Category.DATABASE_CONNECTION, "connection", "the connection to the server failed",
+     "check that PostgreSQL is running and reachable: pg_isready -h HOST -p PORT"),
+    ("25006", Category.PERMISSION, "read_only", "the transaction is read-only",
+     "connect to the primary, or unset default_transaction_read_only for this role"),
+]
+
+
+def classify_error(exc: BaseException, dsn: str = "") -> DatabaseError:
+    """Turn a psycopg error into a :class:`DatabaseError` with category, kind and advice.
+
+    The SQLSTATE decides when the server sent one. Connection failures that never reached a
+    server (no SQLSTATE) are told apart by probing the address: DNS failure, refused, timeout.
+    """
+    if isinstance(exc, DatabaseError):
+        return exc
+    secrets = passwords_in(dsn) if dsn else []
+    original = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, secrets)
+    target = describe_target(dsn) if dsn else "the database"
+    sqlstate = getattr(exc, "sqlstate", None) or _diag_sqlstate(exc)
+    if sqlstate:
+        for prefix, category, kind, message, suggestion in _SQLSTATE_CLASSES:
+            if sqlstate.startswith(prefix):
+                return DatabaseError(
+                    f"{message} ({target}, SQLSTATE {sqlstate}): {original}",
+                    suggestion,
+                    category=category, kind=kind, sqlstate=sqlstate, original=original,
+                )
+        return DatabaseError(
+            f"database error at {target} (SQLSTATE {sqlstate}): {original}",
+            "see the PostgreSQL log for details",
+            category=Category.UNKNOWN, kind="other", sqlstate=sqlstate, original=original,
+        )
+    if isinstance(exc, psycopg.OperationalError) and dsn:
+        return _classify_unreached(dsn, original)
+    return DatabaseError(
+        f"database error at {target}: {original}", "see the PostgreSQL log for details",
+        category=Category.UNKNOWN, original=original,
+    )
+
+
+def _diag_sqlstate(exc: BaseException) -> str | None:
+    diag = getattr(exc, "diag", None)
+    try:
+        return diag.sqlstate if diag is not None else None
+    except Exception:  # noqa: BLE001 - diag access on a broken result must not mask the error
+        return None
+
+
+def _classify_unreached(dsn: str, original: str) -> DatabaseError:
+    params = _conninfo(dsn)
+    host = params.get("host") or params.get("hostaddr") or ""
+    port = int(params.get("port") or 5432)
+    target = describe_target(dsn)
+    if host and not host.startswith("/"):
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            return DatabaseError(
+                f"cannot resolve host {host!r} ({target}): {original}",
+                "check the host name in DATABASE_URL and DNS (getent hosts HOST)",
+                category=Category.DATABASE_CONNECTION, kind="dns_failure", original=original,
+            )
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                pass
+        except ConnectionRefusedError:
+            return DatabaseError(
+                f"connection refused by {host}:{port} ({target}): is PostgreSQL running there?",
+                f"start PostgreSQL or fix host/port in DATABASE_URL; check with: pg_isready -h {host} -p {port}",
+                category=Category.DATABASE_CONNECTION, kind="connection_refused", original=original,
+            )
+        except (TimeoutError, socket.timeout):
+            return DatabaseError(
+                f"timed out connecting to {host}:{port} ({target})",
+                "check firewalls and that the server is up; raise CONNECT_TIMEOUT if the network is slow",
+                category=Category.TIMEOUT, kind="timeout", original=original,
+            )
+        except OSError:
+            pass
+    return DatabaseError(
+        f"cannot connect to {target}: {original}",
+        "check that PostgreSQL is running and reachable: pg_isready",
+        category=Category.DATABASE_CONNECTION, kind="connection", original=original,
+    )
+
+
+__all__ = ["APPLICATION_NAME", "classify_error", "connect", "connection", "database_name",
+           "describe_target", "libpq_dsn", "mask_dsn", "schema_from_dsn"]

@@ -1,0 +1,138 @@
+"""Plain data shared by ledgers, status, lint, repair and alerts (no I/O here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration on disk.
+
+    Attributes:
+        name: the ledger name (Prisma: the folder name; SQL folder: file name without .sql).
+        path: the file holding the SQL (Prisma: .../migration.sql).
+        sql: the text, decoded as UTF-8.
+        checksum: as the tool computes it (lowercase hex SHA-256 of the file's bytes).
+        checksums_accepted: checksums that count as unmodified (the CRLF / LF variants).
+        down_sql / down_path: the optional down script.
+    """
+
+    name: str
+    path: Path
+    sql: str
+    checksum: str
+    checksums_accepted: frozenset[str] = frozenset()
+    down_sql: str | None = None
+    down_path: Path | None = None
+
+    def matches_checksum(self, checksum: str) -> bool:
+        """True when a ledger checksum belongs to this file (line-ending variants included)."""
+        return checksum == self.checksum or checksum in self.checksums_accepted
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One row of the migration ledger, as the tool wrote it."""
+
+    id: str
+    migration_name: str
+    checksum: str
+    started_at: datetime
+    finished_at: datetime | None
+    rolled_back_at: datetime | None
+    applied_steps_count: int
+    logs: str | None
+
+    @property
+    def is_applied(self) -> bool:
+        """Prisma's rule: finished and not rolled back."""
+        return self.finished_at is not None and self.rolled_back_at is None
+
+    @property
+    def is_failed(self) -> bool:
+        """Started, neither finished nor rolled back (Prisma: P3009 blocks the next deploy)."""
+        return self.finished_at is None and self.rolled_back_at is None
+
+    @property
+    def is_rolled_back(self) -> bool:
+        return self.rolled_back_at is not None
+
+
+class State(StrEnum):
+    """Where one migration stands, joining disk and ledger."""
+
+    APPLIED = "applied"
+    PENDING = "pending"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    MODIFIED = "modified"
+    MISSING_LOCALLY = "missing_locally"
+
+
+PROBLEM_STATES = frozenset({State.FAILED, State.MODIFIED, State.MISSING_LOCALLY})
+NOT_APPLIED_STATES = frozenset({State.PENDING, State.ROLLED_BACK})
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """The state of one migration, why, and the command that moves it forward."""
+
+    name: str
+    state: State
+    migration: Migration | None
+    entries: tuple[LedgerEntry, ...] = ()
+    detail: str = ""
+    suggestion: str = ""
+
+    @property
+    def failed_entries(self) -> tuple[LedgerEntry, ...]:
+        return tuple(e for e in self.entries if e.is_failed)
+
+    @property
+    def applied_entry(self) -> LedgerEntry | None:
+        applied = [e for e in self.entries if e.is_applied]
+        return applied[-1] if applied else None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Every migration's status plus what the report means as a whole."""
+
+    tool: str
+    migrations_dir: str
+    database: str
+    ledger_table: str
+    ledger_exists: bool
+    statuses: tuple[MigrationStatus, ...] = field(default_factory=tuple)
+
+    def count(self, state: State) -> int:
+        return sum(1 for s in self.statuses if s.state is state)
+
+    def by_state(self, *states: State) -> list[MigrationStatus]:
+        return [s for s in self.statuses if s.state in states]
+
+    @property
+    def problems(self) -> list[MigrationStatus]:
+        return [s for s in self.statuses if s.state in PROBLEM_STATES]
+
+    @property
+    def pending(self) -> list[MigrationStatus]:
+        return [s for s in self.statuses if s.state in NOT_APPLIED_STATES]
+
+    @property
+    def exit_code(self) -> int:
+        """0 all applied, 1 pending only, 2 failed / modified / missing locally."""
+        if self.problems:
+            return 2
+        if self.pending:
+            return 1
+        return 0
+
+    @property
+    def summary(self) -> str:
+        parts = [f"{self.count(state)} {state.value}" for state in State if self.count(state)]
+        return ", ".join(parts) if parts else "no migrations"

@@ -1,0 +1,80 @@
+"""A project = settings + the ledger for its tool + its database; the I/O behind `status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from migration_guard.blocks.settings import Settings
+from migration_guard.tasks.db import connection, describe_target, schema_from_dsn
+from migration_guard.tasks.ledgers import Ledger, get_ledger
+from migration_guard.tasks.models import LedgerEntry, Migration, StatusReport
+from migration_guard.tasks.status import build_report
+
+
+@dataclass(frozen=True)
+class Project:
+    """Resolved configuration of one migration project against one database."""
+
+    settings: Settings
+    ledger: Ledger
+    dsn: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Project:
+        """Resolve the migrations folder, the tool and the schema; validate what is needed.
+
+        Raises:
+            ConfigError: DATABASE_URL unset, migrations folder missing, tool undetectable.
+        """
+        dsn = settings.require_database_url()
+        directory = settings.require_migrations_dir()
+        schema = settings.db_schema
+        if "db_schema" not in settings.model_fields_set:
+            schema = schema_from_dsn(dsn) or schema
+        return cls(settings=settings, ledger=get_ledger(settings.migration_tool, directory, schema), dsn=dsn)
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.ledger.migrations_dir
+
+    @property
+    def target(self) -> str:
+        """host:port/dbname, safe to print."""
+        return describe_target(self.dsn)
+
+    @property
+    def schema(self) -> str:
+        return self.ledger.schema
+
+
+def read_ledger(project: Project) -> tuple[bool, list[LedgerEntry]]:
+    """(table exists, rows) from the project's database."""
+    with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
+        exists = project.ledger.table_exists(conn)
+        return exists, project.ledger.read_entries(conn) if exists else []
+
+
+def read_migrations(project: Project) -> list[Migration]:
+    """The project's migrations on disk, in apply order."""
+    return project.ledger.read_migrations()
+
+
+def read_status(project: Project) -> StatusReport:
+    """Disk + ledger joined into a :class:`StatusReport`.
+
+    Raises:
+        MigrationFileError: a migration on disk is unreadable.
+        DatabaseError: the database cannot be reached or read (classified).
+    """
+    migrations = read_migrations(project)
+    exists, entries = read_ledger(project)
+    return build_report(
+        migrations,
+        entries,
+        tool=project.ledger.tool,
+        migrations_dir=str(project.migrations_dir),
+        database=project.target,
+        ledger_table=project.ledger.display_table,
+        ledger_exists=exists,
+    )

@@ -1,0 +1,93 @@
+"""Test harness: one real PostgreSQL per session, a fresh database per test (from a template),
+Prefect's test harness when a test asks for it, and the real Prisma CLI for interop tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.pg_server import admin_url, with_database
+
+# Prefect reads these at import; set them before any test imports Prefect.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mg-prefect-home-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PRISMA_HARNESS = REPO_ROOT.parent / "shared" / "prisma-harness" / "setup.sh"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """URL of the server's maintenance database (for CREATE/DROP DATABASE)."""
+    url, _source = admin_url()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[str]:
+    """A template database for this session (unique name, so parallel sessions never collide)."""
+    name = f"mg_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield name
+    _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, pg_template: str) -> Iterator[str]:
+    """URL of a fresh, empty database cloned from the session template; dropped afterwards."""
+    name = f"mg_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(pg_template))
+        )
+    yield with_database(pg_admin_url, name)
+    _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's fresh database."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+def _drop_database(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Prefect's test harness (a temporary API on SQLite), started once per session on demand.
+
+    Costs ~13 s, so only tests that run flows for real should request it.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def prisma_cli() -> Path:
+    """Path of the real Prisma CLI (7.10, via ../shared/prisma-harness); skips when npm is missing."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("the Prisma interop tests need node and npm (the prisma-harness installs Prisma with npm)")
+    if not PRISMA_HARNESS.exists():
+        pytest.skip(f"prisma harness not found at {PRISMA_HARNESS}")
+    done = subprocess.run(["bash", str(PRISMA_HARNESS)], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        pytest.fail(f"prisma harness setup failed: {done.stderr[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1]) / "prisma"

@@ -1,0 +1,98 @@
+"""Helpers shared by tests: building migration projects on disk and running the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+CLI = [sys.executable, "-m", "migration_guard.flows.cli"]
+
+
+def make_prisma_project(root: Path, migrations: Mapping[str, str | bytes]) -> Path:
+    """Create ``root/prisma/{schema.prisma,migrations/<name>/migration.sql}``; return the migrations dir."""
+    prisma = root / "prisma"
+    migrations_dir = prisma / "migrations"
+    migrations_dir.mkdir(parents=True, exist_ok=True)
+    (prisma / "schema.prisma").write_text('datasource db {\n  provider = "postgresql"\n}\n')
+    (migrations_dir / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    for name, text in migrations.items():
+        add_prisma_migration(migrations_dir, name, text)
+    return migrations_dir
+
+
+def add_prisma_migration(migrations_dir: Path, name: str, text: str | bytes) -> Path:
+    """Write one Prisma migration folder; return its migration.sql path."""
+    folder = migrations_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "migration.sql"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def make_sql_project(root: Path, migrations: Mapping[str, str | bytes]) -> Path:
+    """Create ``root/migrations/<name>.sql`` files; return the folder."""
+    folder = root / "migrations"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in migrations.items():
+        path = folder / (name if name.endswith(".sql") else f"{name}.sql")
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+    return folder
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CliResult:
+    """Run `migration-guard ARGS` in-process (fast) with a clean configuration environment."""
+    from migration_guard.flows.cli import app
+
+    runner = CliRunner()
+    clean = {name: None for name in CONFIG_VARIABLES}
+    clean.update(env or {})
+    old_cwd = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = runner.invoke(app, list(args), env=clean, catch_exceptions=False)
+    finally:
+        os.chdir(old_cwd)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def run_cli_process(
+    args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> CliResult:
+    """Run `migration-guard ARGS` as a real process (for exit codes, tracebacks, timing)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    full_env.update(env or {})
+    done = subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+CONFIG_VARIABLES = (
+    "DATABASE_URL", "MIGRATIONS_DIR", "MIGRATION_TOOL", "ENVIRONMENT", "BACKUP_DIR", "ALERTS_DIR",
+    "LOG_DIR", "DB_SCHEMA", "CONNECT_TIMEOUT", "LOCK_TIMEOUT", "STATEMENT_TIMEOUT",
+    "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "ALERT_WEBHOOK_URL",
+)
