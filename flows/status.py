@@ -1,0 +1,41 @@
+"""The `status` flow: migrations on disk joined with the ledger, as a Prefect run with an artifact.
+
+The CLI's `status` command calls the plain logic directly (no Prefect start-up cost); this flow is
+for deployments and for composing into other flows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status import build_report, report_to_dict
+from migration_guard.tasks.status_tasks import read_ledger_task, read_migrations_task
+
+
+@flow(name="status", log_prints=False)
+def status_flow(
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    migration_tool: str | None = None,
+) -> dict[str, Any]:
+    """Status of every migration (JSON shape of `migration-guard status --json`).
+
+    Args:
+        database_url: overrides DATABASE_URL.
+        migrations_dir: overrides MIGRATIONS_DIR.
+        migration_tool: prisma | sql; overrides MIGRATION_TOOL.
+    """
+    project = Project.from_settings(
+        load_settings(database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool)
+    )
+    migrations = read_migrations_task(project)
+    exists, entries = read_ledger_task(project)
+    report = build_report(
+        migrations, entries, tool=project.ledger.tool, migrations_dir=str(project.migrations_dir),
+        database=project.target, ledger_table=project.ledger.display_table, ledger_exists=exists,
+    )
+    return report_to_dict(report)

@@ -1,0 +1,185 @@
+"""Catalog lookups shared by validate, healthcheck, safe-migrate and recover.
+
+One query per object kind, never per-table loops or information_schema joins (see FIELD-NOTES).
+Every function takes an open connection and returns plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A backend from pg_stat_activity, enough to name it in an error or an alert."""
+
+    pid: int
+    usename: str | None
+    application_name: str | None
+    client_addr: str | None
+    state: str | None
+    backend_start: datetime | None
+    xact_start: datetime | None
+    state_change: datetime | None
+    query: str | None
+    age_seconds: float | None = None
+
+    def describe(self) -> str:
+        """One line: pid, user, application, client, state, since when, query."""
+        since = f" since {self.xact_start or self.backend_start:%Y-%m-%d %H:%M:%S}" if (self.xact_start or self.backend_start) else ""
+        query = (self.query or "").strip().replace("\n", " ")
+        if len(query) > 120:
+            query = query[:117] + "..."
+        return (
+            f"pid {self.pid} (user {self.usename or '?'}, application {self.application_name or '?'!r}, "
+            f"client {self.client_addr or 'local'}, {self.state or '?'}{since}): {query}"
+        )
+
+
+_SESSION_COLUMNS = """
+    a.pid, a.usename::text, a.application_name, host(a.client_addr) AS client_addr, a.state,
+    a.backend_start, a.xact_start, a.state_change, a.query,
+    EXTRACT(EPOCH FROM (now() - coalesce(a.xact_start, a.state_change, a.backend_start)))::float8 AS age_seconds
+"""
+
+
+def advisory_key_parts(key: int) -> tuple[int, int]:
+    """(classid, objid) under which pg_locks shows a bigint advisory lock key."""
+    return (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+
+
+def advisory_lock_holders(conn: psycopg.Connection, key: int) -> list[SessionInfo]:
+    """Sessions holding the session-level advisory lock ``key`` (e.g. Prisma's 72707369)."""
+    classid, objid = advisory_key_parts(key)
+    with conn.cursor(row_factory=class_row(SessionInfo)) as cur:
+        cur.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
+            "AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (classid, objid),
+        )
+        return cur.fetchall()
+
+
+def sessions_in_transaction(conn: psycopg.Connection, min_age_seconds: float = 0) -> list[SessionInfo]:
+    """Other sessions of this database with an open transaction older than ``min_age_seconds``
+    (idle in transaction, or running a long statement)."""
+    with conn.cursor(row_factory=class_row(SessionInfo)) as cur:
+        cur.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM pg_stat_activity a "
+            "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL "
+            "AND a.backend_type = 'client backend' "
+            "AND now() - a.xact_start >= make_interval(secs => %s) ORDER BY a.xact_start",
+            (min_age_seconds,),
+        )
+        return cur.fetchall()
+
+
+@dataclass(frozen=True)
+class TableLock:
+    """A lock another session holds (or waits for) on a table."""
+
+    schema: str
+    table: str
+    mode: str
+    granted: bool
+    session: SessionInfo
+
+
+def locks_on_tables(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> list[TableLock]:
+    """Locks other sessions hold or wait for on the given (schema, table) pairs."""
+    if not tables:
+        return []
+    schemas = [t[0] for t in tables]
+    names = [t[1] for t in tables]
+    rows = conn.execute(
+        f"SELECT n.nspname, c.relname, l.mode, l.granted, {_SESSION_COLUMNS} "
+        "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_stat_activity a ON a.pid = l.pid "
+        "JOIN unnest(%s::text[], %s::text[]) AS t(s, r) ON t.s = n.nspname AND t.r = c.relname "
+        "WHERE l.locktype = 'relation' AND l.pid <> pg_backend_pid() ORDER BY a.xact_start",
+        (schemas, names),
+    ).fetchall()
+    return [TableLock(r[0], r[1], r[2], r[3], SessionInfo(*r[4:])) for r in rows]
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    schema: str
+    table: str
+    name: str
+    definition: str
+    valid: bool
+    ready: bool
+
+
+def invalid_indexes(conn: psycopg.Connection) -> list[IndexInfo]:
+    """Indexes left INVALID (typically by a failed CREATE INDEX CONCURRENTLY)."""
+    rows = conn.execute(
+        "SELECT n.nspname, t.relname, c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisready "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "ORDER BY 1, 2, 3"
+    ).fetchall()
+    return [IndexInfo(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class ConstraintInfo:
+    schema: str
+    table: str
+    name: str
+    type: str  # 'f' foreign key, 'c' check, 'u' unique, 'p' primary key, 'x' exclusion, 'n' not null
+    definition: str
+    validated: bool
+
+
+def not_valid_constraints(conn: psycopg.Connection) -> list[ConstraintInfo]:
+    """Constraints added NOT VALID and never validated."""
+    rows = conn.execute(
+        "SELECT n.nspname, t.relname, c.conname, c.contype::text, pg_get_constraintdef(c.oid), c.convalidated "
+        "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE NOT c.convalidated AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2, 3"
+    ).fetchall()
+    return [ConstraintInfo(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class TableStats:
+    schema: str
+    table: str
+    estimated_rows: int  # pg_class.reltuples; -1 = never analyzed
+    total_bytes: int
+
+
+def table_stats(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> dict[tuple[str, str], TableStats]:
+    """Row estimates and total sizes of the given (schema, table) pairs that exist, in one query."""
+    if not tables:
+        return {}
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN unnest(%s::text[], %s::text[]) AS t(s, r) ON t.s = n.nspname AND t.r = c.relname "
+        "WHERE c.relkind IN ('r', 'p', 'm')",
+        ([t[0] for t in tables], [t[1] for t in tables]),
+    ).fetchall()
+    return {(r[0], r[1]): TableStats(r[0], r[1], int(r[2]), int(r[3])) for r in rows}
+
+
+def server_version_num(conn: psycopg.Connection) -> int:
+    """server_version_num, e.g. 150020."""
+    return int(conn.info.server_version)
+
+
+def current_settings(conn: psycopg.Connection, names: list[str]) -> dict[str, Any]:
+    """Several GUC values in one query."""
+    rows = conn.execute(
+        "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", (names,)
+    ).fetchall()
+    return dict(rows)

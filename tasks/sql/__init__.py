@@ -1,0 +1,1 @@
+"""SQL text handling on PostgreSQL's own parser (pglast): statements, spans, transactionality."""
