@@ -10,7 +10,7 @@ from typing import Any
 
 from prefect import flow
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.status import build_report, report_to_dict
 from migration_guard.tasks.status_tasks import read_ledger_task, read_migrations_task
@@ -21,6 +21,8 @@ def status_flow(
     database_url: str | None = None,
     migrations_dir: str | None = None,
     migration_tool: str | None = None,
+    database_block: str | None = None,
+    project_block: str | None = None,
 ) -> dict[str, Any]:
     """Status of every migration (JSON shape of `migration-guard status --json`).
 
@@ -28,9 +30,14 @@ def status_flow(
         database_url: overrides DATABASE_URL.
         migrations_dir: overrides MIGRATIONS_DIR.
         migration_tool: prisma | sql; overrides MIGRATION_TOOL.
+        database_block: name of a PostgresDatabase block to read the connection from.
+        project_block: name of a MigrationProject block to read the project settings from.
     """
     project = Project.from_settings(
-        load_settings(database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool)
+        resolve_settings(
+            database_block, project_block,
+            database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
+        )
     )
     migrations = read_migrations_task(project)
     exists, entries = read_ledger_task(project)
