@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, description="Slack bot token.")
     slack_channel: str | None = Field(default=None, description="Slack channel for the bot token.")
     alert_webhook_url: SecretStr | None = Field(default=None, description="Generic JSON webhook.")
+    slack_api_url: str | None = Field(
+        default=None, description="Slack Web API base URL for the bot token (SLACK_API_URL; default Slack's)."
+    )
+    alert_repeat_interval: int = Field(
+        default=4 * 3600, ge=60, description="Seconds between reminders of a still-firing alert (ALERT_REPEAT_INTERVAL)."
+    )
+    healthcheck_config: Path | None = Field(
+        default=None, description="YAML/JSON file: databases, thresholds, freshness checks, assertions (HEALTHCHECK_CONFIG)."
+    )
+    check_timeout: int = Field(
+        default=5, ge=1, le=300, description="Seconds one health-check query may run (CHECK_TIMEOUT)."
+    )
+    alerts_api_token: SecretStr | None = Field(
+        default=None, description="Bearer token for DELETE on the serve endpoint (ALERTS_API_TOKEN)."
+    )
 
     @field_validator("database_url")
     @classmethod
