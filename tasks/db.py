@@ -158,8 +158,8 @@ def classify_error(exc: BaseException, dsn: str = "") -> DatabaseError:
             "see the PostgreSQL log for details",
             category=Category.UNKNOWN, kind="other", sqlstate=sqlstate, original=original,
         )
-    if isinstance(exc, psycopg.OperationalError) and dsn:
-        return _classify_unreached(dsn, original)
+    if isinstance(exc, psycopg.OperationalError) and dsn and getattr(exc, "pgresult", None) is None:
+        return _classify_unreached(dsn, original, exc)
     return DatabaseError(
         f"database error at {target}: {original}", "see the PostgreSQL log for details",
         category=Category.UNKNOWN, original=original,
@@ -174,40 +174,101 @@ def _diag_sqlstate(exc: BaseException) -> str | None:
         return None
 
 
-def _classify_unreached(dsn: str, original: str) -> DatabaseError:
+def _classify_unreached(dsn: str, original: str, failed: BaseException | None = None) -> DatabaseError:
+    """Classify a connection that failed before any SQLSTATE reached us.
+
+    libpq does not expose the SQLSTATE of a connection-time error, so we ask the server again
+    instead of reading its message: probe the address (DNS, refused, timeout), then connect to a
+    maintenance database with the same credentials — if that works the login is fine and the
+    target database is missing or not allowed; if it fails after sending a password, the password
+    is wrong.
+    """
     params = _conninfo(dsn)
     host = params.get("host") or params.get("hostaddr") or ""
     port = int(params.get("port") or 5432)
     target = describe_target(dsn)
     if host and not host.startswith("/"):
+        network_error = _probe_address(host, port, target, original)
+        if network_error is not None:
+            return network_error
+    return _probe_login(dsn, params, target, original, failed)
+
+
+def _probe_address(host: str, port: int, target: str, original: str) -> DatabaseError | None:
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return DatabaseError(
+            f"cannot resolve host {host!r} ({target}): {original}",
+            "check the host name in DATABASE_URL and DNS (getent hosts HOST)",
+            category=Category.DATABASE_CONNECTION, kind="dns_failure", original=original,
+        )
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return None
+    except ConnectionRefusedError:
+        return DatabaseError(
+            f"connection refused by {host}:{port} ({target}): is PostgreSQL running there?",
+            f"start PostgreSQL or fix host/port in DATABASE_URL; check with: pg_isready -h {host} -p {port}",
+            category=Category.DATABASE_CONNECTION, kind="connection_refused", original=original,
+        )
+    except (TimeoutError, socket.timeout):
+        return DatabaseError(
+            f"timed out connecting to {host}:{port} ({target})",
+            "check firewalls and that the server is up; raise CONNECT_TIMEOUT if the network is slow",
+            category=Category.TIMEOUT, kind="timeout", original=original,
+        )
+    except OSError:
+        return None
+
+
+def _probe_login(
+    dsn: str, params: dict[str, str], target: str, original: str, failed: BaseException | None
+) -> DatabaseError:
+    dbname = params.get("dbname") or params.get("user") or ""
+    used_password = bool(getattr(getattr(failed, "pgconn", None), "used_password", False))
+    for maintenance_db in ("postgres", "template1"):
+        if maintenance_db == dbname:
+            continue
+        probe = {**params, "dbname": maintenance_db, "connect_timeout": "3"}
         try:
-            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror:
+            with psycopg.connect(pg_conninfo.make_conninfo(**probe), application_name=APPLICATION_NAME) as conn:
+                exists, allowed = conn.execute(
+                    "SELECT count(*) > 0, coalesce(bool_or(has_database_privilege(oid, 'CONNECT')), false) "
+                    "FROM pg_database WHERE datname = %s",
+                    (dbname,),
+                ).fetchone()
+        except psycopg.Error as exc:
+            if getattr(getattr(exc, "pgconn", None), "used_password", False) or used_password:
+                return DatabaseError(
+                    f"password authentication failed ({target})",
+                    "check the user and password in DATABASE_URL",
+                    category=Category.PERMISSION, kind="bad_password", sqlstate="28P01", original=original,
+                )
+            continue
+        if not exists:
             return DatabaseError(
-                f"cannot resolve host {host!r} ({target}): {original}",
-                "check the host name in DATABASE_URL and DNS (getent hosts HOST)",
-                category=Category.DATABASE_CONNECTION, kind="dns_failure", original=original,
+                f"database {dbname!r} does not exist ({target})",
+                f"create it (createdb {dbname}) or fix the database name in DATABASE_URL",
+                category=Category.DATABASE_CONNECTION, kind="missing_database", sqlstate="3D000",
+                original=original,
             )
-        try:
-            with socket.create_connection((host, port), timeout=2):
-                pass
-        except ConnectionRefusedError:
+        if not allowed:
             return DatabaseError(
-                f"connection refused by {host}:{port} ({target}): is PostgreSQL running there?",
-                f"start PostgreSQL or fix host/port in DATABASE_URL; check with: pg_isready -h {host} -p {port}",
-                category=Category.DATABASE_CONNECTION, kind="connection_refused", original=original,
+                f"the role may not connect to database {dbname!r} ({target})",
+                f"GRANT CONNECT ON DATABASE {dbname} TO <role>",
+                category=Category.PERMISSION, kind="permission", sqlstate="42501", original=original,
             )
-        except (TimeoutError, socket.timeout):
-            return DatabaseError(
-                f"timed out connecting to {host}:{port} ({target})",
-                "check firewalls and that the server is up; raise CONNECT_TIMEOUT if the network is slow",
-                category=Category.TIMEOUT, kind="timeout", original=original,
-            )
-        except OSError:
-            pass
+        break
+    if used_password:
+        return DatabaseError(
+            f"password authentication failed ({target})",
+            "check the user and password in DATABASE_URL",
+            category=Category.PERMISSION, kind="bad_password", sqlstate="28P01", original=original,
+        )
     return DatabaseError(
         f"cannot connect to {target}: {original}",
-        "check that PostgreSQL is running and reachable: pg_isready",
+        "check that PostgreSQL is running and reachable (pg_isready) and that pg_hba.conf admits this client",
         category=Category.DATABASE_CONNECTION, kind="connection", original=original,
     )
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.pg_server import admin_url, with_database
+from tests.pg_server import PasswordServer, admin_url, with_database
 
 # Prefect reads these at import; set them before any test imports Prefect.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mg-prefect-home-"))
@@ -78,6 +78,17 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def password_server() -> Iterator[PasswordServer]:
+    """A private PostgreSQL demanding a password, for real authentication failures."""
+    try:
+        server = PasswordServer()
+    except (RuntimeError, subprocess.CalledProcessError, FileNotFoundError) as exc:
+        pytest.skip(f"cannot start a password-protected PostgreSQL here: {exc}")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,7 @@ class CliResult:
 
 def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CliResult:
     """Run `migration-guard ARGS` in-process (fast) with a clean configuration environment."""
-    from migration_guard.flows.cli import app
+    from migration_guard.flows.cli import app, hoist_global_options
 
     runner = CliRunner()
     clean = {name: None for name in CONFIG_VARIABLES}
@@ -73,7 +73,7 @@ def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path
     if cwd is not None:
         os.chdir(cwd)
     try:
-        result = runner.invoke(app, list(args), env=clean, catch_exceptions=False)
+        result = runner.invoke(app, hoist_global_options(list(args)), env=clean, catch_exceptions=False)
     finally:
         os.chdir(old_cwd)
     return CliResult(result.exit_code, result.stdout, result.stderr)

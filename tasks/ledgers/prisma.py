@@ -36,7 +36,7 @@ class PrismaLedger(Ledger):
         migrations = []
         for folder in sorted(p for p in self.migrations_dir.iterdir() if p.is_dir()):
             script = folder / "migration.sql"
-            if not script.exists():
+            if not (script.exists() or script.is_symlink()):
                 raise MigrationFileError(
                     f"migration folder {folder.name} has no migration.sql (P3015)",
                     f"restore {script} from version control, or delete the folder {folder}",
