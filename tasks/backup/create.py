@@ -1,0 +1,208 @@
+"""Creating a backup: check tools and disk, dump under a temporary name, checksum, rename, write
+metadata. A failure at any step leaves nothing behind but the error."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from migration_guard.tasks.backup.client import client_connection, run_tool
+from migration_guard.tasks.backup.errors import BackupError, BackupSpaceError
+from migration_guard.tasks.backup.files import fsync_path, make_private, remove_path, sha256_of, size_of
+from migration_guard.tasks.backup.metadata import BackupInfo, write_metadata
+from migration_guard.tasks.backup.sizing import (
+    DumpPlan,
+    SourceSize,
+    check_free_space,
+    estimate_dump_bytes,
+    format_bytes,
+    measure_source,
+    plan_dump,
+)
+from migration_guard.tasks.backup.tools import PgTools, find_tools
+from migration_guard.tasks.db import connection, describe_target
+
+
+@dataclass(frozen=True)
+class BackupProgress:
+    """Reported while a dump runs: bytes on disk so far against the size estimate."""
+
+    phase: str  # "dump", "checksum", "done"
+    bytes_written: int
+    estimated_bytes: int
+    elapsed_s: float
+
+    @property
+    def fraction(self) -> float | None:
+        return min(self.bytes_written / self.estimated_bytes, 0.99) if self.estimated_bytes else None
+
+
+ProgressCallback = Callable[[BackupProgress], None]
+
+
+@dataclass(frozen=True)
+class BackupPreflight:
+    """Everything decided before a dump starts (also what `validate` reports as 'room for a backup')."""
+
+    source: SourceSize
+    plan: DumpPlan
+    tools: PgTools
+    estimated_bytes: int
+    free_bytes: int
+
+
+def preflight(dsn: str, backup_dir: Path, *, fmt: str = "auto", jobs: int | None = None,
+              compression: int | None = None, check_space: bool = True) -> BackupPreflight:
+    """Measure the source, pick tools and format, and check free disk — without dumping.
+
+    Raises:
+        DatabaseError: the database cannot be reached.
+        BackupToolError: no pg_dump fits the server version.
+        BackupSpaceError: the estimate does not fit on the disk.
+        BackupError: the backup folder cannot be created or written.
+    """
+    with connection(dsn) as conn:
+        source = measure_source(conn)
+    tools = find_tools(source.server_major, source.server_version)
+    plan = plan_dump(source, fmt, jobs, compression)
+    ensure_backup_dir(backup_dir)
+    estimate = estimate_dump_bytes(source, plan)
+    free = check_free_space(backup_dir, estimate) if check_space else shutil.disk_usage(backup_dir).free
+    return BackupPreflight(source, plan, tools, estimate, free)
+
+
+def ensure_backup_dir(backup_dir: Path) -> None:
+    """Create the backup folder (mode 0700) if missing; fail clearly when it is not writable."""
+    try:
+        backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise BackupError(f"cannot create the backup folder {backup_dir}: {exc.strerror}",
+                          "set BACKUP_DIR to a writable folder") from None
+    if not os.access(backup_dir, os.W_OK | os.X_OK):
+        raise BackupError(f"the backup folder {backup_dir} is not writable", "set BACKUP_DIR to a writable folder")
+
+
+def backup_name(database: str, created_at: datetime, reason: str) -> str:
+    """``<database>-<UTC timestamp with ms>-<reason>``, restricted to safe file-name characters."""
+    safe_db = re.sub(r"[^A-Za-z0-9_.-]+", "_", database) or "db"
+    safe_reason = re.sub(r"[^A-Za-z0-9_.-]+", "-", reason).strip("-") or "manual"
+    stamp = created_at.strftime("%Y%m%dT%H%M%S") + f".{created_at.microsecond // 1000:03d}Z"
+    return f"{safe_db}-{stamp}-{safe_reason}"
+
+
+def create_backup(
+    dsn: str,
+    backup_dir: Path,
+    *,
+    reason: str,
+    migration_head: str | None = None,
+    fmt: str = "auto",
+    jobs: int | None = None,
+    compression: int | None = None,
+    progress: ProgressCallback | None = None,
+    check_space: bool = True,
+) -> BackupInfo:
+    """Dump the database at ``dsn`` into ``backup_dir`` with pg_dump.
+
+    Args:
+        dsn: the source database (its password reaches pg_dump through PGPASSWORD only).
+        backup_dir: destination folder (created 0700 if missing).
+        reason: why (``pre-migrate``, ``manual`` ...), stored in metadata and the file name.
+        migration_head: last applied migration, stored in metadata.
+        fmt: ``auto`` (custom below 64 MiB of table data, else directory), ``custom`` or ``directory``.
+        jobs: parallel jobs for directory format (default: one per core).
+        compression: gzip level 0-9 (default 1: fast, ~2x smaller on typical data).
+        progress: called about twice a second with a :class:`BackupProgress`.
+        check_space: compare free disk with the size estimate before starting.
+
+    Returns:
+        The :class:`BackupInfo`, also written as ``<name>.json`` beside the dump (mode 0600).
+
+    Raises:
+        BackupToolError, BackupSpaceError, BackupError, DatabaseError.
+
+    Example:
+        >>> info = create_backup(url, Path("backups"), reason="pre-migrate")  # doctest: +SKIP
+    """
+    backup_dir = Path(backup_dir)
+    pre = preflight(dsn, backup_dir, fmt=fmt, jobs=jobs, compression=compression, check_space=check_space)
+    created_at = datetime.now(timezone.utc)
+    name = backup_name(pre.source.database, created_at, reason)
+    final = backup_dir / f"{name}{pre.plan.suffix}"
+    temp = backup_dir / f".{name}{pre.plan.suffix}.partial"
+    client = client_connection(dsn)
+    argv = [str(pre.tools.pg_dump), *pre.plan.pg_dump_args(), f"--file={temp}", f"--dbname={client.conninfo}"]
+
+    def tick(elapsed: float) -> None:
+        if progress is not None:
+            progress(BackupProgress("dump", size_of(temp), pre.estimated_bytes, elapsed))
+
+    info: BackupInfo | None = None
+    try:
+        if pre.plan.format == "custom":
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        else:
+            temp.mkdir(mode=0o700)
+        run = run_tool(argv, client, on_tick=tick)
+        if run.returncode != 0:
+            raise _dump_failure(run.first_error, backup_dir, temp)
+        make_private(temp)
+        try:
+            fsync_path(temp)
+        except OSError as exc:
+            raise _os_failure(exc, backup_dir) from None
+        if progress is not None:
+            progress(BackupProgress("checksum", size_of(temp), pre.estimated_bytes, run.duration_s))
+        info = BackupInfo(
+            path=final, database=pre.source.database, created_at=created_at, size_bytes=size_of(temp),
+            sha256=sha256_of(temp), reason=reason, migration_head=migration_head, verified=False,
+            format=pre.plan.format, duration_s=round(run.duration_s, 3), server_version=pre.source.server_version,
+            tool_version=pre.tools.version, target=describe_target(dsn), jobs=pre.plan.jobs,
+            compression=pre.plan.compression, data_bytes_estimate=pre.source.data_bytes,
+        )
+        os.rename(temp, final)
+        try:
+            write_metadata(info)
+        except OSError as exc:
+            raise _os_failure(exc, backup_dir) from None
+    except BaseException:
+        remove_path(temp)
+        if info is not None and final.exists() and not info.metadata_path.exists():
+            remove_path(final)
+        raise
+    if progress is not None:
+        progress(BackupProgress("done", info.size_bytes, info.size_bytes, info.duration_s))
+    return info
+
+
+def _dump_failure(first_error: str, backup_dir: Path, temp: Path) -> BackupError:
+    disk_full = os.strerror(errno.ENOSPC) in first_error
+    remove_path(temp)
+    if disk_full or shutil.disk_usage(backup_dir).free == 0:
+        free = shutil.disk_usage(backup_dir).free
+        return BackupSpaceError(
+            f"the disk holding {backup_dir} filled up during the dump ({format_bytes(free)} free after removing "
+            f"the partial dump): {first_error}",
+            "free disk space or set BACKUP_DIR to a larger disk, then re-run",
+            free_bytes=free,
+        )
+    return BackupError(f"pg_dump failed: {first_error}", "check the message above; the partial dump was removed")
+
+
+def _os_failure(exc: OSError, backup_dir: Path) -> BackupError:
+    if exc.errno == errno.ENOSPC:
+        return BackupSpaceError(
+            f"the disk holding {backup_dir} is full: {exc.strerror}",
+            "free disk space or set BACKUP_DIR to a larger disk, then re-run",
+            free_bytes=shutil.disk_usage(backup_dir).free,
+        )
+    return BackupError(f"writing the backup in {backup_dir} failed: {exc.strerror}", "check the folder's permissions and disk")
+
+

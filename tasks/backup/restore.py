@@ -1,0 +1,209 @@
+"""Restoring a backup: into a new database by default; over the live database only when asked,
+in one transaction, after saying exactly which objects will be replaced."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from migration_guard.tasks.backup.client import ClientConnection, client_connection, run_tool
+from migration_guard.tasks.backup.errors import BackupCorruptError, BackupError, BackupNotFoundError
+from migration_guard.tasks.backup.metadata import read_metadata
+from migration_guard.tasks.backup.scratch import (
+    create_database,
+    database_exists,
+    drop_database,
+    dsn_for_database,
+    row_counts,
+    user_tables,
+)
+from migration_guard.tasks.backup.tools import PgTools, find_tools
+from migration_guard.tasks.db import connection, database_name, describe_target
+
+_TOC_OBJECT = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<kind>[A-Z][A-Z ]*?)\s+(?P<schema>\S+)\s+(?P<name>\S+)\s+\S+$")
+
+
+@dataclass(frozen=True)
+class ArchiveObject:
+    """One object in an archive's table of contents."""
+
+    kind: str  # TABLE, INDEX, SEQUENCE, FK CONSTRAINT, TABLE DATA ...
+    schema: str
+    name: str
+
+
+def archive_objects(listing: str) -> list[ArchiveObject]:
+    """Objects named in ``pg_restore --list`` output (plain parsing; comments skipped)."""
+    objects = []
+    for line in listing.splitlines():
+        match = _TOC_OBJECT.match(line.strip())
+        if match:
+            objects.append(ArchiveObject(match["kind"], match["schema"], match["name"]))
+    return objects
+
+
+@dataclass
+class RestorePlan:
+    """What a restore over an existing database will do.
+
+    Attributes:
+        replaced_tables: ``schema.table`` -> current row count, for tables the backup will drop
+            and recreate with its own rows.
+        created_tables: tables in the backup that the target does not have.
+        objects: how many archive objects of each kind will be (re)created.
+        untouched_tables: tables in the target that are not in the backup (left as they are).
+    """
+
+    database: str
+    target: str
+    backup: str
+    replaced_tables: dict[str, int] = field(default_factory=dict)
+    created_tables: list[str] = field(default_factory=list)
+    objects: dict[str, int] = field(default_factory=dict)
+    untouched_tables: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> list[str]:
+        """Human lines, one per fact, for the confirmation prompt."""
+        lines = [f"restore {self.backup} OVER database {self.database} at {self.target}, in one transaction:"]
+        for table, rows in self.replaced_tables.items():
+            lines.append(f"  replace table {table} (its {rows} current row(s) are dropped and replaced)")
+        for table in self.created_tables:
+            lines.append(f"  create table {table}")
+        others = ", ".join(f"{count} {kind.lower()}" for kind, count in sorted(self.objects.items()) if kind not in {"TABLE", "TABLE DATA"})
+        if others:
+            lines.append(f"  drop and recreate: {others}")
+        if self.untouched_tables:
+            lines.append(f"  left untouched (not in the backup): {', '.join(self.untouched_tables)}")
+        return lines
+
+
+@dataclass
+class RestoreResult:
+    """Where a backup was restored and how long it took."""
+
+    database: str
+    target: str
+    replaced_existing: bool
+    duration_s: float
+    tables: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _tools_for_server(dsn: str) -> PgTools:
+    with connection(dsn) as conn:
+        return find_tools(int(conn.info.server_version) // 10000, str(conn.info.parameter_status("server_version") or ""))
+
+
+def _list_archive(path: Path, tools: PgTools) -> str:
+    run = run_tool([str(tools.pg_restore), "--list", str(path)], ClientConnection("", dict(os.environ), ()), capture_stdout=True)
+    if run.returncode != 0:
+        raise BackupCorruptError(f"backup {path.name} is not a readable archive: {run.first_error}",
+                                 "verify it with: migration-guard backup verify PATH")
+    return run.stdout
+
+
+def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
+    """What restoring ``path`` over ``target_dsn``'s database would replace (reads, changes nothing)."""
+    path = _existing(path)
+    tools = _tools_for_server(target_dsn)
+    objects = archive_objects(_list_archive(path, tools))
+    kinds: dict[str, int] = {}
+    for obj in objects:
+        kinds[obj.kind] = kinds.get(obj.kind, 0) + 1
+    in_backup = [(o.schema, o.name) for o in objects if o.kind == "TABLE"]
+    with connection(target_dsn) as conn:
+        existing = user_tables(conn)
+        counts = row_counts(conn, [t for t in in_backup if t in set(existing)])
+    backup_set = set(in_backup)
+    return RestorePlan(
+        database=database_name(target_dsn),
+        target=describe_target(target_dsn),
+        backup=path.name,
+        replaced_tables=counts,
+        created_tables=[f"{s}.{n}" for s, n in in_backup if f"{s}.{n}" not in counts],
+        objects=kinds,
+        untouched_tables=[f"{s}.{n}" for s, n in existing if (s, n) not in backup_set],
+    )
+
+
+def default_restore_name(path: Path) -> str:
+    """``<database>_restored_<UTC timestamp>`` (the source database from metadata, else the file)."""
+    info = read_metadata(path)
+    base = info.database if info else path.stem.split("-")[0]
+    return f"{base}_restored_{datetime.now(timezone.utc):%Y%m%d%H%M%S}"[:63]
+
+
+def restore_backup(
+    path: Path,
+    target_dsn: str,
+    *,
+    into_new_database: str | None = None,
+    replace_existing: bool = False,
+    jobs: int | None = None,
+) -> RestoreResult:
+    """Restore a backup.
+
+    Args:
+        path: the dump (file or directory).
+        target_dsn: a database on the target server. Without ``replace_existing`` it is only used to
+            reach the server; the backup goes into a NEW database.
+        into_new_database: name of the new database (default ``<db>_restored_<timestamp>``); it must
+            not exist. It is dropped again if the restore fails.
+        replace_existing: restore over ``target_dsn``'s own database: objects in the backup are
+            dropped and recreated (``--clean --if-exists``) in a single transaction, so a failure
+            changes nothing. Callers must confirm first (see :func:`plan_restore`).
+        jobs: parallel restore jobs for a new database (default: one per core).
+
+    Raises:
+        BackupNotFoundError, BackupError (restore failed; message from pg_restore), DatabaseError.
+    """
+    path = _existing(path)
+    tools = _tools_for_server(target_dsn)
+    started = time.monotonic()
+    if replace_existing:
+        if into_new_database:
+            raise BackupError("choose either a new database or replacing the existing one, not both")
+        database = database_name(target_dsn)
+        client = client_connection(target_dsn)
+        argv = [str(tools.pg_restore), "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
+                f"--dbname={client.conninfo}", str(path)]
+        run = run_tool(argv, client)
+        if run.returncode != 0:
+            raise BackupError(f"restoring {path.name} over {database} failed and was rolled back: {run.first_error}",
+                              "nothing was changed; fix the cause (see the PostgreSQL log) and re-run")
+        dsn = target_dsn
+    else:
+        database = into_new_database or default_restore_name(path)
+        if database_exists(target_dsn, database):
+            raise BackupError(f"database {database} already exists on {describe_target(target_dsn)}",
+                              "choose another name with --into NAME, or drop it first")
+        create_database(target_dsn, database)
+        client = client_connection(target_dsn, dbname=database)
+        argv = [str(tools.pg_restore), "--exit-on-error", f"--jobs={jobs or os.cpu_count() or 1}",
+                f"--dbname={client.conninfo}", str(path)]
+        run = run_tool(argv, client)
+        if run.returncode != 0:
+            drop_database(target_dsn, database)
+            raise BackupError(f"restoring {path.name} into new database {database} failed: {run.first_error}",
+                              "the new database was dropped again; check roles and extensions on the target server")
+        dsn = dsn_for_database(target_dsn, database)
+    with connection(dsn) as conn:
+        tables = len(user_tables(conn))
+    return RestoreResult(database, describe_target(dsn), replace_existing, round(time.monotonic() - started, 3), tables)
+
+
+def _existing(path: Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise BackupNotFoundError(f"backup {path} does not exist", "list backups with: migration-guard backup list")
+    return path

@@ -1,0 +1,26 @@
+"""Retention: keep the newest N backups and anything younger than D days; delete the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from migration_guard.tasks.backup.files import remove_path
+from migration_guard.tasks.backup.metadata import BackupInfo, list_backups
+
+
+def select_expired(backups: Sequence[BackupInfo], keep_last: int, keep_days: float, now: datetime) -> list[BackupInfo]:
+    """Backups to delete: neither among the ``keep_last`` newest nor younger than ``keep_days``."""
+    newest_first = sorted(backups, key=lambda b: b.created_at, reverse=True)
+    cutoff = now - timedelta(days=keep_days)
+    return [b for index, b in enumerate(newest_first) if index >= max(keep_last, 0) and b.created_at < cutoff]
+
+
+def apply_retention(backup_dir: Path, keep_last: int, keep_days: float, *, now: datetime | None = None) -> list[Path]:
+    """Delete expired backups (dump and metadata) in ``backup_dir``; return the dumps deleted."""
+    expired = select_expired(list_backups(Path(backup_dir)), keep_last, keep_days, now or datetime.now(timezone.utc))
+    for info in expired:
+        remove_path(info.path)
+        remove_path(info.metadata_path)
+    return [info.path for info in expired]
