@@ -1,0 +1,375 @@
+"""Run migration statements without ever waiting unboundedly in PostgreSQL's lock queue.
+
+Every statement runs under ``lock_timeout`` and ``statement_timeout`` (``SET LOCAL`` inside a
+transaction, session-level in autocommit). When a lock is not granted in time (SQLSTATE 55P03)
+the attempt is abandoned — so readers queued behind our DDL wait at most ``lock_timeout`` — and
+retried after an exponential backoff with jitter, as long as the total time budget allows. While a
+statement waits, a watcher asks ``pg_blocking_pids`` who blocks it and logs the blocker.
+
+Two modes:
+- ``transactional=True``: all statements in one transaction; a failure rolls everything back
+  (``before_commit`` lets the caller write the ledger row in that same transaction);
+- ``transactional=False``: one statement at a time in autocommit (``CREATE INDEX CONCURRENTLY``
+  ...), each made re-runnable (see ``rerunnable.py``); ``on_step`` records progress after each.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from migration_guard.tasks.catalog import SessionInfo
+from migration_guard.tasks.db import classify_error
+from migration_guard.tasks.errors import Category, MigrationGuardError
+from migration_guard.tasks.migrate.rerunnable import Step, step_for, steps_for
+from migration_guard.tasks.migrate.timeouts import duration_seconds, pg_duration
+from migration_guard.tasks.sql.statements import Statement, split_statements
+
+LOCK_NOT_AVAILABLE = "55P03"
+_log = logging.getLogger("migration_guard.migrate")
+
+OnStep = Callable[[psycopg.Connection, int, Step], None]
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """One attempt that hit lock_timeout."""
+
+    step: str
+    attempt: int
+    waited_s: float
+    blockers: tuple[str, ...]
+    backoff_s: float
+
+    def describe(self) -> str:
+        who = "; ".join(self.blockers) if self.blockers else "blocker not observed"
+        return f"{self.step}: lock not granted within lock_timeout (attempt {self.attempt}, blocked by {who})"
+
+
+@dataclass
+class ExecutionResult:
+    """What running a batch of statements took."""
+
+    steps_done: int = 0
+    attempts: int = 0
+    elapsed_s: float = 0.0
+    lock_waits: list[LockWait] = field(default_factory=list)
+    step_timings: list[tuple[str, float]] = field(default_factory=list)
+    cleanups: list[str] = field(default_factory=list)
+
+
+class StatementFailed(MigrationGuardError):
+    """A migration statement failed.
+
+    Attributes:
+        step: the step's label (``statement 3 (line 12)``); statement: its parsed form, if any.
+        sqlstate / kind / original: the classified database error.
+        steps_done: steps completed and committed before the failure (step mode), or 0 when
+            the whole transaction rolled back.
+        rolled_back: True when the failure rolled back everything this call did.
+        lock_waits: the lock_timeout hits before the failure.
+    """
+
+    category = Category.DATABASE_MIGRATION
+
+    def __init__(
+        self, message: str, suggestion: str, *, step: str, statement: Statement | None, sqlstate: str | None,
+        kind: str, original: str, steps_done: int, rolled_back: bool, lock_waits: list[LockWait],
+    ) -> None:
+        super().__init__(message, suggestion)
+        self.step = step
+        self.statement = statement
+        self.sqlstate = sqlstate
+        self.kind = kind
+        self.original = original
+        self.steps_done = steps_done
+        self.rolled_back = rolled_back
+        self.lock_waits = lock_waits
+
+
+class LockRetryExhausted(StatementFailed):
+    """lock_timeout kept firing until the retry budget ran out."""
+
+    category = Category.TIMEOUT
+
+
+def run_statements(
+    conn: psycopg.Connection,
+    statements: Sequence[Step | Statement | str] | str,
+    *,
+    lock_timeout: str | float,
+    statement_timeout: str | float,
+    transactional: bool,
+    retry_budget_s: float,
+    on_step: OnStep | None = None,
+    before_commit: Callable[[psycopg.Connection], None] | None = None,
+    start_at: int = 0,
+    backoff_base_s: float = 0.2,
+    backoff_max_s: float = 5.0,
+    logger: logging.Logger | logging.LoggerAdapter | Any | None = None,
+    rng: random.Random | None = None,
+) -> ExecutionResult:
+    """Run ``statements`` with bounded lock waits, retrying lock timeouts inside a time budget.
+
+    Args:
+        conn: a connection used only for this; it is switched to autocommit (transactions are
+            explicit), and its session timeouts are restored afterwards.
+        statements: Steps, parsed Statements or SQL text (split into statements).
+        lock_timeout / statement_timeout: PostgreSQL durations (``"5s"``) or seconds; 0 = none.
+        transactional: one transaction for everything (True) or autocommit step by step (False).
+        retry_budget_s: total seconds, from the first attempt, within which 55P03 is retried.
+        on_step: ``on_step(conn, steps_done, step)`` after each step (inside the transaction in
+            transactional mode; committed on its own in step mode).
+        before_commit: ``before_commit(conn)`` runs last inside the transaction (transactional only).
+        start_at: skip the first ``start_at`` steps (resume a step-by-step migration).
+        backoff_base_s / backoff_max_s: backoff before retry n is ``min(max, base * 2**(n-1))``,
+            jittered to between half and all of it.
+        logger: where waits and blockers are logged (a Prefect run logger works).
+
+    Returns:
+        ExecutionResult with attempts, timings and every lock wait.
+
+    Raises:
+        LockRetryExhausted: 55P03 kept happening until the budget ran out (nothing of the failed
+            step or transaction remains).
+        StatementFailed: any other failure of a statement, classified by SQLSTATE.
+    """
+    log = logger or _log
+    rng = rng or random.Random()
+    steps = _as_steps(statements)
+    lock_pg, statement_pg = pg_duration(lock_timeout, name="lock_timeout"), pg_duration(statement_timeout, name="statement_timeout")
+    watch_delay = min(max(duration_seconds(lock_timeout) / 2, 0.05), 1.0) if duration_seconds(lock_timeout) else 1.0
+    result = ExecutionResult(steps_done=start_at)
+    started = time.monotonic()
+    conn.autocommit = True
+    try:
+        if transactional:
+            _run_in_transaction(conn, steps, start_at, lock_pg, statement_pg, retry_budget_s, on_step,
+                                before_commit, result, started, watch_delay, backoff_base_s, backoff_max_s, log, rng)
+        else:
+            _run_step_by_step(conn, steps, start_at, lock_pg, statement_pg, retry_budget_s, on_step,
+                              result, started, watch_delay, backoff_base_s, backoff_max_s, log, rng)
+    finally:
+        result.elapsed_s = time.monotonic() - started
+    return result
+
+
+def _as_steps(statements: Sequence[Step | Statement | str] | str) -> list[Step]:
+    if isinstance(statements, str):
+        statements = [statements]
+    steps: list[Step] = []
+    for item in statements:
+        if isinstance(item, Step):
+            steps.append(item)
+        elif isinstance(item, Statement):
+            if not item.is_transaction_control:
+                steps.append(step_for(item))
+        else:
+            steps.extend(steps_for(split_statements(item)))
+    return steps
+
+
+def _run_in_transaction(
+    conn, steps, start_at, lock_pg, statement_pg, budget, on_step, before_commit, result, started,
+    watch_delay, base, cap, log, rng,
+) -> None:
+    attempt = 0
+    while True:
+        attempt += 1
+        result.attempts += 1
+        done = start_at
+        failing: Step | None = None
+        watch = BlockerWatch(conn, watch_delay, log)
+        try:
+            with watch, conn.transaction():
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                    (lock_pg, statement_pg),
+                )
+                for step in steps[start_at:]:
+                    watch.label = step.label
+                    step_started = time.monotonic()
+                    try:
+                        conn.execute(step.sql)  # type: ignore[arg-type] - migration text, run verbatim
+                    except psycopg.Error:
+                        failing = step
+                        raise
+                    result.step_timings.append((step.label, time.monotonic() - step_started))
+                    done += 1
+                    if on_step is not None:
+                        on_step(conn, done, step)
+                if before_commit is not None:
+                    before_commit(conn)
+            result.steps_done = done
+            return
+        except psycopg.Error as exc:
+            if failing is None:
+                raise
+            result.step_timings.clear()
+            _handle_failure(conn, exc, failing, attempt, started, budget, result, watch, base, cap, log, rng,
+                            steps_done=start_at, rolled_back=True)
+
+
+def _run_step_by_step(
+    conn, steps, start_at, lock_pg, statement_pg, budget, on_step, result, started, watch_delay, base, cap, log, rng,
+) -> None:
+    previous = conn.execute(
+        "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
+    ).fetchone()
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+        (lock_pg, statement_pg),
+    )
+    try:
+        done = start_at
+        for step in steps[start_at:]:
+            attempt = 0
+            while True:
+                attempt += 1
+                result.attempts += 1
+                if step.prepare is not None:
+                    for action in step.prepare(conn):
+                        log.warning("%s: removed a leftover of an earlier attempt: %s", step.label, action)
+                        result.cleanups.append(action)
+                watch = BlockerWatch(conn, watch_delay, log, label=step.label)
+                step_started = time.monotonic()
+                try:
+                    with watch:
+                        conn.execute(step.sql)  # type: ignore[arg-type]
+                except psycopg.Error as exc:
+                    _handle_failure(conn, exc, step, attempt, started, budget, result, watch, base, cap, log, rng,
+                                    steps_done=done, rolled_back=False)
+                    continue
+                result.step_timings.append((step.label, time.monotonic() - step_started))
+                break
+            done += 1
+            result.steps_done = done
+            if on_step is not None:
+                on_step(conn, done, step)
+    finally:
+        if not conn.closed and previous is not None:
+            try:
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                    previous,
+                )
+            except psycopg.Error:
+                pass
+
+
+def _handle_failure(
+    conn, exc, step, attempt, started, budget, result, watch, base, cap, log, rng, *, steps_done, rolled_back,
+) -> None:
+    """Back off and return (the caller retries) on 55P03 within budget; raise otherwise."""
+    classified = classify_error(exc)
+    where = _where(step)
+    if classified.sqlstate == LOCK_NOT_AVAILABLE:
+        backoff = rng.uniform(0.5, 1.0) * min(cap, base * 2 ** (attempt - 1))
+        elapsed = time.monotonic() - started
+        wait = LockWait(step.label, attempt, watch.elapsed_s, tuple(watch.blockers), backoff)
+        result.lock_waits.append(wait)
+        if elapsed + backoff < budget:
+            log.warning("%s; retrying in %.2fs (%.1fs of %.1fs budget used)", wait.describe(), backoff, elapsed, budget)
+            time.sleep(backoff)
+            return
+        blockers = "; ".join(sorted({b for w in result.lock_waits for b in w.blockers})) or "not observed"
+        raise LockRetryExhausted(
+            f"{where} could not get its lock within lock_timeout in {attempt} attempt(s) over {elapsed:.1f}s "
+            f"(retry budget {budget:.0f}s); blocked by: {blockers}",
+            "end or wait out the blocking transaction (SELECT pg_terminate_backend(<pid>)), or run the "
+            "migration when the table is quieter; raise MIGRATE_RETRY_BUDGET to wait longer",
+            step=step.label, statement=step.statement, sqlstate=classified.sqlstate, kind="lock_timeout",
+            original=classified.original, steps_done=steps_done, rolled_back=rolled_back,
+            lock_waits=list(result.lock_waits),
+        ) from None
+    raise StatementFailed(
+        f"{where} failed: {classified.original or classified.message}"
+        + (f" (SQLSTATE {classified.sqlstate})" if classified.sqlstate else ""),
+        classified.suggestion if classified.kind != "other" else "fix the statement in the migration file and re-run",
+        step=step.label, statement=step.statement, sqlstate=classified.sqlstate, kind=classified.kind,
+        original=classified.original, steps_done=steps_done, rolled_back=rolled_back,
+        lock_waits=list(result.lock_waits),
+    ) from None
+
+
+def _where(step: Step) -> str:
+    first_line = step.sql.strip().splitlines()[0] if step.sql.strip() else ""
+    if len(first_line) > 80:
+        first_line = first_line[:77] + "..."
+    return f"{step.label} `{first_line}`"
+
+
+class BlockerWatch:
+    """While a statement runs longer than ``delay_s``, ask ``pg_blocking_pids`` who blocks it.
+
+    Opens its own short-lived monitoring connection only when the statement is slow, so fast
+    migrations pay nothing but a sleeping thread.
+    """
+
+    def __init__(self, conn: psycopg.Connection, delay_s: float, log: Any, label: str = "") -> None:
+        self.conn = conn
+        self.delay_s = delay_s
+        self.log = log
+        self.label = label
+        self.blockers: list[str] = []
+        self.elapsed_s = 0.0
+        self._pid = conn.info.backend_pid
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = 0.0
+
+    def __enter__(self) -> BlockerWatch:
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._watch, name="mg-blocker-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.elapsed_s = time.monotonic() - self._started
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _watch(self) -> None:
+        if self._stop.wait(self.delay_s):
+            return
+        try:
+            with psycopg.connect(**_monitor_params(self.conn), autocommit=True, connect_timeout=5) as monitor:
+                while not self._stop.is_set():
+                    for session in blocking_sessions(monitor, self._pid):
+                        line = session.describe()
+                        if line not in self.blockers:
+                            self.blockers.append(line)
+                            self.log.warning("%s is waiting for a lock held by %s", self.label or "statement", line)
+                    self._stop.wait(0.2)
+        except psycopg.Error:
+            pass  # best effort: the statement's own outcome is what matters
+
+
+def blocking_sessions(conn: psycopg.Connection, pid: int) -> list[SessionInfo]:
+    """Sessions that block backend ``pid`` (``pg_blocking_pids``), described from pg_stat_activity."""
+    rows = conn.execute(
+        "SELECT a.pid, a.usename::text, a.application_name, host(a.client_addr), a.state, a.backend_start, "
+        "a.xact_start, a.state_change, a.query, "
+        "EXTRACT(EPOCH FROM (now() - coalesce(a.xact_start, a.state_change, a.backend_start)))::float8 "
+        "FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids(%s)) ORDER BY a.xact_start",
+        (pid,),
+    ).fetchall()
+    return [SessionInfo(*row) for row in rows]
+
+
+def _monitor_params(conn: psycopg.Connection) -> dict[str, Any]:
+    params: dict[str, Any] = dict(conn.info.get_parameters())
+    params.pop("sslcertmode", None)
+    params["port"] = conn.info.port
+    params["application_name"] = "migration-guard-monitor"
+    if conn.info.password:
+        params["password"] = conn.info.password
+    return params
