@@ -1,0 +1,83 @@
+"""Alert channels as Prefect notification blocks, used by the automations `migration-guard deploy`
+creates (flow failed or crashed, healthcheck silent for 2 hours).
+
+We do not define our own block types here: Prefect's server runs the automation's
+``SendNotification`` action and must import the block class, so we use classes every Prefect
+server can load — prefect-slack's ``SlackWebhook`` (slack_sdk; works with any URL, which is what
+the tests use) and Prefect core's ``CustomWebhookNotificationBlock`` for a generic JSON webhook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # Prefect imports stay inside functions (CLI start-up time)
+    from prefect.blocks.abstract import NotificationBlock
+
+    from migration_guard.blocks.settings import Settings
+
+SLACK_CHANNEL_NAME = "migration-guard-slack"
+WEBHOOK_CHANNEL_NAME = "migration-guard-webhook"
+
+WEBHOOK_JSON_BODY = {
+    "source": "migration-guard",
+    "subject": "{{subject}}",
+    "body": "{{body}}",
+}
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A saved alert channel: its block type slug, document name and id."""
+
+    block_type_slug: str
+    name: str
+    block_document_id: Any
+
+    @property
+    def slug(self) -> str:
+        return f"{self.block_type_slug}/{self.name}"
+
+
+def alert_channels_from_settings(settings: Settings) -> list[tuple[str, NotificationBlock]]:
+    """(block name, unsaved notification block) for each channel configured in ``settings``.
+
+    SLACK_WEBHOOK_URL becomes prefect-slack's ``SlackWebhook``; ALERT_WEBHOOK_URL becomes a
+    ``CustomWebhookNotificationBlock`` that POSTs ``{"source", "subject", "body"}`` as JSON.
+    A bot token alone has no notification block: the healthcheck's own Slack sender covers it.
+    """
+    channels: list[tuple[str, NotificationBlock]] = []
+    if settings.slack_webhook_url is not None:
+        from prefect_slack import SlackWebhook
+
+        channels.append((SLACK_CHANNEL_NAME, SlackWebhook(url=settings.slack_webhook_url)))
+    if settings.alert_webhook_url is not None:
+        channels.append((WEBHOOK_CHANNEL_NAME, generic_webhook(settings.alert_webhook_url.get_secret_value())))
+    return channels
+
+
+def generic_webhook(url: str) -> NotificationBlock:
+    """A Prefect core notification block that POSTs the subject and body as JSON to ``url``.
+
+    Private addresses are allowed on purpose: the URL is configured by the operator, and internal
+    alert routers (Alertmanager, PagerDuty bridges) usually live on private networks.
+    """
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    return CustomWebhookNotificationBlock(
+        name="migration-guard",
+        url=url,
+        method="POST",
+        json_data=dict(WEBHOOK_JSON_BODY),
+        allow_private_urls=True,
+    )
+
+
+def save_alert_channels(settings: Settings, overwrite: bool = True) -> list[ChannelRef]:
+    """Save every configured channel as a block document; return references for automations."""
+    saved: list[ChannelRef] = []
+    for name, block in alert_channels_from_settings(settings):
+        document_id = block.save(name, overwrite=overwrite, _sync=True)
+        saved.append(ChannelRef(block.get_block_type_slug(), name, document_id))
+    return saved
