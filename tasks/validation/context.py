@@ -1,0 +1,90 @@
+"""What every check may look at: the project, the options, and (once read) the migration status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from migration_guard.tasks.models import Migration, StatusReport
+from migration_guard.tasks.project import Project
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """Thresholds and switches.
+
+    Attributes:
+        idle_in_transaction_seconds: a session idle in an open transaction this long FAILs.
+        long_transaction_seconds: a transaction open this long WARNs (it delays DDL and concurrent builds).
+        backup: take (and verify) a backup as the last check.
+        restore_check: verify that backup by restoring it into a scratch database.
+        strict: WARN counts as FAIL.
+        backup_reason: the reason stored with the backup.
+    """
+
+    idle_in_transaction_seconds: float = 5.0
+    long_transaction_seconds: float = 300.0
+    backup: bool = True
+    restore_check: bool = False
+    strict: bool = False
+    backup_reason: str = "pre-migrate"
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """The input of every check (plain data; checks do their own short database reads)."""
+
+    project: Project
+    options: ValidationOptions = field(default_factory=ValidationOptions)
+    status: StatusReport | None = None
+    status_error: str | None = None
+
+    @property
+    def dsn(self) -> str:
+        return self.project.dsn
+
+    @property
+    def schema(self) -> str:
+        return self.project.schema
+
+    @property
+    def backup_dir(self) -> Path:
+        return Path(self.project.settings.backup_dir)
+
+    @property
+    def connect_timeout(self) -> int:
+        return self.project.settings.connect_timeout
+
+    def with_status(self, status: StatusReport | None, error: str | None = None) -> ValidationContext:
+        return replace(self, status=status, status_error=error)
+
+    @property
+    def pending_migrations(self) -> list[Migration]:
+        """Migrations the next migrate would apply, in order (empty until the status is read)."""
+        if self.status is None:
+            return []
+        return [s.migration for s in self.status.pending if s.migration is not None]
+
+    @property
+    def migration_head(self) -> str | None:
+        """The last applied migration's name, if any."""
+        if self.status is None:
+            return None
+        applied = [s.name for s in self.status.statuses if s.state.value in {"applied", "modified"}]
+        return applied[-1] if applied else None
+
+    def touched_tables(self) -> list[tuple[str, str]] | None:
+        """(schema, table) every pending migration locks; None when the
+        lock analysis module is not installed."""
+        try:
+            from migration_guard.tasks.sql.locks import tables_touched
+        except ImportError:
+            return None
+        from migration_guard.tasks.sql.statements import split_statements
+
+        seen: dict[tuple[str, str], None] = {}
+        for migration in self.pending_migrations:
+            for statement in split_statements(migration.sql, str(migration.path)):
+                for key in tables_touched(statement, self.schema):
+                    seen.setdefault(key, None)
+        return list(seen)
