@@ -341,7 +341,7 @@ class BlockerWatch:
         if self._stop.wait(self.delay_s):
             return
         try:
-            with psycopg.connect(**_monitor_params(self.conn), autocommit=True, connect_timeout=5) as monitor:
+            with psycopg.connect(**_monitor_params(self.conn), autocommit=True) as monitor:
                 while not self._stop.is_set():
                     for session in blocking_sessions(monitor, self._pid):
                         line = session.describe()
@@ -349,8 +349,8 @@ class BlockerWatch:
                             self.blockers.append(line)
                             self.log.warning("%s is waiting for a lock held by %s", self.label or "statement", line)
                     self._stop.wait(0.2)
-        except psycopg.Error:
-            pass  # best effort: the statement's own outcome is what matters
+        except Exception as exc:  # noqa: BLE001 - best effort: the statement's own outcome is what matters
+            self.log.debug("blocker watch stopped: %s", type(exc).__name__)
 
 
 def blocking_sessions(conn: psycopg.Connection, pid: int) -> list[SessionInfo]:
@@ -370,6 +370,7 @@ def _monitor_params(conn: psycopg.Connection) -> dict[str, Any]:
     params.pop("sslcertmode", None)
     params["port"] = conn.info.port
     params["application_name"] = "migration-guard-monitor"
+    params["connect_timeout"] = 5
     if conn.info.password:
         params["password"] = conn.info.password
     return params
