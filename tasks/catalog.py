@@ -183,3 +183,114 @@ def current_settings(conn: psycopg.Connection, names: list[str]) -> dict[str, An
         "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", (names,)
     ).fetchall()
     return dict(rows)
+
+
+# --- health monitoring (healthcheck): one query each -------------------------------------------
+
+def _sessions_aged_by(age_expression: str) -> str:
+    return (
+        "a.pid, a.usename::text, a.application_name, host(a.client_addr) AS client_addr, a.state, "
+        "a.backend_start, a.xact_start, a.state_change, a.query, "
+        f"EXTRACT(EPOCH FROM (now() - {age_expression}))::float8 AS age_seconds"
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionUsage:
+    used: int
+    max_connections: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        """Connections ordinary roles can open (max_connections minus the superuser reserve)."""
+        return max(self.max_connections - self.reserved, 1)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.used / self.available
+
+
+def connection_usage(conn: psycopg.Connection) -> ConnectionUsage:
+    """Client connections of the whole server vs max_connections - superuser_reserved_connections."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
+        "current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int"
+    ).fetchone()
+    return ConnectionUsage(int(row[0]), int(row[1]), int(row[2]))
+
+
+def long_running_queries(conn: psycopg.Connection, min_age_seconds: float) -> list[SessionInfo]:
+    """Sessions of this database running one statement for at least ``min_age_seconds``."""
+    with conn.cursor(row_factory=class_row(SessionInfo)) as cur:
+        cur.execute(
+            f"SELECT {_sessions_aged_by('a.query_start')} FROM pg_stat_activity a "
+            "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+            "AND a.backend_type = 'client backend' AND a.state = 'active' "
+            "AND now() - a.query_start >= make_interval(secs => %s) ORDER BY a.query_start",
+            (min_age_seconds,),
+        )
+        return cur.fetchall()
+
+
+def idle_in_transaction_sessions(conn: psycopg.Connection, min_age_seconds: float) -> list[SessionInfo]:
+    """Sessions of this database idle inside an open transaction for at least ``min_age_seconds``
+    (they hold their locks and stop VACUUM from cleaning up)."""
+    with conn.cursor(row_factory=class_row(SessionInfo)) as cur:
+        cur.execute(
+            f"SELECT {_sessions_aged_by('a.state_change')} FROM pg_stat_activity a "
+            "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+            "AND a.state IN ('idle in transaction', 'idle in transaction (aborted)') "
+            "AND now() - a.state_change >= make_interval(secs => %s) ORDER BY a.state_change",
+            (min_age_seconds,),
+        )
+        return cur.fetchall()
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """A session waiting for a lock, how long, and who blocks it."""
+
+    waiting: SessionInfo
+    wait_seconds: float
+    blocking_pids: tuple[int, ...]
+    relation: str | None
+
+
+def blocked_lock_waits(conn: psycopg.Connection, min_wait_seconds: float) -> list[LockWait]:
+    """Sessions of this database waiting for a lock at least ``min_wait_seconds`` (pg_locks.waitstart)."""
+    rows = conn.execute(
+        f"SELECT {_sessions_aged_by('l.waitstart')}, pg_blocking_pids(a.pid), l.relation::regclass::text "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE NOT l.granted AND a.datname = current_database() AND l.waitstart IS NOT NULL "
+        "AND now() - l.waitstart >= make_interval(secs => %s) ORDER BY l.waitstart",
+        (min_wait_seconds,),
+    ).fetchall()
+    return [LockWait(SessionInfo(*r[:10]), float(r[9] or 0), tuple(r[10] or ()), r[11]) for r in rows]
+
+
+def transaction_id_age(conn: psycopg.Connection) -> int:
+    """age(datfrozenxid) of this database: how close it is to transaction ID wraparound (2^31)."""
+    return int(conn.execute(
+        "SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()"
+    ).fetchone()[0])
+
+
+def replication_lag_seconds(conn: psycopg.Connection) -> tuple[bool, float | None]:
+    """(is a replica, seconds since the last replayed transaction; None on a primary or before
+    the first replay)."""
+    in_recovery, lag = conn.execute(
+        "SELECT pg_is_in_recovery(), "
+        "CASE WHEN pg_is_in_recovery() THEN EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8 END"
+    ).fetchone()
+    return bool(in_recovery), (float(lag) if lag is not None else None)
+
+
+def indexes_being_built(conn: psycopg.Connection) -> set[tuple[str, str]]:
+    """(schema, index) of indexes a CREATE INDEX / REINDEX is building right now (still invalid,
+    but not debris)."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_stat_progress_create_index p "
+        "JOIN pg_class c ON c.oid = p.index_relid JOIN pg_namespace n ON n.oid = c.relnamespace"
+    ).fetchall()
+    return {(r[0], r[1]) for r in rows}
