@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import conninfo
@@ -45,15 +46,17 @@ def admin_url() -> tuple[str, str]:
 
 
 def with_database(url: str, dbname: str) -> str:
-    """``url`` pointed at another database (works for host and socket URLs)."""
-    params = conninfo.conninfo_to_dict(url)
-    params["dbname"] = dbname
-    if "://" in url and "?" not in url and "host" in params and not str(params["host"]).startswith("/"):
-        user = params.get("user", "postgres")
-        password = f":{params['password']}" if params.get("password") else ""
-        port = params.get("port", 5432)
-        return f"postgresql://{user}{password}@{params['host']}:{port}/{dbname}"
-    return conninfo.make_conninfo(**params)
+    """``url`` pointed at another database; URLs stay URLs (socket URLs use ``?host=/dir``),
+    so Prisma and libpq can both use the result."""
+    if "://" not in url:
+        params = conninfo.conninfo_to_dict(url)
+        params["dbname"] = dbname
+        return conninfo.make_conninfo(**params)
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if netloc.endswith("@") or not netloc:
+        netloc = f"{netloc}localhost"
+    return urlunsplit((parts.scheme, netloc, "/" + dbname, parts.query, parts.fragment))
 
 
 def _server_binaries() -> Path | None:

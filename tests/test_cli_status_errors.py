@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import add_prisma_migration, make_prisma_project, run_cli_process
+from tests.pg_server import with_database
 
 SECRET = "Xk7-distinctive-password"
 
@@ -55,7 +56,7 @@ def test_wrong_password(project: Path, password_server) -> None:
 
 
 def test_missing_database(project: Path, db_url: str) -> None:
-    url = db_url.rsplit("/", 1)[0] + "/mg_missing_db"
+    url = with_database(db_url, "mg_missing_db")
     result = run_cli_process(["status", "--database-url", url, "--migrations-dir", str(project)])
     _assert_one_line_error(result)
     assert "does not exist" in result.stderr and "createdb" in result.stderr

@@ -11,6 +11,7 @@ from migration_guard.blocks.settings import load_settings
 from migration_guard.tasks.db import classify_error, connect, libpq_dsn, schema_from_dsn
 from migration_guard.tasks.errors import Category, ConfigError, DatabaseError
 from migration_guard.tasks.secrets import mask_dsn, passwords_in, redact
+from tests.pg_server import with_database
 
 SECRET = "Zq9-very-secret-pw"
 
@@ -94,7 +95,7 @@ def test_dns_failure_is_classified() -> None:
 
 
 def test_missing_database_is_classified_by_sqlstate(pg_admin_url: str, db_url: str) -> None:
-    missing = db_url.rsplit("/", 1)[0] + "/mg_no_such_database" if "://" in db_url else db_url + " dbname=mg_no_such_database"
+    missing = with_database(db_url, "mg_no_such_database")
     with pytest.raises(DatabaseError) as caught:
         connect(missing)
     assert (caught.value.sqlstate, caught.value.kind) == ("3D000", "missing_database")
