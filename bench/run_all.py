@@ -1,0 +1,78 @@
+"""Run every benchmark and write bench/REPORT.md (each figure, its same-run baseline, ratio, target).
+
+Usage: .venv/bin/python bench/run_all.py [--only NAME ...] [--timeout 600] [--quick]
+Each benchmark is a script in bench/ that prints Markdown tables; this collects them in one report.
+`--quick` passes each script its smaller-size options (listed below) so the whole run stays short.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+#: script -> (what it measures, extra args for --quick)
+BENCHMARKS: dict[str, tuple[str, list[str]]] = {
+    "status_scale.py": ("status on 1,000 migrations vs prisma migrate status", []),
+    "lint_speed.py": ("lint of a 2,000-statement file vs squawk", []),
+    "apply_overhead.py": ("200 migrations: migrate vs psql -1 -f vs prisma migrate deploy", []),
+    "availability.py": ("client latency while migrating behind a long transaction", []),
+    "backup_speed.py": ("backup vs pg_dump -Fc vs raw COPY read", []),
+    "healthcheck_fleet.py": ("healthcheck of 1/10/50 databases against a Prefect server", []),
+    "recovery_time.py": ("seed incident recovered end to end on a large database", []),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per benchmark")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--output", type=Path, default=BENCH / "REPORT.md")
+    args = parser.parse_args()
+    selected = [name for name in BENCHMARKS if not args.only or name in args.only or name.removesuffix(".py") in args.only]
+    command = " ".join(["python", "bench/run_all.py", *sys.argv[1:]])
+    sections = [
+        "# migration-guard benchmark report\n",
+        f"- produced by: `{command}`",
+        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "- every figure is compared with a baseline measured in the same run (ratio column)\n",
+    ]
+    for name in selected:
+        script = BENCH / name
+        what, quick_args = BENCHMARKS[name]
+        sections.append(f"\n## {name} — {what}\n")
+        if not script.exists():
+            sections.append("_not present in this checkout_\n")
+            continue
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(
+                [sys.executable, str(script), *(quick_args if args.quick else [])],
+                capture_output=True, text=True, timeout=args.timeout, cwd=ROOT,
+            )
+            output, status = done.stdout.strip(), f"exit {done.returncode}"
+            if done.returncode != 0:
+                output += "\n\n```\n" + done.stderr.strip()[-2000:] + "\n```"
+        except subprocess.TimeoutExpired:
+            output, status = "", f"timed out after {args.timeout:.0f} s"
+        elapsed = time.perf_counter() - started
+        sections.append(output or "_no output_")
+        sections.append(f"\n_{status}, {elapsed:.1f} s_\n")
+        print(f"{name}: {status} in {elapsed:.1f} s", file=sys.stderr)
+    args.output.write_text("\n".join(sections) + "\n")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
