@@ -1,0 +1,84 @@
+"""Small pglast AST helpers shared by the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast, enums
+
+AT = enums.AlterTableType
+CT = enums.ConstrType
+OT = enums.ObjectType
+
+
+def alter_commands(node: Any, *subtypes: Any) -> Iterator[ast.AlterTableCmd]:
+    """The ALTER TABLE subcommands of the given subtypes (all when none given)."""
+    if not isinstance(node, ast.AlterTableStmt) or node.objtype not in (OT.OBJECT_TABLE, OT.OBJECT_FOREIGN_TABLE):
+        return
+    for cmd in node.cmds or ():
+        if isinstance(cmd, ast.AlterTableCmd) and (not subtypes or cmd.subtype in subtypes):
+            yield cmd
+
+
+def added_constraints(node: Any) -> Iterator[ast.Constraint]:
+    """Constraints added by ALTER TABLE ... ADD CONSTRAINT (and inline in ADD COLUMN)."""
+    for cmd in alter_commands(node, AT.AT_AddConstraint, AT.AT_AddColumn):
+        if isinstance(cmd.def_, ast.Constraint):
+            yield cmd.def_
+        elif isinstance(cmd.def_, ast.ColumnDef):
+            for constraint in cmd.def_.constraints or ():
+                if isinstance(constraint, ast.Constraint):
+                    yield constraint
+
+
+def added_columns(node: Any) -> Iterator[ast.ColumnDef]:
+    """Column definitions added by ALTER TABLE ... ADD COLUMN."""
+    for cmd in alter_commands(node, AT.AT_AddColumn):
+        if isinstance(cmd.def_, ast.ColumnDef):
+            yield cmd.def_
+
+
+def column_constraints(column: ast.ColumnDef, *types: Any) -> list[ast.Constraint]:
+    """A column definition's inline constraints of the given types."""
+    return [c for c in column.constraints or () if isinstance(c, ast.Constraint) and c.contype in types]
+
+
+def column_definitions(node: Any) -> Iterator[ast.ColumnDef]:
+    """Every column definition of CREATE TABLE and ALTER TABLE ADD COLUMN / ALTER COLUMN TYPE."""
+    if isinstance(node, ast.CreateStmt):
+        for element in node.tableElts or ():
+            if isinstance(element, ast.ColumnDef):
+                yield element
+    elif isinstance(node, ast.AlterTableStmt):
+        for cmd in alter_commands(node, AT.AT_AddColumn, AT.AT_AlterColumnType):
+            if isinstance(cmd.def_, ast.ColumnDef):
+                yield cmd.def_
+
+
+def column_name(column: ast.ColumnDef, cmd: Any = None) -> str:
+    """The column's name (ALTER COLUMN TYPE keeps it on the command)."""
+    return column.colname or (cmd.name if cmd is not None else "") or "?"
+
+
+def qualified(key: tuple[str, str]) -> str:
+    """``schema.table`` for messages (the schema omitted when it is public)."""
+    return key[1] if key[0] == "public" else f"{key[0]}.{key[1]}"
+
+
+def string_constants(node: Any) -> Iterator[str]:
+    """Every string constant in a tree."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            continue
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, ast.String):
+            yield item.sval
+        elif isinstance(item, ast.Node):
+            for attribute in item:
+                value = getattr(item, attribute)
+                if isinstance(value, (ast.Node, list, tuple)):
+                    stack.append(value)

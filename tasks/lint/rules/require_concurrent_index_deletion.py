@@ -1,0 +1,33 @@
+"""DROP INDEX without CONCURRENTLY."""
+
+from pglast import ast, enums
+
+from migration_guard.tasks.lint.registry import Rule, Violation
+from migration_guard.tasks.sql.locks import name_key
+
+
+def check(statement, state):
+    node = statement.node
+    if node.removeType != enums.ObjectType.OBJECT_INDEX or node.concurrent:
+        return
+    for names in node.objects or ():
+        schema, index = name_key(names, state.context.default_schema)
+        yield Violation(f"DROP INDEX {index} without CONCURRENTLY locks its table against reads and writes")
+
+
+RULE = Rule(
+    code="require-concurrent-index-deletion",
+    severity="warning",
+    category="index",
+    summary="DROP INDEX without CONCURRENTLY.",
+    problem=(
+        "DROP INDEX takes an ACCESS EXCLUSIVE lock on the index's table: while it waits for running "
+        "queries, every new query on the table queues behind it."
+    ),
+    fix=(
+        "Drop it concurrently, outside a transaction block:\n"
+        "  DROP INDEX CONCURRENTLY IF EXISTS \"Post_authorId_idx\";"
+    ),
+    nodes=(ast.DropStmt,),
+    check=check,
+)
