@@ -65,6 +65,7 @@ def validate_flow(
     restore_check: bool = False,
     idle_in_transaction_seconds: float = 5.0,
     long_transaction_seconds: float = 300.0,
+    lock_min_age_seconds: float = 1.0,
     backup_reason: str = "pre-migrate",
     raise_on_fail: bool = False,
 ) -> dict[str, Any]:
@@ -77,6 +78,7 @@ def validate_flow(
         strict: WARN counts as FAIL.
         restore_check: verify the backup by restoring it into a scratch database.
         idle_in_transaction_seconds / long_transaction_seconds: thresholds of the transactions check.
+        lock_min_age_seconds: ignore conflicting table locks of transactions younger than this.
         backup_reason: stored with the backup (``pre-migrate``).
         raise_on_fail: end the run Failed (after writing the artifact) when validation fails.
     """
@@ -87,7 +89,7 @@ def validate_flow(
     project = Project.from_settings(settings)
     options = ValidationOptions(
         idle_in_transaction_seconds=idle_in_transaction_seconds, long_transaction_seconds=long_transaction_seconds,
-        backup=backup, restore_check=restore_check, strict=strict, backup_reason=backup_reason,
+        lock_min_age_seconds=lock_min_age_seconds, backup=backup, restore_check=restore_check, strict=strict, backup_reason=backup_reason,
     )
     logger = get_run_logger()
 

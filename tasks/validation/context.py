@@ -16,6 +16,8 @@ class ValidationOptions:
     Attributes:
         idle_in_transaction_seconds: a session idle in an open transaction this long FAILs.
         long_transaction_seconds: a transaction open this long WARNs (it delays DDL and concurrent builds).
+        lock_min_age_seconds: conflicting table locks held by transactions younger than this are
+            ignored (a 5 ms query is not a blocker).
         backup: take (and verify) a backup as the last check.
         restore_check: verify that backup by restoring it into a scratch database.
         strict: WARN counts as FAIL.
@@ -24,6 +26,7 @@ class ValidationOptions:
 
     idle_in_transaction_seconds: float = 5.0
     long_transaction_seconds: float = 300.0
+    lock_min_age_seconds: float = 1.0
     backup: bool = True
     restore_check: bool = False
     strict: bool = False
@@ -73,18 +76,27 @@ class ValidationContext:
         applied = [s.name for s in self.status.statuses if s.state.value in {"applied", "modified"}]
         return applied[-1] if applied else None
 
-    def touched_tables(self) -> list[tuple[str, str]] | None:
-        """(schema, table) every pending migration locks; None when the
-        lock analysis module is not installed."""
+    def planned_locks(self) -> dict[tuple[str, str], str] | None:
+        """The strongest lock mode the pending migrations take on each (schema, table), in order;
+        None when the lock analysis module is not installed."""
         try:
-            from migration_guard.tasks.sql.locks import tables_touched
+            from migration_guard.tasks.sql.locks import LOCK_MODES, lock_for
         except ImportError:
             return None
         from migration_guard.tasks.sql.statements import split_statements
 
-        seen: dict[tuple[str, str], None] = {}
+        modes: dict[tuple[str, str], str] = {}
         for migration in self.pending_migrations:
             for statement in split_statements(migration.sql, str(migration.path)):
-                for key in tables_touched(statement, self.schema):
-                    seen.setdefault(key, None)
-        return list(seen)
+                for lock in lock_for(statement, self.schema):
+                    if lock.kind != "table":
+                        continue
+                    current = modes.get(lock.key)
+                    if current is None or LOCK_MODES.index(lock.mode) > LOCK_MODES.index(current):
+                        modes[lock.key] = lock.mode
+        return modes
+
+    def touched_tables(self) -> list[tuple[str, str]] | None:
+        """(schema, table) every pending migration locks; None when lock analysis is unavailable."""
+        planned = self.planned_locks()
+        return None if planned is None else list(planned)
