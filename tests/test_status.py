@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from migration_guard.blocks.settings import load_settings
@@ -117,3 +118,21 @@ def test_applied_after_failed_attempt_counts_as_applied(tmp_path: Path, db_url: 
 
     assert [s.state for s in report.statuses] == [State.APPLIED]
     assert len(report.statuses[0].entries) == 2
+
+
+def test_hostile_schema_name_is_quoted_not_executed(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    hostile = 'we"ird; DROP TABLE keep; --'
+    db.execute("CREATE TABLE keep (id int)")
+    db.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(hostile)))
+    directory = make_prisma_project(tmp_path, {"20240101000000_init": "SELECT 1;\n"})
+    project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=directory, DB_SCHEMA=hostile))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        project.ledger.ensure_table(conn)
+        (migration,) = project.ledger.read_migrations()
+        project.ledger.record_finished(conn, project.ledger.record_started(conn, migration))
+
+    report = read_status(project)
+
+    assert [s.state for s in report.statuses] == [State.APPLIED]
+    assert db.execute("SELECT to_regclass('keep') IS NOT NULL").fetchone() == (True,)
+    assert report.ledger_table == f"{hostile}._prisma_migrations"
