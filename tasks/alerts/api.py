@@ -196,3 +196,53 @@ def observed_alert(settings: Any, secrets: list[str], **fields: Any) -> Alert:
     fields.setdefault("original_error", "")
     fields.setdefault("flow_run_url", None)
     return _observed(settings, secrets, **fields)
+
+
+def list_alerts(settings: Any, *, include_resolved: bool = False) -> tuple[list[Alert], list[str]]:
+    """(alerts, corrupt files set aside); firing only unless ``include_resolved``."""
+    loaded = store_for(settings).load()
+    alerts = loaded.alerts if include_resolved else [a for a in loaded.alerts if a.is_firing]
+    return alerts, loaded.corrupt
+
+
+def resolve_alert_by_id(settings: Any, alert_id: str) -> Alert | None:
+    """Resolve one alert by hand (notifies the resolution). None when there is no such alert;
+    an already resolved alert is returned unchanged."""
+    store = store_for(settings)
+    now = utcnow()
+    with store.locked():
+        alert = store.get(alert_id)
+        if alert is None:
+            return None
+        decision = resolve(alert, now)
+        if decision.event is None:
+            return alert
+        store.save(decision.alert)
+    outcome = notify(settings, decision.alert, decision.event, settings_secrets(settings))
+    return _record_notified(store, decision.alert, now) if outcome.delivered else decision.alert
+
+
+def delete_alerts(settings: Any, *, include_firing: bool = False) -> list[str]:
+    """Delete resolved alert files (every alert file with ``include_firing``); return their ids."""
+    store = store_for(settings)
+    with store.locked():
+        doomed = [a for a in store.load().alerts if include_firing or not a.is_firing]
+        return [a.id for a in doomed if store.delete(a.id)]
+
+
+def delete_alert(settings: Any, alert_id: str) -> bool:
+    """Delete one alert file; False when there is none with that id."""
+    store = store_for(settings)
+    with store.locked():
+        return store.delete(alert_id)
+
+
+def delete_expired_alerts(settings: Any, *, retention: timedelta = timedelta(hours=24),
+                          now: datetime | None = None) -> list[str]:
+    """Delete alerts resolved more than ``retention`` ago (the maintenance flow's job)."""
+    from migration_guard.tasks.alerts.lifecycle import expired
+
+    store = store_for(settings)
+    with store.locked():
+        doomed = expired(store.load().alerts, now or utcnow(), retention)
+        return [a.id for a in doomed if store.delete(a.id)]

@@ -162,7 +162,7 @@ def new_alert(
     category = str(Category(category)) if str(category) in Category.__members__ else str(category)
     fp = fingerprint(check, database, category)
     return Alert(
-        id=f"{fp}-{now:%Y%m%dT%H%M%S%f}",
+        id=f"{fp[:10]}-{int(now.timestamp() * 1000):x}",
         timestamp=now,
         category=category,
         severity=Severity(str(severity).upper()),

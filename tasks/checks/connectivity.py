@@ -29,11 +29,10 @@ def failure(error: DatabaseError, database: str) -> Outcome:
         "PERMISSION": f"Database {database} refuses our login",
         "TIMEOUT": f"Database {database} does not answer in time",
     }
-    suggestions = [s for s in (
-        error.suggestion,
-        "pg_isready -h HOST -p PORT   (is the server accepting connections?)",
-        f"migration-guard healthcheck   (re-run after fixing; the alert resolves itself)",
-    ) if s]
+    suggestions = [s for s in (error.suggestion,) if s]
+    if "pg_isready" not in error.suggestion:
+        suggestions.append("pg_isready -h HOST -p PORT   (is the server accepting connections?)")
+    suggestions.append("migration-guard healthcheck   (re-run after fixing; the alert resolves itself)")
     return Outcome(
         f"cannot connect: {error.message}",
         None, None,

@@ -1,0 +1,54 @@
+"""The `maintenance` flow (daily): delete resolved alerts older than 24 h, log files older than
+7 days, and backups beyond retention — the seed's cron clean-up, as a Prefect run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from migration_guard.blocks.resolve import resolve_settings
+from migration_guard.tasks.maintenance_tasks import (
+    apply_backup_retention_task, delete_expired_alerts_task, delete_old_logs_task,
+)
+
+
+@flow(name="maintenance", log_prints=False)
+def maintenance_flow(
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    migration_tool: str | None = None,
+    database_block: str | None = None,
+    project_block: str | None = None,
+    alerts_dir: str | None = None,
+    log_dir: str | None = None,
+    backup_dir: str | None = None,
+    resolved_alert_hours: float = 24,
+    log_days: float = 7,
+    backup_keep_last: int = 7,
+    backup_keep_days: float = 14,
+    prune_backups: bool = True,
+) -> dict[str, Any]:
+    """Delete what is no longer needed; return what was deleted.
+
+    Args:
+        database_url, migrations_dir, migration_tool, database_block, project_block: as every flow
+            (only the folders are used here).
+        alerts_dir / log_dir / backup_dir: override ALERTS_DIR / LOG_DIR / BACKUP_DIR.
+        resolved_alert_hours: resolved alerts older than this are deleted (firing ones never).
+        log_days: log files not written for this many days are deleted.
+        backup_keep_last / backup_keep_days: backups kept: the newest N, and all younger than D days.
+        prune_backups: False leaves backups alone.
+    """
+    logger = get_run_logger()
+    settings = resolve_settings(
+        database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
+        migration_tool=migration_tool, alerts_dir=alerts_dir, log_dir=log_dir, backup_dir=backup_dir,
+    )
+    alerts = delete_expired_alerts_task(settings, timedelta(hours=resolved_alert_hours))
+    logs = delete_old_logs_task(settings.log_dir, timedelta(days=log_days))
+    backups = apply_backup_retention_task(settings.backup_dir, backup_keep_last, backup_keep_days) if prune_backups else []
+    logger.info("maintenance: deleted %d resolved alert(s), %d log file(s), %d backup(s)",
+                len(alerts), len(logs), len(backups))
+    return {"alerts_deleted": alerts, "logs_deleted": logs, "backups_deleted": backups}
