@@ -1,0 +1,104 @@
+"""The automations `migration-guard deploy` creates on the Prefect server.
+
+- **flow failed or crashed**: any migration-guard flow run ending Failed or Crashed notifies every
+  configured alert channel within a second (reactive trigger on the flow-run state events).
+- **healthcheck silent**: a dead-man's switch — no healthcheck run has Completed for 2 hours
+  (proactive trigger). An hourly check that silently stops running is the seed's biggest blind
+  spot: a stopped worker, a paused schedule or a dead server all look like "no alerts".
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+FLOW_NAMES = ("healthcheck", "maintenance", "safe-migrate", "recover", "validate")
+FAILURE_AUTOMATION = "migration-guard: flow run failed or crashed"
+DEAD_MANS_SWITCH = "migration-guard: healthcheck silent for 2 hours"
+SILENCE_LIMIT = timedelta(hours=2)
+
+FAILURE_SUBJECT = "migration-guard: {{ flow.name }} run {{ flow_run.name }} is {{ flow_run.state.name }}"
+FAILURE_BODY = (
+    "Flow run {{ flow.name }}/{{ flow_run.name }} ended {{ flow_run.state.name }} "
+    "at {{ flow_run.state.timestamp }}.\n"
+    "Message: {{ flow_run.state.message }}\n"
+    "Parameters: database_block={{ flow_run.parameters.database_block }}\n"
+    "Flow run: {{ flow_run|ui_url }}\n"
+    "Next: open the run's logs and artifacts; for a failed migration run `migration-guard recover`."
+)
+SILENCE_SUBJECT = "migration-guard: no completed healthcheck for 2 hours"
+SILENCE_BODY = (
+    "No healthcheck flow run has completed in the last 2 hours, so nobody is watching the database.\n"
+    "Check: is a worker (or `migration-guard serve-deployments`) running? "
+    "Is the healthcheck deployment's schedule paused? Is the Prefect server healthy?\n"
+    "Commands: prefect worker ls / prefect deployment inspect healthcheck/healthcheck"
+)
+
+
+def failure_trigger(flow_names: tuple[str, ...] = FLOW_NAMES) -> Any:
+    """Reactive trigger: a flow run of one of ``flow_names`` entered Failed or Crashed."""
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    return EventTrigger(
+        expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+        match={"prefect.resource.id": "prefect.flow-run.*"},
+        match_related={"prefect.resource.role": "flow", "prefect.resource.name": list(flow_names)},
+        for_each={"prefect.resource.id"},
+        posture=Posture.Reactive,
+        threshold=1,
+        within=timedelta(0),
+    )
+
+
+def silence_trigger(flow_name: str = "healthcheck", within: timedelta = SILENCE_LIMIT) -> Any:
+    """Proactive trigger: fewer than one Completed run of ``flow_name`` within ``within``."""
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    return EventTrigger(
+        expect={"prefect.flow-run.Completed"},
+        match={"prefect.resource.id": "prefect.flow-run.*"},
+        match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow_name},
+        posture=Posture.Proactive,
+        threshold=1,
+        within=within,
+    )
+
+
+def build_automations(channel_block_ids: list[Any], flow_names: tuple[str, ...] = FLOW_NAMES) -> list[Any]:
+    """The two automations, each notifying every channel (block document ids of notification blocks)."""
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import AutomationCore as Automation
+
+    def notify(subject: str, body: str) -> list[Any]:
+        return [SendNotification(block_document_id=i, subject=subject, body=body) for i in channel_block_ids]
+
+    return [
+        Automation(
+            name=FAILURE_AUTOMATION,
+            description="Notify the alert channels when a migration-guard flow run fails or crashes.",
+            trigger=failure_trigger(flow_names),
+            actions=notify(FAILURE_SUBJECT, FAILURE_BODY),
+        ),
+        Automation(
+            name=DEAD_MANS_SWITCH,
+            description="Dead-man's switch: the hourly healthcheck has not completed for 2 hours.",
+            trigger=silence_trigger(),
+            actions=notify(SILENCE_SUBJECT, SILENCE_BODY),
+        ),
+    ]
+
+
+def apply_automations(channel_block_ids: list[Any], flow_names: tuple[str, ...] = FLOW_NAMES) -> list[str]:
+    """Create (or replace, by name) the automations on the server; return their names.
+
+    Re-running `deploy` therefore never duplicates them.
+    """
+    from prefect.client.orchestration import get_client
+
+    automations = build_automations(channel_block_ids, flow_names)
+    with get_client(sync_client=True) as client:
+        for automation in automations:
+            for existing in client.read_automations_by_name(automation.name):
+                client.delete_automation(existing.id)
+            client.create_automation(automation)
+    return [a.name for a in automations]
