@@ -67,6 +67,26 @@ class Settings(BaseSettings):
     alerts_api_token: SecretStr | None = Field(
         default=None, description="Bearer token for DELETE on the serve endpoint (ALERTS_API_TOKEN)."
     )
+    migrate_retry_budget: float = Field(
+        default=60.0, ge=0, description="Seconds `migrate` keeps retrying a statement that hits lock_timeout (MIGRATE_RETRY_BUDGET)."
+    )
+    migrate_lock_wait: float = Field(
+        default=60.0, ge=0, description="Seconds `migrate` waits for the migration advisory lock (MIGRATE_LOCK_WAIT)."
+    )
+    post_migrate_hooks: str | None = Field(
+        default=None,
+        description="Commands run after migrating: a JSON list of argv lists, or ';'-separated commands (POST_MIGRATE_HOOKS).",
+    )
+    hook_timeout: float = Field(default=300.0, gt=0, description="Seconds each post-migrate hook may run (HOOK_TIMEOUT).")
+    startup_check_command: str | None = Field(
+        default=None, description="Command that must exit 0 once the app starts on the new schema (STARTUP_CHECK_COMMAND)."
+    )
+    startup_check_url: str | None = Field(
+        default=None, description="URL that must answer 2xx once the app runs on the new schema (STARTUP_CHECK_URL)."
+    )
+    startup_check_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds the start-up check may take (STARTUP_CHECK_TIMEOUT)."
+    )
 
     @field_validator("database_url")
     @classmethod
