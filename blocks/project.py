@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from typing import Any, Literal
 
 from prefect.blocks.core import Block
@@ -30,16 +32,28 @@ class MigrationProject(Block):
     lock_timeout: str | None = Field(default=None, description="lock_timeout for migration DDL, e.g. 5s.")
     statement_timeout: str | None = Field(default=None, description="statement_timeout for migration statements; 0 = none.")
     backup_dir: str | None = Field(default=None, description="Where backups are written.")
-    backup_keep_last: int | None = Field(default=None, ge=0, description="Backups always kept (retention).")
-    backup_keep_days: int | None = Field(default=None, ge=0, description="Backups younger than this are kept.")
     alerts_dir: str | None = Field(default=None, description="Folder of alert JSON files.")
     log_dir: str | None = Field(default=None, description="Folder of log files.")
+    healthcheck_config: str | None = Field(
+        default=None, description="Healthcheck config file (databases, thresholds, freshness checks, assertions)."
+    )
+    migrate_retry_budget: float | None = Field(
+        default=None, ge=0, description="Seconds to keep retrying a statement that hits lock_timeout."
+    )
+    migrate_lock_wait: float | None = Field(
+        default=None, ge=0, description="Seconds to wait for the migration advisory lock."
+    )
     post_migrate_hooks: list[str] = Field(
         default_factory=list, description="Commands run after a successful migration, e.g. npx prisma generate."
     )
-    startup_check: str | None = Field(
-        default=None, description="Command that must exit 0, or an http(s) URL that must answer 2xx, after migrating."
+    hook_timeout: float | None = Field(default=None, gt=0, description="Seconds each post-migrate hook may run.")
+    startup_check_command: str | None = Field(
+        default=None, description="Command that must exit 0 once the application runs on the new schema."
     )
+    startup_check_url: str | None = Field(
+        default=None, description="URL that must answer 2xx once the application runs on the new schema."
+    )
+    startup_check_timeout: float | None = Field(default=None, gt=0, description="Seconds the start-up check may take.")
 
     def settings_values(self) -> dict[str, Any]:
         """The Settings fields this block sets (unset fields are left to the environment)."""
@@ -51,11 +65,16 @@ class MigrationProject(Block):
             "lock_timeout": self.lock_timeout,
             "statement_timeout": self.statement_timeout,
             "backup_dir": self.backup_dir,
-            "backup_keep_last": self.backup_keep_last,
-            "backup_keep_days": self.backup_keep_days,
             "alerts_dir": self.alerts_dir,
             "log_dir": self.log_dir,
-            "post_migrate_hooks": self.post_migrate_hooks or None,
-            "startup_check": self.startup_check,
+            "healthcheck_config": self.healthcheck_config,
+            "migrate_retry_budget": self.migrate_retry_budget,
+            "migrate_lock_wait": self.migrate_lock_wait,
+            "post_migrate_hooks": json.dumps([shlex.split(c) for c in self.post_migrate_hooks])
+            if self.post_migrate_hooks else None,
+            "hook_timeout": self.hook_timeout,
+            "startup_check_command": self.startup_check_command,
+            "startup_check_url": self.startup_check_url,
+            "startup_check_timeout": self.startup_check_timeout,
         }
         return {key: value for key, value in values.items() if value is not None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +65,14 @@ def project_block_from_settings(settings: Settings) -> MigrationProject:
         "backup_dir": str(_absolute(settings.backup_dir)),
         "alerts_dir": str(_absolute(settings.alerts_dir)),
         "log_dir": str(_absolute(settings.log_dir)),
+        "healthcheck_config": str(_absolute(settings.healthcheck_config)) if settings.healthcheck_config else None,
+        "migrate_retry_budget": settings.migrate_retry_budget,
+        "migrate_lock_wait": settings.migrate_lock_wait,
+        "post_migrate_hooks": _hook_commands(settings.post_migrate_hooks),
+        "hook_timeout": settings.hook_timeout,
+        "startup_check_command": settings.startup_check_command,
+        "startup_check_url": settings.startup_check_url,
+        "startup_check_timeout": settings.startup_check_timeout,
     }
     return MigrationProject(**values)
 
@@ -107,6 +117,17 @@ def save_blocks_from_settings(settings: Settings, name: str, overwrite: bool = F
             "ALERT_WEBHOOK_URL)"
         )
     return saved
+
+
+def _hook_commands(value: str | None) -> list[str]:
+    """POST_MIGRATE_HOOKS (a JSON list of argv lists, or ';'-separated commands) as command lines."""
+    if not value or not value.strip():
+        return []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return [shlex.join(argv) if isinstance(argv, list) else str(argv) for argv in parsed]
 
 
 def _absolute(path: Path) -> Path:

@@ -42,6 +42,7 @@ def register_deployments(
     work_pool: str | None = None,
     only: tuple[str, ...] = (),
     specs: list[DeploymentSpec] | None = None,
+    image: str | None = None,
 ) -> DeployReport:
     """Apply every deployment of ``prefect.yaml`` whose flow is installed.
 
@@ -50,6 +51,7 @@ def register_deployments(
         work_pool: override the work pool named in prefect.yaml.
         only: deploy just these deployment names (empty = all).
         specs: override the definitions (tests).
+        image: container image, for Docker / Kubernetes work pools (create those pools first).
     """
     report = DeployReport()
     for spec in specs or load_specs():
@@ -61,11 +63,11 @@ def register_deployments(
             continue
         pool = work_pool or spec.work_pool
         if pool not in report.work_pools:
-            ensure_work_pool(pool)
+            ensure_work_pool(pool, "process")
             report.work_pools.append(pool)
         deployment = to_runner_deployment(
             spec, flow, name=deployment_name(spec, blocks_name),
-            parameters={"database_block": blocks_name, "project_block": blocks_name},
+            parameters={"database_block": blocks_name, "project_block": blocks_name}, image=image,
         )
         deployment.apply(work_pool_name=pool)
         report.deployments.append(f"{flow.name}/{deployment.name}")

@@ -30,6 +30,7 @@ class DeploymentSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     work_pool: str = "migration-guard"
     work_queue: str | None = None
+    job_variables: dict[str, Any] = field(default_factory=dict)
 
     @property
     def module(self) -> str:
@@ -94,6 +95,7 @@ def _spec(entry: dict[str, Any]) -> DeploymentSpec:
         parameters=dict(entry.get("parameters") or {}),
         work_pool=pool.get("name", "migration-guard"),
         work_queue=pool.get("work_queue_name"),
+        job_variables=dict(pool.get("job_variables") or {}),
     )
 
 
@@ -104,6 +106,7 @@ def to_runner_deployment(
     name: str | None = None,
     parameters: dict[str, Any] | None = None,
     for_serve: bool = False,
+    image: str | None = None,
 ) -> Any:
     """A Prefect ``RunnerDeployment`` for ``spec`` (module entrypoint, schedules, concurrency).
 
@@ -113,6 +116,7 @@ def to_runner_deployment(
         name: deployment name (default ``spec.name``); a fleet uses one name per database.
         parameters: replace the block-name parameters (e.g. another database's blocks).
         for_serve: no work pool (``serve()`` runs the flows itself).
+        image: container image for Docker / Kubernetes work pools (job variable ``image``).
     """
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.deployments.runner import EntrypointType
@@ -126,8 +130,9 @@ def to_runner_deployment(
         )
     options: dict[str, Any] = {}
     if not for_serve:
+        job_variables = {**spec.job_variables, **({"image": image} if image else {})}
         options = {"work_pool_name": spec.work_pool, "work_queue_name": spec.work_queue,
-                   "entrypoint_type": EntrypointType.MODULE_PATH}
+                   "entrypoint_type": EntrypointType.MODULE_PATH, "job_variables": job_variables or None}
     return flow.to_deployment(
         name=name or spec.name,
         schedules=[Cron(cron, timezone=tz) for cron, tz in spec.crons] or None,

@@ -123,3 +123,14 @@ def test_cli_register_block_types(prefect_harness):
     assert result.exit_code == 0, result.output
     assert "migration-guard-postgres-database" in result.stdout
     assert "slack-incoming-webhook" in result.stdout
+
+
+def test_project_hooks_and_startup_check_reach_settings(tmp_path):
+    block = MigrationProject(post_migrate_hooks=["npx prisma generate", "echo 'a b'"],
+                             startup_check_url="http://127.0.0.1:3000/health", migrate_lock_wait=5)
+    settings = load_settings(**block.settings_values())
+    import json
+
+    assert json.loads(settings.post_migrate_hooks) == [["npx", "prisma", "generate"], ["echo", "a b"]]
+    assert settings.startup_check_url == "http://127.0.0.1:3000/health"
+    assert settings.migrate_lock_wait == 5

@@ -54,7 +54,7 @@ def test_recover_parameters_have_descriptions_for_the_ui():
         pytest.skip("flows/recover.py has not landed yet")
     properties = flow.parameters.properties
     assert "approve" in properties
-    for name in ("approve", "database_block", "project_block"):
+    for name in ("approve", "mode", "backup"):
         assert properties[name].get("description"), f"recover parameter {name} has no description"
 
 

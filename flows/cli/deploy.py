@@ -24,6 +24,10 @@ def deploy(
         None, "--only", help="Deploy only this deployment (repeatable): healthcheck, maintenance, safe-migrate, "
         "recover, validate.", show_default=False,
     ),
+    image: Optional[str] = typer.Option(
+        None, "--image", help="Container image for a Docker or Kubernetes work pool (create the pool first: "
+        "prefect work-pool create NAME --type docker).", show_default=False,
+    ),
     skip_blocks: bool = typer.Option(False, "--skip-blocks", help="Do not save blocks (use existing ones)."),
     skip_automations: bool = typer.Option(False, "--skip-automations", help="Do not create the automations."),
 ) -> None:
@@ -41,12 +45,12 @@ def deploy(
     Exit codes: 0 everything registered; 1 the API failed or a flow is not installed;
     2 bad configuration (PREFECT_API_URL unset, missing DATABASE_URL ...).
     """
-    _deploy(ctx.obj, blocks, work_pool, tuple(only or ()), skip_blocks, skip_automations)
+    _deploy(ctx.obj, blocks, work_pool, tuple(only or ()), skip_blocks, skip_automations, image)
 
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
 def _deploy(options, blocks: str, work_pool: str | None, only: tuple[str, ...], skip_blocks: bool,
-            skip_automations: bool) -> None:
+            skip_automations: bool, image: str | None = None) -> None:
     from migration_guard.flows.cli.blocks import _api_call, _check_name
 
     _check_name(blocks)
@@ -73,7 +77,7 @@ def _deploy(options, blocks: str, work_pool: str | None, only: tuple[str, ...], 
 
     from migration_guard.deployments.register import register_deployments
 
-    report = _api_call(lambda: register_deployments(blocks, work_pool, only))
+    report = _api_call(lambda: register_deployments(blocks, work_pool, only, image=image))
     for name in report.deployments:
         console.print(f"deployment [bold]{name}[/]")
     for entrypoint in report.missing_flows:
