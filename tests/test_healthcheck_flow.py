@@ -39,3 +39,15 @@ def test_high_alert_fails_the_run_and_keeps_the_report(prefect_harness: None, tm
     assert error.report["alerts"]["firing"][0]["category"] == "DATABASE_CONNECTION"
     assert "S3cret-Flow" not in json.dumps(error.report)
     assert "S3cret-Flow" not in "".join(p.read_text() for p in (tmp_path / "alerts").glob("*.json"))
+
+
+def test_cli_flow_mode_prints_the_report_and_exit_code(prefect_harness: None, tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    env = {"DATABASE_URL": "postgresql://app:Flow-Cli-Pw@127.0.0.1:1/app", "ALERTS_DIR": str(tmp_path / "a"),
+           "LOG_DIR": str(tmp_path / "l")}
+    result = run_cli(["healthcheck", "--flow", "--json"], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["checks"][0]["status"] == "CRITICAL"
+    assert "Flow-Cli-Pw" not in result.output
