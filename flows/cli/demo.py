@@ -22,6 +22,9 @@ def demo(
         False, "--keep", help="Keep the demo database (migration_guard_demo) afterwards to look around.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's flow and task logs."),
+    database: str = typer.Option(
+        "migration_guard_demo", "--database", help="Name of the demo's own database (created and dropped).",
+    ),
 ) -> None:
     """Reproduce the seed's incident and recover from it, for real, in under a minute.
 
@@ -37,20 +40,24 @@ def demo(
     Exit codes: 0 the incident was recovered and every step passed; 1 a step failed;
     2 no PostgreSQL server could be used.
     """
-    _demo(directory, keep, verbose)
+    _demo(directory, keep, verbose, database)
 
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
-def _demo(directory: Path, keep: bool, verbose: bool) -> None:
+def _demo(directory: Path, keep: bool, verbose: bool, database: str) -> None:
     started = time.perf_counter()
     paths_root = directory.resolve()
     _prepare_environment(paths_root, verbose)
 
     from migration_guard.tasks.demo.server import find_server
-    from migration_guard.tasks.demo.story import DemoContext, DemoPaths, run_story, teardown
+    from migration_guard.tasks.demo.story import STEPS, DemoContext, DemoPaths, run_story, teardown
+    from migration_guard.tasks.errors import ConfigError
+
+    if not database.replace("_", "").isalnum() or not database.islower():
+        raise ConfigError(f"--database {database!r}: use lowercase letters, digits and underscores")
 
     server = find_server()
-    ctx = DemoContext(server=server, paths=DemoPaths(paths_root))
+    ctx = DemoContext(server=server, paths=DemoPaths(paths_root), database_name=database)
     console.print(f"[bold]migration-guard demo[/] on {server.source} ({server.target}); files in {paths_root}")
     console.print("[dim]The first flow starts Prefect (a temporary local API unless PREFECT_API_URL is set): ~10-20 s.[/]\n")
     try:
@@ -59,7 +66,7 @@ def _demo(directory: Path, keep: bool, verbose: bool) -> None:
         if not keep and ctx.database_url:
             teardown(ctx)
     _print_summary(ctx, results, time.perf_counter() - started, keep)
-    raise typer.Exit(0 if results and all(r.ok for r in results) and len(results) == 5 else 1)
+    raise typer.Exit(0 if len(results) == len(STEPS) and all(r.ok for r in results) else 1)
 
 
 def _prepare_environment(root: Path, verbose: bool) -> None:
@@ -74,8 +81,8 @@ def _prepare_environment(root: Path, verbose: bool) -> None:
     })
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    if not verbose:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if not verbose:  # failed runs are part of the story; their tracebacks are not
+        os.environ["PREFECT_LOGGING_LEVEL"] = "CRITICAL"
     for folder in (root / "logs" / "alerts", root / "backups"):
         if folder.is_dir():  # a fresh story each run: old alerts would blur "raised" and "resolved"
             for file in folder.iterdir():
@@ -93,6 +100,9 @@ def _print_step(result) -> None:
 def _print_summary(ctx, results, total: float, keep: bool) -> None:
     from rich.table import Table
 
+    from migration_guard.tasks.demo.story import STEPS
+    from migration_guard.tasks.secrets import mask_dsn
+
     table = Table(title="summary", box=None, header_style="bold", pad_edge=False)
     table.add_column("step")
     table.add_column("result")
@@ -109,8 +119,9 @@ def _print_summary(ctx, results, total: float, keep: bool) -> None:
     console.print(f"backups:     {paths.backups}")
     console.print(f"project:     {paths.project / 'prisma'}")
     if keep:
-        console.print(f"database:    {ctx.server.url_for('migration_guard_demo')} (kept; drop it with DROP DATABASE migration_guard_demo)", markup=False)
-    recovered = len(results) == 5 and all(r.ok for r in results)
+        console.print(f"database:    {mask_dsn(ctx.database_url)} (kept; drop it with: "
+                      f"DROP DATABASE {ctx.database_name})", markup=False)
+    recovered = len(results) == len(STEPS) and all(r.ok for r in results)
     console.print("[bold green]incident recovered[/]" if recovered else "[bold red]demo did not complete[/]")
 
 

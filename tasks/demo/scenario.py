@@ -328,19 +328,28 @@ def count_orphan_payments(conn: psycopg.Connection) -> int:
     return conn.execute(sql.SQL("SELECT count(*) FROM ({}) AS orphans").format(sql.SQL(ORPHANS_QUERY))).fetchone()[0]
 
 
+ARCHIVE_SCHEMA = "archive"
+
+
 def archive_orphan_payments(dsn: str) -> int:
-    """The operator's data fix: move orphan payments to ``PaymentOrphanArchive`` (nothing is lost).
+    """The operator's data fix: move orphan payments to ``archive.orphan_payments`` (nothing is lost).
+
+    The archive lives outside the migrated schema, so the schema stays exactly what the migrations
+    produce (recover's drift check would rightly flag a stray table in ``public``).
 
     Returns:
         How many payments were moved.
     """
+    archive = sql.Identifier(ARCHIVE_SCHEMA, "orphan_payments")
     with connect(dsn) as conn, conn.transaction():
-        conn.execute('CREATE TABLE IF NOT EXISTS "PaymentOrphanArchive" (LIKE "Payment" INCLUDING DEFAULTS)')
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(ARCHIVE_SCHEMA)))
+        conn.execute(sql.SQL('CREATE TABLE IF NOT EXISTS {} (LIKE "Payment" INCLUDING DEFAULTS)').format(archive))
         columns = [
             row[0]
             for row in conn.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = '\"PaymentOrphanArchive\"'::regclass "
-                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                (f'{ARCHIVE_SCHEMA}.orphan_payments',),
             )
         ]
         column_list = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
@@ -348,7 +357,7 @@ def archive_orphan_payments(dsn: str) -> int:
             sql.SQL(
                 'WITH moved AS (DELETE FROM "Payment" p WHERE NOT EXISTS '
                 '(SELECT 1 FROM "Customer" c WHERE c."id" = p."customerId") RETURNING p.*) '
-                'INSERT INTO "PaymentOrphanArchive" ({cols}) SELECT {cols} FROM moved'
-            ).format(cols=column_list)
+                "INSERT INTO {archive} ({cols}) SELECT {cols} FROM moved"
+            ).format(archive=archive, cols=column_list)
         ).rowcount
     return moved

@@ -69,6 +69,7 @@ class DemoContext:
 
     server: DemoServer
     paths: DemoPaths
+    database_name: str = DEMO_DATABASE
     database_url: str = ""
     project: scenario.DemoProject | None = None
 
@@ -83,6 +84,10 @@ class DemoContext:
 
 class StepFailed(Exception):
     """A step could not reach its goal; the message says what was observed."""
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
 
 
 def load_flow(module: str, attribute: str) -> Any | None:
@@ -105,7 +110,7 @@ def timed(name: str, action: Callable[[], tuple[bool, str, list[str]]]) -> StepR
     except FlowNotAvailable as exc:
         ok, headline, details, available = False, f"not available yet ({exc})", [], False
     except StepFailed as exc:
-        ok, headline, details, available = False, str(exc), [], True
+        ok, headline, details, available = False, str(exc), exc.details, True
     except MigrationGuardError as exc:
         ok, headline, details, available = False, exc.message, [exc.suggestion] if exc.suggestion else [], True
     except Exception as exc:  # a bug in a flow must not hide the rest of the story
@@ -126,7 +131,7 @@ def require_flow(module: str, attribute: str) -> Any:
 
 def setup_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
     """Create the demo database and project, load data, and make the migration fail halfway."""
-    ctx.database_url = recreate_database(ctx.server, DEMO_DATABASE)
+    ctx.database_url = recreate_database(ctx.server, ctx.database_name)
     ctx.project = scenario.build_project(ctx.paths.project)
     scenario.seed_production(ctx.database_url, ctx.project)
     incident = scenario.reproduce_incident(ctx.database_url, ctx.project)
@@ -137,14 +142,14 @@ def setup_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
         f"left behind: columns {', '.join(incident.columns_added)}; index "
         f"{'created' if incident.index_created else 'missing'}; foreign key missing",
         f"cause in the data: {incident.orphan_payments} payments whose customer was deleted",
-        f"{scenario.CUSTOMERS} customers, {scenario.PAYMENTS} payments in database {DEMO_DATABASE} "
+        f"{scenario.CUSTOMERS} customers, {scenario.PAYMENTS} payments in database {ctx.database_name} "
         f"on {ctx.server.target}",
     ]
 
 
 def teardown(ctx: DemoContext) -> None:
     """Drop the demo database (nothing else on the server is touched)."""
-    drop_database(ctx.server, DEMO_DATABASE)
+    drop_database(ctx.server, ctx.database_name)
 
 
 def run_flow(flow: Any, **parameters: Any) -> tuple[Any, Any]:
@@ -183,23 +188,26 @@ def healthcheck_sees_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
 
 
 def recover_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
-    """Step 2: recover — diagnose, back up, repair, fix the ledger, verify (approve=True)."""
+    """Step 2: recover. First the plan (diagnosis, cause), then — once the cause the diagnosis
+    names is fixed, as an operator would — the approved run: back up, repair, fix the ledger,
+    verify with the drift check."""
     flow = require_flow("recover", "recover_flow")
     details: list[str] = []
-    state, result = run_flow(flow, **ctx.flow_parameters(), approve=True)
-    details.extend(describe_result("run 1", state, result))
-    outcome = incident_outcome(ctx)
-    if outcome == "failed" and scenario.observe_incident(ctx.database_url).orphan_payments:
+    state, result = run_flow(flow, **ctx.flow_parameters(), plan_only=True, approve=True, backup=False)
+    details.extend(describe_recovery("recover plan_only=True", state, result))
+    if scenario.observe_incident(ctx.database_url).orphan_payments:
         moved = scenario.archive_orphan_payments(ctx.database_url)
         details.append(
-            f"operator's data fix, as the diagnosis asked: moved {moved} orphan payments to "
-            '"PaymentOrphanArchive" (nothing deleted), then recover again'
+            f"operator's fix for the cause: moved {moved} orphan payments to "
+            f"{scenario.ARCHIVE_SCHEMA}.orphan_payments (outside the migrated schema; nothing deleted)"
         )
-        state, result = run_flow(flow, **ctx.flow_parameters(), approve=True)
-        details.extend(describe_result("run 2", state, result))
-        outcome = incident_outcome(ctx)
+    state, result = run_flow(flow, **ctx.flow_parameters(), approve=True)
+    details.extend(describe_recovery("recover approve=True", state, result))
+    outcome = incident_outcome(ctx)
+    if not state.is_completed():
+        raise StepFailed(f"recover ended {state.name} (ledger: {scenario.INCIDENT} {outcome})", details)
     if outcome == "failed":
-        raise StepFailed(f"recover ended {state.name}; {scenario.INCIDENT} is still failed")
+        raise StepFailed(f"recover ended {state.name}; {scenario.INCIDENT} is still failed", details)
     incident = scenario.observe_incident(ctx.database_url)
     if outcome == "applied" and not incident.foreign_key_created:
         raise StepFailed("the ledger says applied but the foreign key is missing")
@@ -209,17 +217,50 @@ def recover_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
         "applied": "recovered forward: the missing foreign key added, ledger resolved as applied",
         "rolled_back": "recovered by rollback: partial columns and index removed, ledger resolved as rolled back",
     }[outcome]
-    backups = sorted(p.name for p in ctx.paths.backups.glob("*") if not p.name.endswith((".json", ".tmp")))
-    if backups:
-        details.append(f"backup taken first: {ctx.paths.backups / backups[-1]}")
     return True, headline, details
+
+
+def describe_recovery(label: str, state: Any, result: Any) -> list[str]:
+    """What a recover run found and did, from its report (or its failure message)."""
+    if not isinstance(result, dict):
+        return describe_result(label, state, result)
+    lines = [f"{label}: {result.get('outcome', state.name)}"]
+    diagnosis = result.get("diagnosis") or {}
+    if diagnosis.get("summary"):
+        lines.append(f"  diagnosis: {diagnosis['summary']}")
+    for row in diagnosis.get("statements") or []:
+        if isinstance(row, dict):
+            lines.append("    " + " | ".join(str(v) for v in list(row.values())[:4])[:160])
+    cause = result.get("cause") or {}
+    if cause.get("summary"):
+        rows = f" — offending rows now: {cause['offending_rows']}" if cause.get("offending_rows") is not None else ""
+        lines.append(f"  cause: {cause['summary']}{rows}")
+    plan = result.get("plan") or {}
+    if plan:
+        blocked = f" — blocked: {plan['blocked_reason']}" if plan.get("blocked_reason") else ""
+        lines.append(f"  plan: {plan.get('direction')}, {len(plan.get('steps') or [])} step(s), "
+                     f"ledger → {plan.get('ledger_action')}{blocked}")
+    backup = result.get("backup") or {}
+    if backup.get("path"):
+        lines.append(f"  backup: {backup['path']}")
+    verification = result.get("verification") or {}
+    if verification:
+        lines.append("  verified: " + ", ".join(f"{k}={v}" for k, v in verification.items()
+                                               if not isinstance(v, (list, dict)))[:200])
+    if result.get("reason") and result.get("outcome") != "recovered":
+        lines.append(f"  reason: {result['reason']}")
+    timings = result.get("timings") or {}
+    if timings:
+        lines.append("  timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
+    return lines
 
 
 def describe_result(label: str, state: Any, result: Any) -> list[str]:
     """A line or two about a flow run's outcome (its state and, when it returned one, its summary)."""
     line = f"{label}: {state.name}"
     if state.message and not state.is_completed():
-        line += f" — {state.message.splitlines()[0][:200]}"
+        message = state.message.splitlines()[0].removeprefix("Flow run encountered an exception: ")
+        line += f" — {message[:400]}"
     lines = [line]
     if isinstance(result, dict):
         for key in ("summary", "cause", "direction", "outcome"):
@@ -272,20 +313,35 @@ def safe_migrate_next(ctx: DemoContext) -> tuple[bool, str, list[str]]:
     ctx.project.add_follow_up()
     if incident_outcome(ctx) == "rolled_back" and scenario.observe_incident(ctx.database_url).orphan_payments:
         moved = scenario.archive_orphan_payments(ctx.database_url)
-        details.append(f'before re-applying {scenario.INCIDENT}: moved {moved} orphan payments to "PaymentOrphanArchive"')
+        details.append(f"before re-applying {scenario.INCIDENT}: moved {moved} orphan payments to "
+                       f"{scenario.ARCHIVE_SCHEMA}.orphan_payments")
     state, result = run_flow(flow, **ctx.flow_parameters())
     details.extend(describe_result("safe-migrate", state, result))
     report = read_status(ctx)
     not_applied = [s.name for s in report.statuses if s.state.value != "applied"]
     if not_applied:
-        raise StepFailed(f"safe-migrate ended {state.name}; not applied: {', '.join(not_applied)}")
+        raise StepFailed(f"safe-migrate ended {state.name}; not applied: {', '.join(not_applied)}", details)
     if not scenario.observe_incident(ctx.database_url).foreign_key_created:
         raise StepFailed("every migration is recorded as applied but Payment_customerId_fkey is missing")
     return True, f"{len(report.statuses)} migrations applied, status clean", details
 
 
+def start_prefect(ctx: DemoContext) -> tuple[bool, str, list[str]]:
+    """Reach the Prefect API once, so its start-up (a temporary local server unless
+    PREFECT_API_URL is set) is timed on its own rather than inside the first flow."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    with get_client(sync_client=True) as client:
+        client.hello()
+        url = str(client.api_url)
+    where = "PREFECT_API_URL" if PREFECT_API_URL.value() else "temporary local server"
+    return True, f"API ready at {url} ({where})", []
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], tuple[bool, str, list[str]]]]] = [
     ("incident", setup_incident),
+    ("prefect", start_prefect),
     ("healthcheck", healthcheck_sees_incident),
     ("recover", recover_incident),
     ("healthcheck again", healthcheck_resolves),
