@@ -16,6 +16,7 @@ from pglast import ast, enums
 
 from migration_guard.tasks.lint.config import LintConfig
 from migration_guard.tasks.lint.context import LintContext, describe_size, size_class
+from migration_guard.tasks.lint.fastparse import unvalidated_nodes
 from migration_guard.tasks.lint.findings import Finding, has_errors, sort_key
 from migration_guard.tasks.lint.plpgsql import EmbeddedParseError, embedded_sql
 from migration_guard.tasks.lint.registry import Rule, Violation, get_rule, rules_by_node
@@ -94,14 +95,18 @@ def lint_text(
     invalid = _invalid_input(text, path)
     if invalid is not None:
         return (config or LintConfig()).apply([invalid])
-    statements = split_statements(text, path)
-    return lint_statements(statements, text, path, context=context, config=config)
+    return lint_statements(_split(text, path), text, path, context=context, config=config)
 
 
 def prepare(text: str, path: str) -> list[Statement] | Finding:
     """The statements of ``text``, or an ``invalid-input`` finding (binary content)."""
     invalid = _invalid_input(text, path)
-    return invalid if invalid is not None else split_statements(text, path)
+    return invalid if invalid is not None else _split(text, path)
+
+
+def _split(text: str, path: str) -> list[Statement]:
+    with unvalidated_nodes():
+        return split_statements(text, path)
 
 
 def lint_migrations(
@@ -237,7 +242,7 @@ def _check_embedded(statement: Statement, state: FileState) -> list[Finding]:
     search_from = 0
     for piece in pieces:
         context = state.context if piece.executed else copy.deepcopy(state.context)
-        inner = split_statements(piece.sql, state.path)
+        inner = _split(piece.sql, state.path)
         nested = FileState(
             path=state.path, statements=inner, context=context, transaction_depth=state.transaction_depth,
             implicit_transaction=True, nested=piece.origin, executed=piece.executed,

@@ -12,13 +12,26 @@ CT = enums.ConstrType
 OT = enums.ObjectType
 
 
-def alter_commands(node: Any, *subtypes: Any) -> Iterator[ast.AlterTableCmd]:
-    """The ALTER TABLE subcommands of the given subtypes (all when none given)."""
-    if not isinstance(node, ast.AlterTableStmt) or node.objtype not in (OT.OBJECT_TABLE, OT.OBJECT_FOREIGN_TABLE):
-        return
-    for cmd in node.cmds or ():
-        if isinstance(cmd, ast.AlterTableCmd) and (not subtypes or cmd.subtype in subtypes):
-            yield cmd
+_TABLE_KINDS = (OT.OBJECT_TABLE, OT.OBJECT_FOREIGN_TABLE)
+_last_commands: list[Any] = [None, ()]
+
+
+def alter_commands(node: Any, *subtypes: Any) -> list[ast.AlterTableCmd]:
+    """The ALTER TABLE subcommands of the given subtypes (all when none given).
+
+    Many rules ask about the same statement in a row, so the last statement's commands are kept.
+    """
+    if _last_commands[0] is node:
+        commands = _last_commands[1]
+    else:
+        if not isinstance(node, ast.AlterTableStmt) or node.objtype not in _TABLE_KINDS:
+            commands = ()
+        else:
+            commands = tuple(cmd for cmd in node.cmds or () if isinstance(cmd, ast.AlterTableCmd))
+        _last_commands[0], _last_commands[1] = node, commands
+    if not subtypes:
+        return list(commands)
+    return [cmd for cmd in commands if cmd.subtype in subtypes]
 
 
 def added_constraints(node: Any) -> Iterator[ast.Constraint]:

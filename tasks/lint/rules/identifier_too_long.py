@@ -1,43 +1,38 @@
-"""Identifiers longer than 63 bytes (PostgreSQL silently truncates them)."""
+"""Identifiers longer than 63 bytes (PostgreSQL silently truncates them).
+
+The parser already truncates names in the AST, so this rule reads the scanner's tokens.
+"""
+
+import re
 
 from pglast import ast
+from pglast.parser import ParseError, scan
 
-from migration_guard.tasks.lint.nodes import column_definitions
 from migration_guard.tasks.lint.registry import Rule, Violation
 
 MAX_IDENTIFIER_BYTES = 63
-
-
-def _names(node):
-    if isinstance(node, ast.CreateStmt):
-        yield "table", node.relation.relname
-        for element in node.tableElts or ():
-            if isinstance(element, ast.Constraint):
-                yield "constraint", element.conname
-    elif isinstance(node, ast.IndexStmt):
-        yield "index", node.idxname
-    elif isinstance(node, ast.RenameStmt):
-        yield "name", node.newname
-    elif isinstance(node, ast.CreateEnumStmt):
-        yield "type", node.typeName[-1].sval if node.typeName else None
-    elif isinstance(node, ast.AlterTableStmt):
-        for cmd in node.cmds or ():
-            if isinstance(cmd.def_, ast.Constraint):
-                yield "constraint", cmd.def_.conname
-    elif isinstance(node, (ast.ViewStmt, ast.CreateTableAsStmt)):
-        relation = node.view if isinstance(node, ast.ViewStmt) else (node.into.rel if node.into else None)
-        yield "view", relation.relname if relation is not None else None
-    for column in column_definitions(node):
-        yield "column", column.colname
-        for constraint in column.constraints or ():
-            if isinstance(constraint, ast.Constraint):
-                yield "constraint", constraint.conname
+_LONG_WORD = re.compile(r"[^\s(),;.']{16,}")
 
 
 def check(statement, state):
-    for kind, name in _names(statement.node):
-        if name and len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-            yield Violation(f"{kind} name {name[:40]}... is {len(name.encode('utf-8'))} bytes; PostgreSQL truncates it to 63")
+    text = statement.text
+    if not any(len(m.group().encode("utf-8")) > MAX_IDENTIFIER_BYTES for m in _LONG_WORD.finditer(text)):
+        return
+    try:
+        tokens = scan(text)
+    except ParseError:
+        return
+    seen = set()
+    for token in tokens:
+        if token.name != "IDENT":
+            continue
+        name = text[token.start:token.end + 1]
+        if name.startswith('"'):
+            name = name[1:-1].replace('""', '"')
+        size = len(name.encode("utf-8"))
+        if size > MAX_IDENTIFIER_BYTES and name not in seen:
+            seen.add(name)
+            yield Violation(f"identifier {name[:40]}... is {size} bytes; PostgreSQL truncates it to 63")
 
 
 RULE = Rule(
@@ -51,6 +46,6 @@ RULE = Rule(
         "(ORMs, drift checks) see a missing object."
     ),
     fix="Choose a shorter name (Prisma: map: \"...\" on the field or @@index):\n  CREATE INDEX \"Order_customer_created_idx\" ON \"Order\" (\"customerId\", \"createdAt\");",
-    nodes=(ast.CreateStmt, ast.IndexStmt, ast.RenameStmt, ast.CreateEnumStmt, ast.AlterTableStmt, ast.ViewStmt, ast.CreateTableAsStmt),
+    nodes=(ast.Node,),
     check=check,
 )

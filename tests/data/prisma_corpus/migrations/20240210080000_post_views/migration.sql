@@ -1,0 +1,7 @@
+-- AlterTable
+ALTER TABLE "Post" ADD COLUMN     "views" INTEGER NOT NULL DEFAULT 0,
+ADD COLUMN     "slug" TEXT,
+ADD COLUMN     "publishedAt" TIMESTAMPTZ(3);
+
+-- AlterTable
+ALTER TABLE "User" ADD COLUMN     "lastLoginAt" TIMESTAMPTZ(3) DEFAULT CURRENT_TIMESTAMP;

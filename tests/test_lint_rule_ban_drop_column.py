@@ -1,0 +1,27 @@
+"""Rule ban-drop-column: ALTER TABLE ... DROP COLUMN on an existing table."""
+
+import pytest
+
+from migration_guard.tasks.lint import lint_text
+from migration_guard.tasks.lint.rules.ban_drop_column import RULE
+
+BAD = [
+    'ALTER TABLE "User" DROP COLUMN "legacyName";',
+]
+
+GOOD = [
+    'ALTER TABLE "User" ADD COLUMN "fullName" TEXT;',
+    'CREATE TABLE s (a int, b int);\nALTER TABLE s DROP COLUMN b;',
+]
+
+
+@pytest.mark.parametrize("sql", BAD)
+def test_flags_bad_sql(sql: str) -> None:
+    findings = [f for f in lint_text(sql, "m.sql") if f.rule == RULE.code]
+    assert findings, f"{RULE.code} should flag: {sql!r}"
+    assert all(f.why == RULE.problem and f.fix == RULE.fix and f.path == "m.sql" for f in findings)
+
+
+@pytest.mark.parametrize("sql", GOOD)
+def test_accepts_safe_sql(sql: str) -> None:
+    assert RULE.code not in [f.rule for f in lint_text(sql, "m.sql")]

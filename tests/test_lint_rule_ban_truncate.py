@@ -1,0 +1,28 @@
+"""Rule ban-truncate: TRUNCATE of an existing table (CASCADE empties the referencing tables too)."""
+
+import pytest
+
+from migration_guard.tasks.lint import lint_text
+from migration_guard.tasks.lint.rules.ban_truncate import RULE
+
+BAD = [
+    'TRUNCATE "Session";',
+    'TRUNCATE TABLE orders CASCADE;',
+]
+
+GOOD = [
+    'DELETE FROM "Session" WHERE "expiresAt" < now();',
+    'CREATE TABLE staging (id int);\nTRUNCATE staging;',
+]
+
+
+@pytest.mark.parametrize("sql", BAD)
+def test_flags_bad_sql(sql: str) -> None:
+    findings = [f for f in lint_text(sql, "m.sql") if f.rule == RULE.code]
+    assert findings, f"{RULE.code} should flag: {sql!r}"
+    assert all(f.why == RULE.problem and f.fix == RULE.fix and f.path == "m.sql" for f in findings)
+
+
+@pytest.mark.parametrize("sql", GOOD)
+def test_accepts_safe_sql(sql: str) -> None:
+    assert RULE.code not in [f.rule for f in lint_text(sql, "m.sql")]

@@ -1,0 +1,27 @@
+"""Rule prefer-text-over-varchar: A column of type varchar(n)."""
+
+import pytest
+
+from migration_guard.tasks.lint import lint_text
+from migration_guard.tasks.lint.rules.prefer_text_over_varchar import RULE
+
+BAD = [
+    'CREATE TABLE "User" ("email" VARCHAR(255) NOT NULL);',
+]
+
+GOOD = [
+    'CREATE TABLE "User" ("email" TEXT NOT NULL);',
+    'CREATE TABLE u (email varchar);',
+]
+
+
+@pytest.mark.parametrize("sql", BAD)
+def test_flags_bad_sql(sql: str) -> None:
+    findings = [f for f in lint_text(sql, "m.sql") if f.rule == RULE.code]
+    assert findings, f"{RULE.code} should flag: {sql!r}"
+    assert all(f.why == RULE.problem and f.fix == RULE.fix and f.path == "m.sql" for f in findings)
+
+
+@pytest.mark.parametrize("sql", GOOD)
+def test_accepts_safe_sql(sql: str) -> None:
+    assert RULE.code not in [f.rule for f in lint_text(sql, "m.sql")]

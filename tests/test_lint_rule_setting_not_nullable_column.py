@@ -1,0 +1,27 @@
+"""Rule setting-not-nullable-column: ALTER COLUMN ... SET NOT NULL on an existing table."""
+
+import pytest
+
+from migration_guard.tasks.lint import lint_text
+from migration_guard.tasks.lint.rules.setting_not_nullable_column import RULE
+
+BAD = [
+    'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;',
+]
+
+GOOD = [
+    'ALTER TABLE "User" ADD CONSTRAINT "User_name_not_null" CHECK ("name" IS NOT NULL) NOT VALID;',
+    'CREATE TABLE "User" ("name" TEXT);\nALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;',
+]
+
+
+@pytest.mark.parametrize("sql", BAD)
+def test_flags_bad_sql(sql: str) -> None:
+    findings = [f for f in lint_text(sql, "m.sql") if f.rule == RULE.code]
+    assert findings, f"{RULE.code} should flag: {sql!r}"
+    assert all(f.why == RULE.problem and f.fix == RULE.fix and f.path == "m.sql" for f in findings)
+
+
+@pytest.mark.parametrize("sql", GOOD)
+def test_accepts_safe_sql(sql: str) -> None:
+    assert RULE.code not in [f.rule for f in lint_text(sql, "m.sql")]
