@@ -1,0 +1,85 @@
+"""Live mode: row estimates and sizes from the real database re-level blocking findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migration_guard.tasks.lint import LintContext, lint_migrations
+from migration_guard.tasks.lint import context as lint_context
+from migration_guard.tasks.models import Migration
+from tests.helpers import make_prisma_project, run_cli
+
+
+@pytest.fixture
+def sized_tables(db: psycopg.Connection, monkeypatch: pytest.MonkeyPatch) -> psycopg.Connection:
+    db.execute('CREATE TABLE tiny (id bigint, a int); INSERT INTO tiny SELECT g, g FROM generate_series(1, 10) g')
+    db.execute('CREATE TABLE "Big" (id bigint, a int); INSERT INTO "Big" SELECT g, g FROM generate_series(1, 5000) g')
+    db.execute('CREATE TABLE empty_t (id bigint)')
+    db.execute("ANALYZE tiny; ANALYZE \"Big\"; ANALYZE empty_t")
+    monkeypatch.setattr(lint_context, "SMALL_TABLE_ROWS", 100)
+    monkeypatch.setattr(lint_context, "LARGE_TABLE_ROWS", 1000)
+    return db
+
+
+def _migration(tmp_path: Path, sql: str) -> Migration:
+    return Migration("1_m", tmp_path / "1_m.sql", sql, "")
+
+
+def test_blocking_statement_is_info_on_a_tiny_table_and_error_on_a_large_one(sized_tables, tmp_path: Path) -> None:
+    sql = 'CREATE INDEX i1 ON tiny (a);\nCREATE INDEX i2 ON "Big" (a);\nCREATE INDEX i3 ON missing (a);'
+    findings = lint_migrations([_migration(tmp_path, sql)], conn=sized_tables)
+    by_line = {f.line: f for f in findings}
+    assert by_line[1].severity == "info" and "~10 rows" in by_line[1].message
+    assert by_line[2].severity == "error" and "~5,000 rows" in by_line[2].message and "Big" in by_line[2].message
+    assert by_line[3].severity == "error" and "rows" not in by_line[3].message  # not in the database: static
+
+
+def test_static_mode_keeps_static_severities(tmp_path: Path) -> None:
+    [finding] = lint_migrations([_migration(tmp_path, "CREATE INDEX i1 ON tiny (a);")])
+    assert finding.severity == "error" and "rows" not in finding.message
+
+
+def test_not_null_column_on_an_empty_table_is_info(sized_tables, tmp_path: Path) -> None:
+    sql = "ALTER TABLE empty_t ADD COLUMN n int NOT NULL;\nALTER TABLE tiny ADD COLUMN n int NOT NULL;"
+    findings = lint_migrations([_migration(tmp_path, sql)], conn=sized_tables)
+    assert [(f.line, f.severity) for f in findings] == [(1, "info"), (2, "error")]
+    assert "empty" in findings[0].message
+
+
+def test_schema_of_the_context_is_used(sized_tables, tmp_path: Path) -> None:
+    sized_tables.execute("CREATE SCHEMA app; CREATE TABLE app.tiny (a int); ANALYZE app.tiny")
+    findings = lint_migrations([_migration(tmp_path, "CREATE INDEX i ON tiny (a);")], conn=sized_tables,
+                               context=LintContext(default_schema="app"))
+    assert findings[0].severity == "info" and "app.tiny" in findings[0].message
+
+
+def test_cli_pending_migrations_live(sized_tables, db_url: str, tmp_path: Path) -> None:
+    migrations_dir = make_prisma_project(tmp_path, {
+        "20240101000000_index_big": 'CREATE INDEX "Big_a_idx" ON "Big"("a");\n',
+        "20240102000000_new_table": 'CREATE TABLE "Tag" ("id" BIGINT NOT NULL, CONSTRAINT "Tag_pkey" PRIMARY KEY ("id"));\n'
+                                    'CREATE INDEX "Tag_id_idx" ON "Tag"("id");\n',
+    })
+    result = run_cli(["lint", "--json", "--database-url", db_url, "--migrations-dir", str(migrations_dir)])
+    assert result.exit_code == 1, result.output
+    import json
+
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["rule"], f["severity"]) for f in findings] == [("require-concurrent-index-creation", "error")]
+    assert "~5,000 rows" in findings[0]["message"]
+
+
+def test_cli_paths_with_database_url_are_live(sized_tables, db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "m.sql"
+    path.write_text("CREATE INDEX i1 ON tiny (a);\n")
+    result = run_cli(["--database-url", db_url, "lint", str(path)])
+    assert result.exit_code == 0 and "info  require-concurrent-index-creation" in result.stdout and "~10 rows" in result.stdout
+
+
+def test_unreachable_database_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.sql"
+    path.write_text("CREATE INDEX i1 ON tiny (a);\n")
+    result = run_cli(["--database-url", "postgresql://u:secretpw@127.0.0.1:1/db", "lint", str(path)])
+    assert result.exit_code == 2 and "secretpw" not in result.output and "Traceback" not in result.output
