@@ -22,7 +22,6 @@ from migration_guard.tasks.project import Project
 from migration_guard.tasks.repair.plan import MODES, RepairPlan, choose_plan, debris_steps
 from migration_guard.tasks.repair.report import RecoveryReport
 from migration_guard.tasks.repair.steps import RecoverSteps
-from migration_guard.tasks.status import _restore_hint
 
 Approver = Callable[[RepairPlan, RecoveryReport], bool]
 
@@ -76,7 +75,8 @@ def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps,
         return _finish(report, started)
     if target is not None and target.migration is None:
         report.reason = f"the failed migration {target.name} has no local file, so what it did cannot be diagnosed"
-        report.next_step = _restore_hint(target.name, project.ledger.tool) + "; then re-run migration-guard recover"
+        report.next_step = (f"restore it from version control (git log --all -- '*{target.name}*', then git checkout "
+                            "<commit> -- <path>) and re-run migration-guard recover")
         return _finish(report, started)
     if len(detection.failed) > 1:
         report.warnings.append("more failed migrations after this one: " + ", ".join(s.name for s in detection.failed[1:])

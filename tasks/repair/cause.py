@@ -144,7 +144,7 @@ def classify_failure(
     if data_cause is not None and (data_cause.present or kind in (None, data_cause.kind)):
         data_cause.sqlstate = sqlstate
         return _with_locks(conn, data_cause, diagnosis, schema, lock_age_seconds)
-    if kind is None and failing is not None and _uses_new_enum_value(diagnosis, failing):
+    if kind is None and _enum_value_used_later(diagnosis):
         kind = "unsafe_enum_value"
     cause = FailureCause(kind or "unknown", None, _SUMMARY.get(kind or "unknown", ""), sqlstate=sqlstate,
                          statement_index=failing.index if failing else None)
@@ -152,10 +152,29 @@ def classify_failure(
         cause.present = False
         if cause.kind == "unsafe_enum_value":
             cause.detail = "recovery commits each ALTER TYPE ... ADD VALUE before the statements that use it"
+    if cause.kind in ("unknown", "connection_lost", "statement_timeout", "deadlock", "already_exists",
+                      "unsafe_enum_value", "lock_timeout"):
+        blocking = _recheck_remaining(conn, diagnosis, schema)
+        if blocking is not None:
+            blocking.sqlstate = sqlstate
+            return _with_locks(conn, blocking, diagnosis, schema, lock_age_seconds)
+        if cause.kind == "unknown":
+            cause.present = False
+            cause.summary = "the logs do not say why it failed"
+            cause.detail = "every remaining statement passed its dry re-check"
     cause = _with_locks(conn, cause, diagnosis, schema, lock_age_seconds)
     if cause.kind == "missing_object" and failing is not None:
         cause.detail = f"statement {failing.index + 1} (line {failing.line}): {failing.summary}"
     return cause
+
+
+def _recheck_remaining(conn: psycopg.Connection, diagnosis: Diagnosis, schema: str) -> FailureCause | None:
+    """The first remaining statement whose data re-check fails now (or cannot be done), if any."""
+    for statement in diagnosis.remaining:
+        cause = _data_recheck(conn, statement, schema)
+        if cause is not None and cause.present is not False:
+            return cause
+    return None
 
 
 def _mentions_lock_timeout(logs: str | None) -> bool:
@@ -194,10 +213,16 @@ def touched_tables(node: Any, schema: str) -> list[tuple[str, str]]:
     return []
 
 
-def _uses_new_enum_value(diagnosis: Diagnosis, failing: StatementDiagnosis) -> bool:
-    added = {s.node.newVal for s in diagnosis.statements[: failing.index]
-             if isinstance(s.node, ast.AlterEnumStmt) and s.node.newVal}
-    return any(f"'{value}'" in failing.text for value in added)
+def _enum_value_used_later(diagnosis: Diagnosis) -> bool:
+    """True when a remaining ALTER TYPE ... ADD VALUE's label is used by a later remaining statement
+    (PostgreSQL refuses that inside one transaction: SQLSTATE 55P04)."""
+    added: set[str] = set()
+    for statement in diagnosis.remaining:
+        if isinstance(statement.node, ast.AlterEnumStmt) and statement.node.newVal:
+            added.add(statement.node.newVal)
+        elif any(f"'{value}'" in statement.text for value in added):
+            return True
+    return False
 
 
 # ---- data re-checks
@@ -216,6 +241,8 @@ def _data_recheck(conn: psycopg.Connection, failing: StatementDiagnosis, schema:
             continue
         definition = cmd.def_
         if cmd.subtype == AT.AT_AddConstraint and isinstance(definition, ast.Constraint):
+            if definition.skip_validation:
+                continue  # NOT VALID: existing rows are not checked
             if definition.contype == CT.CONSTR_FOREIGN:
                 return _orphans(conn, failing, table, definition, schema)
             if definition.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY) and definition.keys:
@@ -301,7 +328,11 @@ _CASTABLE_FUNCTION = (
 
 def _uncastable(conn, failing, table, column: str, definition: ast.ColumnDef, schema: str) -> FailureCause:
     target = format_type_name(definition.typeName, schema)
-    if target is None or definition.raw_default is not None:
+    using = definition.raw_default
+    if isinstance(using, ast.TypeCast) and isinstance(using.arg, ast.ColumnRef) and \
+            [f.sval for f in using.arg.fields if isinstance(f, ast.String)][-1:] == [column]:
+        target, using = format_type_name(using.typeName, schema), None  # USING col::type is the plain cast
+    if target is None or using is not None:
         return FailureCause("uncastable", None, _SUMMARY["uncastable"],
                             "the conversion (USING ...) can only be checked by running it", statement_index=failing.index)
     col = quote(column)
