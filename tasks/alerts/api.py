@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from migration_guard.tasks.alerts.lifecycle import Decision, Event, firing_by_fingerprint, mark_notified, observe, resolve
+from migration_guard.tasks.alerts.lifecycle import Decision, firing_by_fingerprint, mark_notified, observe, resolve
 from migration_guard.tasks.alerts.model import Alert, new_alert, utcnow
 from migration_guard.tasks.alerts.notify import NotifyOutcome, notify
 from migration_guard.tasks.alerts.store import AlertStore
