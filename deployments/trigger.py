@@ -1,0 +1,218 @@
+"""The CI trigger: start a deployment through the Prefect API, follow it to the end.
+
+``trigger_deployment`` creates a flow run of a deployment (``flow/deployment``, or a bare name
+meaning ``name/name``), reports each state change and each new log line through callbacks, and
+returns the final state, the run's URL and its markdown artifacts. Exit codes follow the CLI
+convention: 0 Completed; 1 Failed / Crashed / Cancelled / timed out; 2 the API or the deployment
+cannot be reached or found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from migration_guard.tasks.errors import ConfigError, MigrationGuardError
+
+EXIT_COMPLETED, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 2
+_FAILED_TYPES = {"FAILED", "CRASHED", "CANCELLED"}
+
+
+class TriggerUnreachable(MigrationGuardError):
+    """The Prefect API cannot be reached, or the deployment does not exist (exit code 2)."""
+
+
+@dataclass
+class TriggerResult:
+    """How a triggered run ended."""
+
+    deployment: str
+    flow_run_id: str
+    flow_run_name: str
+    url: str | None
+    state_type: str | None = None
+    state_name: str | None = None
+    state_message: str | None = None
+    timed_out: bool = False
+    elapsed_s: float = 0.0
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.timed_out or self.state_type != "COMPLETED":
+            return EXIT_FAILED
+        return EXIT_COMPLETED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "deployment": self.deployment, "flow_run_id": self.flow_run_id, "flow_run_name": self.flow_run_name,
+            "url": self.url, "state": self.state_name, "state_type": self.state_type,
+            "message": self.state_message, "timed_out": self.timed_out, "elapsed_s": round(self.elapsed_s, 2),
+            "exit_code": self.exit_code, "artifacts": self.artifacts,
+        }
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``k=v`` pairs into flow parameters; a value that is valid JSON (``true``, ``3``, ``["a"]``)
+    is used as such, anything else is a string.
+
+    Raises:
+        ConfigError: an item without ``=`` or with an empty key.
+    """
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param {item!r}: expected KEY=VALUE, e.g. --param dry_run=true")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
+
+
+def full_deployment_name(name: str) -> str:
+    """``flow/deployment``; a bare ``safe-migrate`` means ``safe-migrate/safe-migrate``."""
+    return name if "/" in name else f"{name}/{name}"
+
+
+def trigger_deployment(
+    name: str,
+    params: dict[str, Any] | None = None,
+    *,
+    timeout_s: float | None = None,
+    poll_interval_s: float = 1.0,
+    on_state: Callable[[str, str | None], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
+    on_started: Callable[[str, str | None], None] | None = None,
+) -> TriggerResult:
+    """Start ``name`` with ``params`` and follow it until a final state or ``timeout_s``.
+
+    Args:
+        name: ``flow/deployment`` (or a bare name, see :func:`full_deployment_name`).
+        params: flow parameters (merged over the deployment's defaults by Prefect).
+        timeout_s: stop waiting after this long (the run itself continues); None = wait forever.
+        on_state: called with (state name, message) on every state change.
+        on_log: called with each new log line of the run.
+        on_started: called with (flow run id, URL) once the run exists.
+
+    Raises:
+        TriggerUnreachable: no PREFECT_API_URL, API unreachable, or deployment not found.
+    """
+    return asyncio.run(_trigger(name, params or {}, timeout_s, poll_interval_s, on_state, on_log, on_started))
+
+
+async def _trigger(name, params, timeout_s, poll_interval_s, on_state, on_log, on_started) -> TriggerResult:
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        raise TriggerUnreachable("PREFECT_API_URL is not set: the trigger starts a deployment on a Prefect server",
+                                 "export PREFECT_API_URL=http://HOST:4200/api (the server running the deployments)")
+    full_name = full_deployment_name(name)
+    async with get_client() as client:
+        try:
+            deployment = await client.read_deployment_by_name(full_name)
+        except ObjectNotFound:
+            raise TriggerUnreachable(
+                f"deployment {full_name} not found on {api_url}",
+                "list them with: prefect deployment ls   (register with: migration-guard deploy)",
+            ) from None
+        except (httpx.HTTPError, OSError) as exc:
+            raise TriggerUnreachable(f"cannot reach the Prefect API at {api_url}: {type(exc).__name__}: {exc}",
+                                     "check PREFECT_API_URL and that `prefect server start` (or Prefect Cloud) is up") from None
+        try:
+            flow_run = await client.create_flow_run_from_deployment(deployment.id, parameters=params)
+        except httpx.HTTPStatusError as exc:
+            detail = exc.response.text[:300] if exc.response is not None else str(exc)
+            raise ConfigError(f"Prefect refused to start {full_name}: {detail}",
+                              "check the --param names and values against the flow's parameters") from None
+        url = _run_url(flow_run, api_url)
+        result = TriggerResult(full_name, str(flow_run.id), flow_run.name, url)
+        if on_started:
+            on_started(str(flow_run.id), url)
+        await _follow(client, flow_run.id, result, timeout_s, poll_interval_s, on_state, on_log)
+        result.artifacts = await _artifacts(client, flow_run.id)
+    return result
+
+
+async def _follow(client, flow_run_id: UUID, result: TriggerResult, timeout_s, poll_interval_s, on_state, on_log) -> None:
+    import httpx
+
+    started = time.monotonic()
+    seen_state: tuple[str, str] | None = None
+    log_offset = 0
+    while True:
+        try:
+            flow_run = await client.read_flow_run(flow_run_id)
+            log_offset = await _new_logs(client, flow_run_id, log_offset, on_log)
+        except (httpx.HTTPError, OSError) as exc:
+            if on_log:
+                on_log(f"(lost the Prefect API for a moment: {type(exc).__name__}; retrying)")
+            flow_run = None
+        state = flow_run.state if flow_run is not None else None
+        if state is not None:
+            key = (state.type.value, state.name)
+            if key != seen_state:
+                seen_state = key
+                result.state_type, result.state_name, result.state_message = state.type.value, state.name, state.message
+                if state.is_final():
+                    await asyncio.sleep(0.5)  # the last log lines are shipped in batches
+                    await _new_logs(client, flow_run_id, log_offset, on_log)
+                if on_state:
+                    on_state(state.name, state.message)
+            if state.is_final():
+                break
+        result.elapsed_s = time.monotonic() - started
+        if timeout_s is not None and result.elapsed_s >= timeout_s:
+            result.timed_out = True
+            break
+        await asyncio.sleep(poll_interval_s)
+    result.elapsed_s = time.monotonic() - started
+
+
+async def _new_logs(client, flow_run_id: UUID, offset: int, on_log) -> int:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    while True:
+        logs = await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            sort=LogSort.TIMESTAMP_ASC, offset=offset, limit=200,
+        )
+        for log in logs:
+            if on_log:
+                on_log(f"{log.timestamp:%H:%M:%S} {_level(log.level)} {log.message}")
+        offset += len(logs)
+        if len(logs) < 200:
+            return offset
+
+
+async def _artifacts(client, flow_run_id: UUID) -> list[dict[str, Any]]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    try:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    except Exception:  # noqa: BLE001 - the run's outcome matters more than its artifacts
+        return []
+    return [{"key": a.key, "type": a.type, "description": a.description, "data": a.data} for a in artifacts]
+
+
+def _run_url(flow_run: Any, api_url: str) -> str:
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = PREFECT_UI_URL.value() or api_url.rstrip("/").removesuffix("/api")
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}"
+
+
+def _level(level: int) -> str:
+    return {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}.get(level, str(level))
