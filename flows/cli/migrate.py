@@ -133,14 +133,17 @@ def _log_to_stderr(quiet: bool) -> None:
     """Progress lines (lock waits, blockers, each migration) on stderr."""
     import logging
 
+    class _ErrConsoleHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            err_console.print(self.format(record), markup=False, highlight=False)
+
     logger = logging.getLogger("migration_guard.migrate")
-    if logger.handlers:
-        return
-    handler = logging.StreamHandler(err_console.file)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    logger.addHandler(handler)
+    if not any(isinstance(h, _ErrConsoleHandler) or type(h).__name__ == "_ErrConsoleHandler" for h in logger.handlers):
+        handler = _ErrConsoleHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
-    logger.propagate = False
+    logger.propagate = False  # else Python's last-resort handler prints warnings twice
 
 
 def register(app: typer.Typer) -> None:
