@@ -21,6 +21,7 @@ from migration_guard.tasks.backup.sizing import (
     DumpPlan,
     SourceSize,
     check_free_space,
+    dump_input_bytes,
     estimate_dump_bytes,
     format_bytes,
     measure_source,
@@ -108,6 +109,7 @@ def create_backup(
     compression: int | None = None,
     progress: ProgressCallback | None = None,
     check_space: bool = True,
+    lock_wait_timeout: str | None = "60s",
 ) -> BackupInfo:
     """Dump the database at ``dsn`` into ``backup_dir`` with pg_dump.
 
@@ -121,6 +123,8 @@ def create_backup(
         compression: gzip level 0-9 (default 1: fast, ~2x smaller on typical data).
         progress: called about twice a second with a :class:`BackupProgress`.
         check_space: compare free disk with the size estimate before starting.
+        lock_wait_timeout: give up (instead of waiting forever) when a table is locked exclusively
+            at the start of the dump; None waits.
 
     Returns:
         The :class:`BackupInfo`, also written as ``<name>.json`` beside the dump (mode 0600).
@@ -139,6 +143,8 @@ def create_backup(
     temp = backup_dir / f".{name}{pre.plan.suffix}.partial"
     client = client_connection(dsn)
     argv = [str(pre.tools.pg_dump), *pre.plan.pg_dump_args(), f"--file={temp}", f"--dbname={client.conninfo}"]
+    if lock_wait_timeout:
+        argv.insert(1, f"--lock-wait-timeout={lock_wait_timeout}")
 
     def tick(elapsed: float) -> None:
         if progress is not None:
@@ -165,7 +171,7 @@ def create_backup(
             sha256=sha256_of(temp), reason=reason, migration_head=migration_head, verified=False,
             format=pre.plan.format, duration_s=round(run.duration_s, 3), server_version=pre.source.server_version,
             tool_version=pre.tools.version, target=describe_target(dsn), jobs=pre.plan.jobs,
-            compression=pre.plan.compression, data_bytes_estimate=pre.source.data_bytes,
+            compression=pre.plan.compression, data_bytes_estimate=dump_input_bytes(pre.source),
         )
         os.rename(temp, final)
         try:

@@ -121,7 +121,7 @@ def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
     for obj in objects:
         kinds[obj.kind] = kinds.get(obj.kind, 0) + 1
     in_backup = [(o.schema, o.name) for o in objects if o.kind == "TABLE"]
-    with connection(target_dsn) as conn:
+    with connection(target_dsn, options="-c lock_timeout=30000") as conn:
         existing = user_tables(conn)
         counts = row_counts(conn, [t for t in in_backup if t in set(existing)])
     backup_set = set(in_backup)

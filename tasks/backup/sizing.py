@@ -29,24 +29,35 @@ class SourceSize:
 
     database: str
     database_bytes: int  # pg_database_size (indexes included)
-    data_bytes: int  # heap + TOAST of user tables and materialized views (what COPY reads)
+    data_bytes: int  # heap + TOAST pages of user tables (pg_class.relpages: as of the last VACUUM/ANALYZE)
     tables: int
     server_version: str
     server_major: int
 
 
 def measure_source(conn: psycopg.Connection) -> SourceSize:
-    """One query: database size, user table data size and count, server version."""
+    """One query: database size, user table data size and count, server version.
+
+    Takes no table locks (pg_relation_size would queue behind an ACCESS EXCLUSIVE lock): the data
+    size comes from pg_class.relpages, the total from pg_database_size.
+    """
     row = conn.execute(
         "SELECT current_database(), pg_database_size(current_database()), "
-        "coalesce(sum(pg_table_size(c.oid)), 0)::bigint, count(c.oid), current_setting('server_version') "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "coalesce(sum((c.relpages::bigint + coalesce(t.relpages, 0)) * current_setting('block_size')::bigint), 0)::bigint, "
+        "count(c.oid), current_setting('server_version') "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class t ON t.oid = c.reltoastrelid "
         "WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
         "AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%'"
     ).fetchone()
     assert row is not None
     version = str(row[4]).split()[0]
     return SourceSize(row[0], int(row[1]), int(row[2]), int(row[3]), version, int(conn.info.server_version) // 10000)
+
+
+def dump_input_bytes(source: SourceSize) -> int:
+    """Bytes pg_dump will read: the table data, or the whole database when statistics are missing
+    or stale (relpages is 0 until the first VACUUM/ANALYZE)."""
+    return source.database_bytes if source.data_bytes < source.database_bytes // 4 else source.data_bytes
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ def plan_dump(
     source: SourceSize, fmt: str = "auto", jobs: int | None = None, compression: int | None = None,
     cpu_count: int | None = None,
 ) -> DumpPlan:
-    """Choose the dump format: custom for small databases, directory with one job per core and
+    """Choose the dump format from the size to read: custom for small databases, directory with one job per core and
     light compression (gzip level 1) for large ones (default -Fc gzip is CPU-bound at ~25 MiB/s).
 
     Raises:
@@ -86,7 +97,7 @@ def plan_dump(
     if fmt not in FORMATS:
         raise BackupError(f"unknown backup format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     cores = cpu_count or os.cpu_count() or 1
-    chosen = fmt if fmt != "auto" else ("directory" if source.data_bytes >= DIRECTORY_THRESHOLD_BYTES else "custom")
+    chosen = fmt if fmt != "auto" else ("directory" if dump_input_bytes(source) >= DIRECTORY_THRESHOLD_BYTES else "custom")
     if chosen == "custom":
         return DumpPlan("custom", 1, 1 if compression is None else compression)
     workers = jobs if jobs is not None else max(1, min(cores, source.tables or 1))
@@ -96,7 +107,7 @@ def plan_dump(
 def estimate_dump_bytes(source: SourceSize, plan: DumpPlan) -> int:
     """Expected size of the dump on disk (conservative)."""
     ratio = SIZE_RATIO.get(plan.compression, DEFAULT_SIZE_RATIO) if plan.compression is not None else DEFAULT_SIZE_RATIO
-    return int(source.data_bytes * ratio) + MiB
+    return int(dump_input_bytes(source) * ratio) + MiB
 
 
 def check_free_space(backup_dir: Path, needed_bytes: int) -> int:

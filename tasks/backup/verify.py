@@ -21,6 +21,10 @@ from migration_guard.tasks.backup.tools import PgTools, find_tools
 from migration_guard.tasks.db import connection, database_name
 
 
+#: counting rows in the live source must not queue behind an exclusive lock forever
+SOURCE_SESSION_OPTIONS = "-c lock_timeout=30000"
+
+
 @dataclass
 class VerifyResult:
     """What verification proved about one backup.
@@ -141,7 +145,7 @@ def _restore_and_compare(path: Path, dsn: str, tools: PgTools, jobs: int | None)
         with connection(dsn_for_database(dsn, scratch)) as restored:
             tables = user_tables(restored)
             restored_counts = row_counts(restored, tables)
-    with connection(dsn) as source:
+    with connection(dsn, options=SOURCE_SESSION_OPTIONS) as source:
         source_counts = row_counts(source, tables)
     mismatches = [
         (table, rows, source_counts.get(table, -1))

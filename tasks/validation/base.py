@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from migration_guard.tasks.db import connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
@@ -32,3 +33,13 @@ class Check:
                **data: object) -> CheckResult:
         """A :class:`CheckResult` for this check."""
         return CheckResult(self.name, self.title, status, reason, tuple(details), fix, dict(data))
+
+
+#: checks never queue behind other sessions' locks: they would hang validation instead of reporting
+CHECK_SESSION_OPTIONS = "-c lock_timeout=2000 -c statement_timeout=30000"
+
+
+def check_connection(ctx: ValidationContext):  # -> ContextManager[psycopg.Connection]
+    """A short-lived autocommit connection for one check (lock_timeout 2 s, statement_timeout 30 s)."""
+    return connection(ctx.dsn, connect_timeout=ctx.connect_timeout, options=CHECK_SESSION_OPTIONS)
+

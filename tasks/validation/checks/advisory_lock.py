@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from migration_guard.tasks.catalog import advisory_lock_holders
-from migration_guard.tasks.db import connection
-from migration_guard.tasks.validation.base import Check
+from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
 
 def run(ctx: ValidationContext) -> CheckResult:
     key = ctx.project.ledger.lock_key
-    with connection(ctx.dsn, connect_timeout=ctx.connect_timeout) as conn:
+    with check_connection(ctx) as conn:
         holders = advisory_lock_holders(conn, key)
     if holders:
         return CHECK.result(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-from migration_guard.tasks.db import connection
 from migration_guard.tasks.errors import DatabaseError
 from migration_guard.tasks.retry import is_transient
-from migration_guard.tasks.validation.base import Check
+from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
@@ -17,7 +16,7 @@ MIN_SUPPORTED_MAJOR = 12
 def run(ctx: ValidationContext) -> CheckResult:
     started = time.monotonic()
     try:
-        with connection(ctx.dsn, connect_timeout=ctx.connect_timeout) as conn:
+        with check_connection(ctx) as conn:
             version, in_recovery = conn.execute("SELECT current_setting('server_version'), pg_is_in_recovery()").fetchone()
             major = int(conn.info.server_version) // 10000
         version = str(version).split()[0]

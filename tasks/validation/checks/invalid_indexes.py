@@ -5,14 +5,13 @@ from __future__ import annotations
 from psycopg import sql
 
 from migration_guard.tasks.catalog import invalid_indexes
-from migration_guard.tasks.db import connection
-from migration_guard.tasks.validation.base import Check
+from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
 
 def run(ctx: ValidationContext) -> CheckResult:
-    with connection(ctx.dsn, connect_timeout=ctx.connect_timeout) as conn:
+    with check_connection(ctx) as conn:
         indexes = invalid_indexes(conn)
         if indexes:
             fixes = [sql.SQL("DROP INDEX CONCURRENTLY {}.{};").format(sql.Identifier(i.schema), sql.Identifier(i.name)).as_string(conn)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from migration_guard.tasks.db import connection
-from migration_guard.tasks.validation.base import Check
+from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
@@ -21,7 +20,7 @@ def run(ctx: ValidationContext) -> CheckResult:
         return CHECK.result(CheckStatus.PASS, "no pending migrations to lint")
     try:
         config = load_config()
-        with connection(ctx.dsn, connect_timeout=ctx.connect_timeout) as conn:
+        with check_connection(ctx) as conn:
             findings = lint_migrations(pending, conn=conn, config=config,
                                        context=LintContext(default_schema=ctx.schema, tool=ctx.project.ledger.tool))
     except ImportError as exc:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from migration_guard.tasks.db import connection
-from migration_guard.tasks.validation.base import Check
+from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
 
 def run(ctx: ValidationContext) -> CheckResult:
     schema = ctx.schema
-    with connection(ctx.dsn, connect_timeout=ctx.connect_timeout) as conn:
+    with check_connection(ctx) as conn:
         role, superuser, db_create, schema_exists, schema_create, schema_usage = conn.execute(
             "SELECT current_user::text, r.rolsuper, has_database_privilege(current_database(), 'CREATE'), "
             "n.oid IS NOT NULL, n.oid IS NOT NULL AND has_schema_privilege(n.oid, 'CREATE'), "

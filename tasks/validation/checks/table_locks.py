@@ -4,8 +4,7 @@ conflict with the lock the migration will take."""
 from __future__ import annotations
 
 from migration_guard.tasks.catalog import TableLock, locks_on_tables
-from migration_guard.tasks.db import connection
-from migration_guard.tasks.validation.base import Check
+from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
@@ -33,7 +32,7 @@ def run(ctx: ValidationContext) -> CheckResult:
                             fix="the idle/long transaction check still covers open transactions")
     if not planned:
         return CHECK.result(CheckStatus.PASS, "the pending migrations lock no existing table")
-    with connection(ctx.dsn, connect_timeout=ctx.connect_timeout) as conn:
+    with check_connection(ctx) as conn:
         locks = blocking_locks(locks_on_tables(conn, list(planned)), planned, ctx.options.lock_min_age_seconds)
     if locks:
         details = [f"{lock.schema}.{lock.table}: {lock.mode} {'held' if lock.granted else 'awaited'} by "

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from migration_guard.tasks.catalog import sessions_in_transaction
-from migration_guard.tasks.db import connection
-from migration_guard.tasks.validation.base import Check
+from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
 
 def run(ctx: ValidationContext) -> CheckResult:
     options = ctx.options
-    with connection(ctx.dsn, connect_timeout=ctx.connect_timeout) as conn:
+    with check_connection(ctx) as conn:
         sessions = sessions_in_transaction(conn, min(options.idle_in_transaction_seconds, options.long_transaction_seconds))
     idle = [s for s in sessions if (s.state or "").startswith("idle in transaction")
             and (s.age_seconds or 0) >= options.idle_in_transaction_seconds]
