@@ -38,7 +38,8 @@ def healthcheck_flow(
     """Check every database, record alerts, publish artifacts; the report's JSON is returned.
 
     Args:
-        database_url: overrides DATABASE_URL (ignored when the config lists databases).
+        database_url: overrides DATABASE_URL (ignored when the config lists databases). Prefect
+            stores flow parameters: in deployments use database_block (or the environment) instead.
         migrations_dir: overrides MIGRATIONS_DIR (enables the migrations check).
         migration_tool: prisma | sql; overrides MIGRATION_TOOL.
         database_block: name of a PostgresDatabase block.

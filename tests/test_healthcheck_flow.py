@@ -51,3 +51,18 @@ def test_cli_flow_mode_prints_the_report_and_exit_code(prefect_harness: None, tm
     assert result.exit_code == 2, result.output
     assert json.loads(result.stdout)["checks"][0]["status"] == "CRITICAL"
     assert "Flow-Cli-Pw" not in result.output
+
+
+def test_cli_flow_mode_keeps_the_url_out_of_flow_parameters(prefect_harness: None, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+
+    from tests.helpers import run_cli
+
+    env = {"ALERTS_DIR": str(tmp_path / "a"), "LOG_DIR": str(tmp_path / "l")}
+    result = run_cli(["--database-url", "postgresql://app:Param-Pw-808@127.0.0.1:1/app", "healthcheck", "--flow"],
+                     env=env)
+
+    assert result.exit_code == 2, result.output
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(limit=50)
+    assert runs and all("Param-Pw-808" not in json.dumps(r.parameters) for r in runs)

@@ -71,11 +71,24 @@ def _run_flow(options, settings, config: Path | None, environment: str | None) -
     from migration_guard.flows.healthcheck import healthcheck_flow
     from migration_guard.tasks.checks.report import HealthcheckCritical
 
-    state = healthcheck_flow(
-        database_url=options.database_url, migrations_dir=str(options.migrations_dir) if options.migrations_dir else None,
-        migration_tool=options.tool, config_path=str(config) if config else None, environment=environment,
-        return_state=True,
-    )
+    import os
+
+    # The URL travels through the environment, not as a flow parameter: Prefect stores parameters.
+    previous = os.environ.get("DATABASE_URL")
+    if options.database_url:
+        os.environ["DATABASE_URL"] = options.database_url
+    try:
+        state = healthcheck_flow(
+            migrations_dir=str(options.migrations_dir) if options.migrations_dir else None,
+            migration_tool=options.tool, config_path=str(config) if config else None, environment=environment,
+            return_state=True,
+        )
+    finally:
+        if options.database_url:
+            if previous is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = previous
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, HealthcheckCritical):
         return outcome.report
