@@ -13,8 +13,17 @@ from migration_guard.tasks.lint.registry import RULE_MODULES, all_rules
 from migration_guard.tasks.models import Migration
 
 
+#: missing-lock-timeout (info) fires once per file on most examples here; these tests look at the rest.
+QUIET = parse_config("missing-lock-timeout")
+
+
+def lint(sql: str, *args, **kwargs):
+    kwargs.setdefault("config", QUIET)
+    return lint_text(sql, *args, **kwargs)
+
+
 def rules(sql: str, **kwargs) -> list[str]:
-    return [f.rule for f in lint_text(sql, **kwargs)]
+    return [f.rule for f in lint(sql, **kwargs)]
 
 
 def test_every_rule_is_registered_once_with_an_explanation() -> None:
@@ -26,7 +35,7 @@ def test_every_rule_is_registered_once_with_an_explanation() -> None:
 
 def test_finding_carries_span_statement_index_and_dict() -> None:
     sql = "CREATE TABLE a (id bigint);\n\n  CREATE INDEX i ON t\n  (a);\n"
-    [finding] = lint_text(sql, "m.sql")
+    [finding] = lint(sql, "m.sql")
     assert (finding.line, finding.column, finding.end_line, finding.statement_index) == (3, 3, 4, 1)
     data = finding.to_dict()
     assert set(data) == {"rule", "severity", "message", "path", "line", "column", "end_line", "statement_index", "why", "fix"}
@@ -34,10 +43,10 @@ def test_finding_carries_span_statement_index_and_dict() -> None:
 
 
 def test_has_errors_and_strict() -> None:
-    warnings_only = lint_text("ALTER TABLE t RENAME COLUMN a TO b;")
+    warnings_only = lint("ALTER TABLE t RENAME COLUMN a TO b;")
     assert warnings_only and not has_errors(warnings_only)
     assert has_errors(warnings_only, strict=True)
-    assert has_errors(lint_text("DROP TABLE t;"))
+    assert has_errors(lint("DROP TABLE t;"))
 
 
 def test_table_created_earlier_in_the_file_is_new() -> None:
@@ -58,20 +67,20 @@ def test_renamed_new_table_stays_new_and_default_schema_applies() -> None:
 def test_tables_created_by_earlier_pending_migrations_are_new(tmp_path: Path) -> None:
     first = Migration("1_init", tmp_path / "1.sql", "CREATE TABLE orders (id bigint, total int);", "")
     second = Migration("2_idx", tmp_path / "2.sql", "CREATE INDEX orders_total ON orders (total);", "")
-    assert lint_migrations([first, second]) == []
-    assert [f.rule for f in lint_migrations([second])] == ["require-concurrent-index-creation"]
+    assert lint_migrations([first, second], config=QUIET) == []
+    assert [f.rule for f in lint_migrations([second], config=QUIET)] == ["require-concurrent-index-creation"]
 
 
 def test_statement_suppression_and_file_suppression() -> None:
     sql = "CREATE TABLE x (a int);\n-- migration-guard:ignore ban-drop-table unused since release 42\nDROP TABLE t;\nDROP TABLE u;"
-    findings = lint_text(sql)
+    findings = lint(sql)
     assert [(f.rule, f.line) for f in findings] == [("ban-drop-table", 4)]
     header = "-- migration-guard:ignore ban-drop-table,ban-truncate cleanup release\n\nDROP TABLE t;\nTRUNCATE u;\nDROP TABLE v;"
     assert rules(header) == []
 
 
 def test_unknown_rule_in_suppression_is_a_finding_and_silences_nothing() -> None:
-    findings = lint_text("-- migration-guard:ignore ban-drop-tabel typo\nDROP TABLE t;")
+    findings = lint("-- migration-guard:ignore ban-drop-tabel typo\nDROP TABLE t;")
     assert sorted(f.rule for f in findings) == ["ban-drop-table", "unknown-suppression-rule"]
     unknown = next(f for f in findings if f.rule == "unknown-suppression-rule")
     assert "ban-drop-tabel" in unknown.message and unknown.line == 1
@@ -83,7 +92,7 @@ def test_do_block_statements_and_execute_literals_are_linted_at_their_line() -> 
         "DO $$\nBEGIN\n  IF true THEN\n    CREATE INDEX i ON orders (created_at);\n  END IF;\n"
         "  EXECUTE 'ALTER TABLE orders ADD COLUMN n int NOT NULL';\n  EXECUTE format('DROP TABLE %I', 'x');\nEND\n$$;\n"
     )
-    findings = lint_text(sql)
+    findings = lint(sql)
     by_rule = {f.rule: f for f in findings}
     assert set(by_rule) == {"require-concurrent-index-creation", "adding-not-nullable-column"}
     assert by_rule["require-concurrent-index-creation"].line == 5
@@ -99,7 +108,7 @@ def test_function_bodies_are_linted_but_at_most_warnings() -> None:
         "BEGIN\n  TRUNCATE sessions;\n  EXECUTE 'DROP TABLE old_sessions';\nEND;\n$fn$;\n"
         "CREATE FUNCTION n() RETURNS int LANGUAGE sql AS $$ DELETE FROM audit; SELECT 1 $$;\n"
     )
-    findings = lint_text(sql)
+    findings = lint(sql)
     assert {f.rule for f in findings} == {"ban-truncate", "ban-drop-table", "dml-without-where"}
     assert {f.severity for f in findings} == {"warning"}
     assert any("function purge" in f.message for f in findings)
@@ -135,7 +144,7 @@ def test_prisma_file_is_one_implicit_transaction() -> None:
     ],
 )
 def test_bad_input_gives_findings_never_exceptions(text: str, rule: str | None, line: int | None) -> None:
-    findings = lint_text(text, "bad.sql")
+    findings = lint(text, "bad.sql")
     if rule is None:
         assert findings == []
     else:
@@ -158,18 +167,18 @@ def test_ten_megabyte_file_is_linted() -> None:
     blob = "INSERT INTO documents (body) VALUES ('" + "x" * 9_500_000 + "');\n"
     sql = statements + blob + "TRUNCATE orders;\n"
     assert len(sql.encode()) > 10_000_000
-    findings = lint_text(sql)
+    findings = lint(sql)
     assert [(f.rule, f.line) for f in findings] == [("ban-truncate", 20_002)]
-    [finding] = lint_text(sql + "SELECT $$ unterminated\n")
+    [finding] = lint(sql + "SELECT $$ unterminated\n")
     assert finding.rule == "syntax-error" and finding.line == 20_003
 
 
 def test_config_disables_and_relevels() -> None:
     sql = "DROP TABLE t;\nALTER TABLE u RENAME COLUMN a TO b;"
-    config = parse_config("renaming-column", "ban-drop-table=warning")
-    findings = lint_text(sql, config=config)
+    config = parse_config("renaming-column,missing-lock-timeout", "ban-drop-table=warning")
+    findings = lint(sql, config=config)
     assert [(f.rule, f.severity) for f in findings] == [("ban-drop-table", "warning")]
-    assert lint_text(sql, config=parse_config(None, {"ban-drop-table": "off", "renaming-column": "info"}))[0].severity == "info"
+    assert lint(sql, config=parse_config("missing-lock-timeout", {"ban-drop-table": "off", "renaming-column": "info"}))[0].severity == "info"
 
 
 @pytest.mark.parametrize("disable, severity", [("no-such-rule", None), (None, "ban-drop-table=fatal"), (None, "ban-drop-table")])

@@ -10,7 +10,10 @@ import pytest
 from migration_guard.tasks.lint import LintContext, lint_migrations
 from migration_guard.tasks.lint import context as lint_context
 from migration_guard.tasks.models import Migration
+from migration_guard.tasks.lint import parse_config
 from tests.helpers import make_prisma_project, run_cli
+
+QUIET = parse_config("missing-lock-timeout")
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def _migration(tmp_path: Path, sql: str) -> Migration:
 
 def test_blocking_statement_is_info_on_a_tiny_table_and_error_on_a_large_one(sized_tables, tmp_path: Path) -> None:
     sql = 'CREATE INDEX i1 ON tiny (a);\nCREATE INDEX i2 ON "Big" (a);\nCREATE INDEX i3 ON missing (a);'
-    findings = lint_migrations([_migration(tmp_path, sql)], conn=sized_tables)
+    findings = lint_migrations([_migration(tmp_path, sql)], conn=sized_tables, config=QUIET)
     by_line = {f.line: f for f in findings}
     assert by_line[1].severity == "info" and "~10 rows" in by_line[1].message
     assert by_line[2].severity == "error" and "~5,000 rows" in by_line[2].message and "Big" in by_line[2].message
@@ -38,13 +41,13 @@ def test_blocking_statement_is_info_on_a_tiny_table_and_error_on_a_large_one(siz
 
 
 def test_static_mode_keeps_static_severities(tmp_path: Path) -> None:
-    [finding] = lint_migrations([_migration(tmp_path, "CREATE INDEX i1 ON tiny (a);")])
+    [finding] = lint_migrations([_migration(tmp_path, "CREATE INDEX i1 ON tiny (a);")], config=QUIET)
     assert finding.severity == "error" and "rows" not in finding.message
 
 
 def test_not_null_column_on_an_empty_table_is_info(sized_tables, tmp_path: Path) -> None:
     sql = "ALTER TABLE empty_t ADD COLUMN n int NOT NULL;\nALTER TABLE tiny ADD COLUMN n int NOT NULL;"
-    findings = lint_migrations([_migration(tmp_path, sql)], conn=sized_tables)
+    findings = lint_migrations([_migration(tmp_path, sql)], conn=sized_tables, config=QUIET)
     assert [(f.line, f.severity) for f in findings] == [(1, "info"), (2, "error")]
     assert "empty" in findings[0].message
 
@@ -52,7 +55,7 @@ def test_not_null_column_on_an_empty_table_is_info(sized_tables, tmp_path: Path)
 def test_schema_of_the_context_is_used(sized_tables, tmp_path: Path) -> None:
     sized_tables.execute("CREATE SCHEMA app; CREATE TABLE app.tiny (a int); ANALYZE app.tiny")
     findings = lint_migrations([_migration(tmp_path, "CREATE INDEX i ON tiny (a);")], conn=sized_tables,
-                               context=LintContext(default_schema="app"))
+                               context=LintContext(default_schema="app"), config=QUIET)
     assert findings[0].severity == "info" and "app.tiny" in findings[0].message
 
 
@@ -67,7 +70,8 @@ def test_cli_pending_migrations_live(sized_tables, db_url: str, tmp_path: Path) 
     import json
 
     findings = json.loads(result.stdout)["findings"]
-    assert [(f["rule"], f["severity"]) for f in findings] == [("require-concurrent-index-creation", "error")]
+    assert [(f["rule"], f["severity"]) for f in findings] == [
+        ("require-concurrent-index-creation", "error"), ("missing-lock-timeout", "info")]
     assert "~5,000 rows" in findings[0]["message"]
 
 

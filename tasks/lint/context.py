@@ -22,6 +22,7 @@ class LintContext:
         default_schema: schema of unqualified names (the project's DB_SCHEMA, default ``public``).
         new_tables: (schema, table) created earlier in this run (same file or an earlier pending
             migration); they are empty, so lock rules do not apply to them.
+        new_indexes: (schema, index) created earlier in this run (dropping them blocks nobody).
         table_stats: live row estimates and sizes; None = static mode (no database).
         tool: ``prisma`` | ``sql`` | None; Prisma sends a whole migration file as one query, which
             PostgreSQL runs as one implicit transaction.
@@ -30,6 +31,7 @@ class LintContext:
 
     default_schema: str = "public"
     new_tables: set[tuple[str, str]] = field(default_factory=set)
+    new_indexes: set[tuple[str, str]] = field(default_factory=set)
     table_stats: dict[tuple[str, str], TableStats] | None = None
     tool: str | None = None
     server_version_num: int | None = None

@@ -47,6 +47,7 @@ class FileState:
         nested: None at top level, else ``DO block`` / ``function name`` for embedded SQL.
         executed: False inside function bodies (they run when called, not during the migration).
         enum_values_added: (type name, value) pairs added by ALTER TYPE ... ADD VALUE and not committed yet.
+        memo: per-file scratch space for rules that look at the whole file once.
     """
 
     path: str
@@ -57,6 +58,7 @@ class FileState:
     nested: str | None = None
     executed: bool = True
     enum_values_added: list[tuple[str, str]] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def key(self, relation: Any) -> tuple[str, str]:
         """(schema, table) of a RangeVar."""
@@ -278,6 +280,8 @@ def _track_effects(node: Any, state: FileState) -> None:
     context = state.context
     if isinstance(node, ast.CreateStmt):
         context.new_tables.add(context.key(node.relation))
+    elif isinstance(node, ast.IndexStmt) and node.idxname and node.relation is not None:
+        context.new_indexes.add((context.key(node.relation)[0], node.idxname))
     elif isinstance(node, ast.CreateTableAsStmt) and node.into is not None and node.into.rel is not None:
         context.new_tables.add(context.key(node.into.rel))
     elif isinstance(node, ast.RenameStmt) and node.renameType == enums.ObjectType.OBJECT_TABLE and node.relation:

@@ -52,6 +52,6 @@ def has_errors(findings: list[Finding] | tuple[Finding, ...], *, strict: bool = 
     return any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[worst] for f in findings)
 
 
-def sort_key(finding: Finding) -> tuple[str, int, int, str]:
-    """Order findings by file, then position, then rule."""
-    return (finding.path, finding.line, finding.column, finding.rule)
+def sort_key(finding: Finding) -> tuple[str, int, int, int, str]:
+    """Order findings by file, then position, the most severe first, then rule."""
+    return (finding.path, finding.line, finding.column, -SEVERITY_RANK[finding.severity], finding.rule)

@@ -25,6 +25,7 @@ RULE_MODULES: tuple[str, ...] = (
     "constraint_missing_not_valid",
     "unique_constraint_without_index",
     "exclusion_constraint_on_existing_table",
+    "domain_constraint",
     # columns
     "adding_not_nullable_column",
     "adding_column_volatile_default",
@@ -58,6 +59,7 @@ RULE_MODULES: tuple[str, ...] = (
     "identifier_too_long",
     # robustness
     "require_if_exists_for_non_transactional",
+    "missing_lock_timeout",
 )
 
 

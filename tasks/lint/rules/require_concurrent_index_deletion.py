@@ -12,6 +12,8 @@ def check(statement, state):
         return
     for names in node.objects or ():
         schema, index = name_key(names, state.context.default_schema)
+        if (schema, index) in state.context.new_indexes:
+            continue
         yield Violation(f"DROP INDEX {index} without CONCURRENTLY locks its table against reads and writes")
 
 
