@@ -108,7 +108,7 @@ class EffectChecker:
             reason = checks[0].reason
         else:
             reason = "; ".join(f"{i + 1}: {c.effect.value} ({c.reason})" for i, c in enumerate(checks))
-        evidence = not any(getattr(cmd, "missing_ok", False) for cmd in node.cmds or ())
+        evidence = not any(getattr(cmd, "missing_ok", False) or _proves_absence_only(cmd) for cmd in node.cmds or ())
         return StatementDiagnosis(**base, effect=effect, reason=reason, commands=checks, evidence=evidence,
                                   resolved_name=checks[0].resolved_name if len(checks) == 1 else None,
                                   unvalidated_constraint=unvalidated)
@@ -196,6 +196,14 @@ class EffectChecker:
         return next((c for c in candidates if c.columns == columns), None)
 
 
+def _proves_absence_only(cmd: ast.AlterTableCmd) -> bool:
+    """True for sub-commands whose "done" means something is absent: that may have other causes
+    (a cascade, a different starting schema), so it is no proof that the statement ran."""
+    if cmd.subtype == AT.AT_ColumnDefault:
+        return cmd.def_ is None
+    return cmd.subtype in (AT.AT_DropColumn, AT.AT_DropConstraint, AT.AT_DropNotNull)
+
+
 _KIND = {"p": "primary key", "u": "unique constraint", "f": "foreign key", "c": "check constraint",
          "x": "exclusion constraint"}
 
@@ -258,7 +266,7 @@ def _drop(checker: EffectChecker, node: ast.DropStmt) -> tuple[CommandCheck, boo
         return partly(f"still present: {', '.join(present)}; gone: {', '.join(absent)}"), True
     if present:
         return not_done(f"{', '.join(present)} still exist(s)"), True
-    return done(f"{', '.join(absent)} gone"), not node.missing_ok
+    return done(f"{', '.join(absent)} gone"), False  # absence may have other causes (a cascade)
 
 
 def _create_enum(checker: EffectChecker, node: ast.CreateEnumStmt) -> tuple[CommandCheck, bool]:

@@ -59,7 +59,8 @@ def check_drift(project, *, migrations: Sequence[Migration] | None = None) -> Dr
             with connect(project.dsn, connect_timeout=project.settings.connect_timeout) as live:
                 actual = snapshot_schema(live, [project.schema])
     except MigrationGuardError as exc:
-        return DriftReport(checked=False, applied_migrations=names, reason=exc.message,
+        reason = f"{exc.message} ({exc.suggestion})" if exc.suggestion else exc.message
+        return DriftReport(checked=False, applied_migrations=names, reason=reason,
                            seconds=time.perf_counter() - started)
     differences = compare_snapshots(expected, actual)
     return DriftReport(checked=True, differences=differences, applied_migrations=names, shadow=label,
