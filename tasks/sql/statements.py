@@ -135,18 +135,32 @@ def _scan_spans(text: str) -> list[tuple[int, int]]:
     start: int | None = None
     last_end = 0
     depth = 0
+    atomic = 0  # open BEGIN ATOMIC ... END function bodies: their ';' do not end the statement
+    cases = 0  # CASE ... END inside such a body
+    previous = ""
     for token in scan(text):
         if token.name in ("SQL_COMMENT", "C_COMMENT"):
             continue
-        if token.name == "ASCII_59" and depth == 0:
+        if token.name == "ASCII_59" and depth == 0 and atomic == 0:
             if start is not None:
                 spans.append((start, last_end))
             start = None
+            previous = token.name
             continue
         if token.name == "ASCII_40":
             depth += 1
         elif token.name == "ASCII_41":
             depth = max(0, depth - 1)
+        elif token.name == "ATOMIC" and previous == "BEGIN_P":
+            atomic += 1
+        elif atomic and token.name == "CASE":
+            cases += 1
+        elif atomic and token.name == "END_P":
+            if cases:
+                cases -= 1
+            else:
+                atomic -= 1
+        previous = token.name
         if start is None:
             start = token.start
         last_end = token.end + 1
