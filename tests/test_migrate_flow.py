@@ -1,0 +1,67 @@
+"""The safe-migrate flow runs for real under Prefect's test harness: validate subflow, backup tasks,
+apply, verify, the report artifact, the alert, Failed on failure, and the dry-run plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migration_guard.flows.safe_migrate import SafeMigrateFailed, safe_migrate_flow
+from migration_guard.tasks.migrate.report import artifact_key
+from tests.helpers import make_prisma_project
+
+pytestmark = pytest.mark.prefect
+
+
+def _artifact(key: str) -> str:
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get(key)
+    assert artifact is not None, f"no artifact {key}"
+    return artifact.data
+
+
+def test_flow_applies_and_publishes_the_report(prefect_harness: None, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    migrations = make_prisma_project(tmp_path, {"20240101000000_init": "CREATE TABLE accounts (id bigint PRIMARY KEY);\n"})
+
+    report = safe_migrate_flow(database_url=db_url, migrations_dir=str(migrations), backup_dir=str(tmp_path / "backups"))
+
+    assert report["ok"] and report["applied"] == ["20240101000000_init"]
+    assert report["backup"]["verified"] and Path(report["backup"]["path"]).exists()
+    assert report["validation"]["checks"], "the validate subflow ran"
+    database = db_url.rsplit("/", 1)[-1]
+    markdown = _artifact(artifact_key(f"127.0.0.1:5432/{database}"))
+    assert "completed" in markdown and "20240101000000_init" in markdown and report["backup"]["path"] in markdown
+
+
+def test_flow_fails_with_recovery_in_the_artifact_and_an_alert(
+    prefect_harness: None, tmp_path: Path, db_url: str, db: psycopg.Connection, monkeypatch
+) -> None:
+    monkeypatch.setenv("ALERTS_DIR", str(tmp_path / "alerts"))
+    migrations = make_prisma_project(tmp_path, {"20240101000000_broken": "CREATE TABLE t (id int);\nSELECT 1/0;\n"})
+
+    with pytest.raises(SafeMigrateFailed) as caught:
+        safe_migrate_flow(database_url=db_url, migrations_dir=str(migrations), backup_dir=str(tmp_path / "backups"))
+
+    report = caught.value.report
+    assert report.failed_stage == "apply" and not report.committed
+    assert any("re-run: migration-guard migrate" in step for step in report.recovery)
+    assert any("migration-guard backup restore" in step for step in report.recovery)
+    assert db.execute("SELECT to_regclass('public.t') IS NULL").fetchone()[0]
+    database = db_url.rsplit("/", 1)[-1]
+    assert "What to do now" in _artifact(artifact_key(f"127.0.0.1:5432/{database}"))
+    (alert,) = [json.loads(p.read_text()) for p in (tmp_path / "alerts").rglob("*.json")]
+    assert alert["check"] == "safe-migrate" and alert["status"] == "firing"
+    assert any("migration-guard migrate" in s for s in alert["suggestions"])
+
+
+def test_flow_dry_run_changes_nothing(prefect_harness: None, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    migrations = make_prisma_project(tmp_path, {"20240101000000_init": "CREATE TABLE accounts (id bigint PRIMARY KEY);\n"})
+
+    result = safe_migrate_flow(database_url=db_url, migrations_dir=str(migrations), dry_run=True)
+
+    assert result["dry_run"] and result["plan"]["migrations"][0]["name"] == "20240101000000_init"
+    assert db.execute("SELECT to_regclass('public._prisma_migrations') IS NULL").fetchone()[0]
