@@ -1,0 +1,171 @@
+"""Repair planning and recovery without Prisma: SQL-folder projects, failure debris (INVALID index,
+NOT VALID constraint, busy migration lock), plan rules (never guess, irreversible means restore)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.diagnose import diagnose_migration, load_catalog
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.repair import choose_plan, classify_failure, rollback_plan
+from migration_guard.tasks.repair.cause import sqlstate_from_logs
+from migration_guard.tasks.sql.statements import split_statements
+from tests.helpers import make_sql_project, run_cli
+
+BASE = "CREATE TABLE items (id int PRIMARY KEY, sku text, qty int);\n"
+FAILING = """\
+ALTER TABLE items ADD COLUMN price numeric(10,2);
+CREATE INDEX items_price_idx ON items (price);
+CREATE UNIQUE INDEX items_sku_key ON items (sku);
+ALTER TABLE items ADD COLUMN note text;
+"""
+
+
+def _sql_project(tmp_path: Path, db_url: str, failing: str = FAILING, applied_statements: int = 2,
+                 logs: str = "statement 3 (line 3) failed: could not create unique index (SQLSTATE 23505)") -> Project:
+    directory = make_sql_project(tmp_path, {"0001_base": BASE, "0002_prices": failing})
+    project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=directory,
+                                                  backup_dir=tmp_path / "backups", alerts_dir=tmp_path / "alerts"))
+    base, change = project.ledger.read_migrations()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        project.ledger.ensure_table(conn)
+        conn.execute(base.sql)
+        project.ledger.record_finished(conn, project.ledger.record_started(conn, base))
+        conn.execute("INSERT INTO items VALUES (1, 'a', 1), (2, 'a', 2), (3, 'b', 3)")
+        entry = project.ledger.record_started(conn, change)
+        for statement in split_statements(change.sql)[:applied_statements]:
+            conn.execute(statement.text)
+        project.ledger.record_failed(conn, entry, logs)
+    return project
+
+
+def _env(project: Project, tmp_path: Path) -> dict[str, str]:
+    return {"DATABASE_URL": project.dsn, "MIGRATIONS_DIR": str(project.migrations_dir),
+            "BACKUP_DIR": str(tmp_path / "backups"), "ALERTS_DIR": str(tmp_path / "alerts")}
+
+
+def test_sql_folder_project_is_recovered_forward_after_the_duplicates_are_fixed(tmp_path: Path, db_url: str) -> None:
+    project = _sql_project(tmp_path, db_url)
+    env = _env(project, tmp_path)
+
+    blocked = run_cli(["recover", "--yes"], env)
+    assert blocked.exit_code == 1
+    assert "SQLSTATE 23505" in blocked.output and "2 offending row(s)" in blocked.output
+    assert list((tmp_path / "alerts").glob("*.json"))  # not recovered: an alert is raised
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE items SET sku = 'c' WHERE id = 2")
+    done = run_cli(["recover", "--yes", "--json"], env)
+
+    assert done.exit_code == 0, done.output
+    assert '"outcome": "recovered"' in done.stdout
+    assert run_cli(["status"], env).exit_code == 0
+
+
+def test_unknown_statement_is_never_guessed(tmp_path: Path, db_url: str) -> None:
+    failing = ("ALTER TABLE items ADD COLUMN price numeric;\nUPDATE items SET price = qty * 2;\n"
+               "ALTER TABLE items ADD COLUMN note text;\n")
+    project = _sql_project(tmp_path, db_url, failing, applied_statements=1, logs="connection reset")
+
+    result = run_cli(["recover", "--yes", "--no-backup"], _env(project, tmp_path))
+
+    assert result.exit_code == 1
+    assert "never guesses" in result.output and "statement(s) 2 (line 2)" in result.output
+
+
+def test_rollback_of_an_irreversible_step_means_restore_the_backup(db: psycopg.Connection) -> None:
+    db.execute("CREATE TABLE t (id int, legacy text, keep text)")
+    sql = "ALTER TABLE t DROP COLUMN legacy;\nALTER TABLE t ADD COLUMN fresh int;\nALTER TABLE t ADD CONSTRAINT t_x CHECK (id > 999);\n"
+    db.execute("ALTER TABLE t DROP COLUMN legacy; ALTER TABLE t ADD COLUMN fresh int")
+
+    diagnosis = diagnose_migration(sql, "m", load_catalog(db, ["public"]))
+    plan = rollback_plan(diagnosis, backup_path="/backups/x.dump")
+
+    assert not plan.runnable
+    assert any("DropColumn legacy" in item for item in plan.irreversible)
+    assert "restore" in plan.next_step and "/backups/x.dump" in plan.next_step
+
+
+def test_forward_mode_refuses_while_the_cause_is_present(db: psycopg.Connection) -> None:
+    db.execute("CREATE TABLE t (id int, v text); INSERT INTO t VALUES (1, NULL)")
+    sql = "ALTER TABLE t ALTER COLUMN v SET NOT NULL;\n"
+    catalog = load_catalog(db, ["public"])
+    diagnosis = diagnose_migration(sql, "m", catalog)
+    cause = classify_failure(db, diagnosis, catalog, "ERROR: column contains null values (SQLSTATE 23502)")
+
+    plan = choose_plan(diagnosis, cause, "forward")
+
+    assert cause.kind == "nulls" and cause.present and cause.offending_rows == 1
+    assert not plan.runnable and "would happen again" in plan.blocked_reason
+
+
+@pytest.mark.parametrize(("logs", "sqlstate"), [
+    ("Database error code: 23505\n\nDatabase error:\nERROR: duplicate key", "23505"),
+    ("statement 2 (line 4) failed: canceling statement (SQLSTATE 55P03)", "55P03"),
+    ("external connector error\nForeign key constraint failed: x", None),
+    (None, None),
+])
+def test_sqlstate_from_logs(logs, sqlstate) -> None:
+    assert sqlstate_from_logs(logs) == sqlstate
+
+
+def test_invalid_index_debris_without_a_failed_migration_is_rebuilt(tmp_path: Path, db_url: str) -> None:
+    project = _sql_project(tmp_path, db_url, applied_statements=0)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {project.ledger.display_table} WHERE migration_name = '0002_prices'")
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY items_sku_key ON items (sku)")
+        conn.execute("UPDATE items SET sku = 'z' WHERE id = 2")
+    env = _env(project, tmp_path)
+
+    result = run_cli(["recover", "--yes", "--no-drift"], env)
+
+    assert result.exit_code == 0, result.output
+    assert "INVALID index public.items_sku_key" in result.output
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_sku_key'::regclass").fetchone() == (True,)
+    assert "nothing to recover" in run_cli(["recover", "--yes"], env).output
+
+
+def test_not_valid_constraint_a_migration_meant_to_validate_is_validated(tmp_path: Path, db_url: str) -> None:
+    meant = "ALTER TABLE items ADD CONSTRAINT items_qty_check CHECK (qty > 0) NOT VALID;\n" \
+            "ALTER TABLE items VALIDATE CONSTRAINT items_qty_check;\n"
+    project = _sql_project(tmp_path, db_url, meant, applied_statements=1, logs="")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE {project.ledger.display_table} SET finished_at = now() WHERE migration_name = '0002_prices'")
+
+    result = run_cli(["recover", "--yes"], _env(project, tmp_path))
+
+    assert result.exit_code == 0, result.output
+    assert "NOT VALID constraint items_qty_check" in result.output
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'items_qty_check'").fetchone() == (True,)
+
+
+def test_a_running_migration_holding_the_lock_is_left_alone(tmp_path: Path, db_url: str) -> None:
+    project = _sql_project(tmp_path, db_url)
+    busy = psycopg.connect(db_url, autocommit=True)
+    busy.execute("SELECT pg_advisory_lock(%s)", (project.ledger.lock_key,))
+    sleeper = threading.Thread(target=lambda: busy.execute("SELECT pg_sleep(3)"))
+    sleeper.start()
+    try:
+        result = run_cli(["recover", "--yes", "--stale-lock-seconds", "0"], _env(project, tmp_path))
+        assert result.exit_code == 1
+        assert "a migration is running now" in result.output
+    finally:
+        sleeper.join()
+        busy.close()
+
+
+def test_bad_mode_is_a_usage_error(tmp_path: Path, db_url: str) -> None:
+    project = _sql_project(tmp_path, db_url)
+
+    result = run_cli(["recover", "--mode", "sideways"], _env(project, tmp_path))
+
+    assert result.exit_code == 2
+    assert "--mode must be one of auto, forward, rollback" in result.output
