@@ -294,3 +294,40 @@ def indexes_being_built(conn: psycopg.Connection) -> set[tuple[str, str]]:
         "JOIN pg_class c ON c.oid = p.index_relid JOIN pg_namespace n ON n.oid = c.relnamespace"
     ).fetchall()
     return {(r[0], r[1]) for r in rows}
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A column's type as pg_type names it (``varchar``, ``int4``, ``numeric``) and its modifiers
+    (``varchar(20)`` → (20,), ``numeric(10,2)`` → (10, 2), unbounded → ())."""
+
+    type_name: str
+    modifiers: tuple[int, ...]
+
+
+def column_types(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> dict[tuple[str, str, str], ColumnType]:
+    """(schema, table, column) → ColumnType for every live column of the given tables, in one query."""
+    if not tables:
+        return {}
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, a.attname, t.typname, a.atttypmod "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN unnest(%s::text[], %s::text[]) AS q(s, r) ON q.s = n.nspname AND q.r = c.relname "
+        "WHERE a.attnum > 0 AND NOT a.attisdropped",
+        ([t[0] for t in tables], [t[1] for t in tables]),
+    ).fetchall()
+    return {(r[0], r[1], r[2]): ColumnType(r[3], _type_modifiers(r[3], r[4])) for r in rows}
+
+
+def _type_modifiers(type_name: str, typmod: int) -> tuple[int, ...]:
+    if typmod < 0:
+        return ()
+    if type_name in ("varchar", "bpchar"):
+        return (typmod - 4,)
+    if type_name == "numeric":
+        value = typmod - 4
+        return ((value >> 16) & 0xFFFF, value & 0xFFFF)
+    if type_name in ("timestamp", "timestamptz", "time", "timetz", "interval", "bit", "varbit"):
+        return (typmod,)
+    return ()
