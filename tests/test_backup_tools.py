@@ -53,6 +53,12 @@ def test_large_databases_get_parallel_directory_dumps() -> None:
     assert "--jobs=4" in plan.pg_dump_args()
 
 
+def test_two_core_machines_skip_compression_for_large_dumps() -> None:
+    plan = plan_dump(_source(500), cpu_count=2)
+    assert (plan.format, plan.jobs, plan.compression) == ("directory", 2, 0)
+    assert plan_dump(_source(500), cpu_count=2, compression=1).compression == 1
+
+
 def test_jobs_never_exceed_the_tables_and_overrides_win() -> None:
     assert plan_dump(_source(500, tables=1), cpu_count=8).jobs == 1
     assert plan_dump(_source(500), fmt="custom").format == "custom"
@@ -63,7 +69,7 @@ def test_jobs_never_exceed_the_tables_and_overrides_win() -> None:
 def test_estimate_is_conservative_for_uncompressed_dumps() -> None:
     source = _source(100)
     assert estimate_dump_bytes(source, plan_dump(source, compression=0)) >= 100 * MiB
-    assert estimate_dump_bytes(source, plan_dump(source)) < 100 * MiB
+    assert estimate_dump_bytes(source, plan_dump(source, compression=1)) < 100 * MiB
 
 
 def test_backup_names_are_safe_file_names() -> None:

@@ -15,6 +15,8 @@ from migration_guard.tasks.backup.errors import BackupError, BackupSpaceError
 MiB = 1 << 20
 #: below this much table data a single custom-format file is as fast as anything and simpler
 DIRECTORY_THRESHOLD_BYTES = 64 * MiB
+#: at or below this many cores, large directory dumps are not compressed (see plan_dump)
+LOW_CORE_COUNT = 2
 #: expected dump size / table data size, by gzip level (0 = none); conservative for 2:1 data
 SIZE_RATIO = {0: 1.0, 1: 0.65}
 DEFAULT_SIZE_RATIO = 0.6
@@ -88,8 +90,12 @@ def plan_dump(
     source: SourceSize, fmt: str = "auto", jobs: int | None = None, compression: int | None = None,
     cpu_count: int | None = None,
 ) -> DumpPlan:
-    """Choose the dump format from the size to read: custom for small databases, directory with one job per core and
-    light compression (gzip level 1) for large ones (default -Fc gzip is CPU-bound at ~25 MiB/s).
+    """Choose the dump format from the size to read: custom (gzip level 1) for small databases,
+    directory with one job per core for large ones (default -Fc gzip is CPU-bound at ~25 MiB/s).
+
+    Large dumps get light compression (gzip 1) when there are more than two cores; on two or fewer
+    the pg_dump workers and their server backends already use every core, so gzip would sit on the
+    critical path (measured: -Fd -j 2 -Z1 ~90-100 MiB/s, -Z0 ~140-200 MiB/s, see bench/backup_speed.py).
 
     Raises:
         BackupError: unknown format name.
@@ -101,7 +107,9 @@ def plan_dump(
     if chosen == "custom":
         return DumpPlan("custom", 1, 1 if compression is None else compression)
     workers = jobs if jobs is not None else max(1, min(cores, source.tables or 1))
-    return DumpPlan("directory", max(1, workers), 1 if compression is None else compression)
+    if compression is None:
+        compression = 0 if cores <= LOW_CORE_COUNT else 1
+    return DumpPlan("directory", max(1, workers), compression)
 
 
 def estimate_dump_bytes(source: SourceSize, plan: DumpPlan) -> int:
