@@ -87,3 +87,22 @@ def test_unreachable_database_is_a_one_line_error(tmp_path: Path) -> None:
     path.write_text("CREATE INDEX i1 ON tiny (a);\n")
     result = run_cli(["--database-url", "postgresql://u:secretpw@127.0.0.1:1/db", "lint", str(path)])
     assert result.exit_code == 2 and "secretpw" not in result.output and "Traceback" not in result.output
+
+
+def test_column_type_change_is_judged_on_the_live_type(sized_tables, tmp_path: Path) -> None:
+    sized_tables.execute(
+        "CREATE TABLE doc (title varchar(50), body text, price numeric(8,2), n int); ANALYZE doc"
+    )
+    sql = (
+        "ALTER TABLE doc ALTER COLUMN title TYPE varchar(100);\n"  # widening: no rewrite
+        "ALTER TABLE doc ALTER COLUMN title TYPE varchar(20);\n"   # narrowing: rewrite
+        "ALTER TABLE doc ALTER COLUMN body TYPE varchar(200);\n"   # text to varchar(n): rewrite
+        "ALTER TABLE doc ALTER COLUMN price TYPE numeric(12,2);\n"  # more precision, same scale: none
+        "ALTER TABLE doc ALTER COLUMN n TYPE bigint;\n"
+    )
+    findings = [f for f in lint_migrations([_migration(tmp_path, sql)], conn=sized_tables, config=QUIET)
+                if f.rule == "changing-column-type"]
+    assert [f.line for f in findings] == [2, 3, 5]
+    assert "(now varchar(50))" in findings[0].message and "~0 rows" in findings[0].message
+    static = [f.line for f in lint_migrations([_migration(tmp_path, sql)], config=QUIET) if f.rule == "changing-column-type"]
+    assert static == [1, 2, 3, 4, 5]

@@ -7,7 +7,7 @@ from migration_guard.tasks.lint.rules.changing_column_type import RULE
 
 BAD = [
     'ALTER TABLE "Order" ALTER COLUMN "amount" SET DATA TYPE BIGINT;',
-    'ALTER TABLE orders ALTER COLUMN total TYPE numeric(12,2);',
+    'ALTER TABLE orders ALTER COLUMN total TYPE real;',
     'ALTER TABLE orders ALTER COLUMN status TYPE text USING status::text;',
 ]
 

@@ -77,14 +77,13 @@ def _lint(options, paths: list[Path], pending: bool, fmt: str, strict: bool) -> 
     if paths:
         findings, files, statements = _lint_paths(paths, settings, config)
     else:
-        findings, files, statements = _lint_pending(options, config)
+        findings, files, statements = _lint_pending(options, settings, config)
     _render(findings, fmt, files, statements)
     raise typer.Exit(1 if has_errors(findings, strict=strict) else 0)
 
 
 def _lint_paths(paths: list[Path], settings, config):
     from migration_guard.tasks.lint.context import LintContext
-    from migration_guard.tasks.lint.engine import lint_migrations
     from migration_guard.tasks.lint.files import collect_sql_files, read_sql
     from migration_guard.tasks.models import Migration
 
@@ -102,12 +101,11 @@ def _lint_paths(paths: list[Path], settings, config):
     return findings, len(files), _count_statements(migrations)
 
 
-def _lint_pending(options, config):
+def _lint_pending(options, settings, config):
     from migration_guard.tasks.errors import ConfigError
     from migration_guard.tasks.lint.context import LintContext
     from migration_guard.tasks.project import read_status
 
-    settings = options.settings()
     if settings.database_url is None:
         raise ConfigError(
             "no PATH given and DATABASE_URL is not set, so pending migrations are unknown",
@@ -135,14 +133,15 @@ def _run(migrations, database_url, connect_timeout, config, context):
 
 
 def _count_statements(migrations) -> int:
-    from pglast.parser import split
+    from pglast.parser import ParseError, split
+
     from migration_guard.tasks.sql.statements import split_statements
 
     total = 0
     for migration in migrations:
         try:
             total += len(split(migration.sql))
-        except Exception:  # unparsable files: count what the tolerant splitter finds
+        except ParseError:  # unparsable files: count what the tolerant splitter finds
             total += len(split_statements(migration.sql))
     return total
 

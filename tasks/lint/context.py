@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migration_guard.tasks.catalog import TableStats
+from migration_guard.tasks.catalog import ColumnType, TableStats
 
 #: Live mode thresholds: a blocking statement on a table below SMALL is info, at or above LARGE an error.
 SMALL_TABLE_ROWS = 10_000
@@ -24,6 +24,7 @@ class LintContext:
             migration); they are empty, so lock rules do not apply to them.
         new_indexes: (schema, index) created earlier in this run (dropping them blocks nobody).
         table_stats: live row estimates and sizes; None = static mode (no database).
+        column_types: live column types (schema, table, column); lets ALTER COLUMN TYPE be judged exactly.
         tool: ``prisma`` | ``sql`` | None; Prisma sends a whole migration file as one query, which
             PostgreSQL runs as one implicit transaction.
         server_version_num: e.g. 150004 in live mode; None = assume a supported PostgreSQL (>= 12).
@@ -33,6 +34,7 @@ class LintContext:
     new_tables: set[tuple[str, str]] = field(default_factory=set)
     new_indexes: set[tuple[str, str]] = field(default_factory=set)
     table_stats: dict[tuple[str, str], TableStats] | None = None
+    column_types: dict[tuple[str, str, str], ColumnType] | None = None
     tool: str | None = None
     server_version_num: int | None = None
 

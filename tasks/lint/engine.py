@@ -7,7 +7,6 @@ against the live database), :func:`has_errors`.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -137,7 +136,7 @@ def lint_migrations(
                 for statement in statements:
                     for key in tables_touched(statement, context.default_schema):
                         tables.setdefault(key, None)
-        context.table_stats, context.server_version_num = _read_stats(conn, list(tables))
+        context.table_stats, context.column_types, context.server_version_num = _read_catalog(conn, list(tables))
     findings: list[Finding] = []
     for migration, statements in prepared:
         if isinstance(statements, Finding):
@@ -149,14 +148,14 @@ def lint_migrations(
     return findings
 
 
-def _read_stats(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> tuple[dict, int]:
+def _read_catalog(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> tuple[dict, dict, int]:
     import psycopg
 
-    from migration_guard.tasks.catalog import server_version_num, table_stats
+    from migration_guard.tasks.catalog import column_types, server_version_num, table_stats
     from migration_guard.tasks.db import classify_error
 
     try:
-        return table_stats(conn, tables), server_version_num(conn)
+        return table_stats(conn, tables), column_types(conn, tables), server_version_num(conn)
     except psycopg.Error as exc:
         raise classify_error(exc, "") from None
 
@@ -243,7 +242,8 @@ def _check_embedded(statement: Statement, state: FileState) -> list[Finding]:
     findings: list[Finding] = []
     search_from = 0
     for piece in pieces:
-        context = state.context if piece.executed else copy.deepcopy(state.context)
+        context = state.context if piece.executed else replace(
+            state.context, new_tables=set(state.context.new_tables), new_indexes=set(state.context.new_indexes))
         inner = _split(piece.sql, state.path)
         nested = FileState(
             path=state.path, statements=inner, context=context, transaction_depth=state.transaction_depth,
