@@ -4,6 +4,7 @@ classification of failures by SQLSTATE (never by message text) into DESIGN.md's 
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +35,7 @@ def connect(
         autocommit: psycopg autocommit mode (read-only checks want True).
         application_name: shown in pg_stat_activity, so DBAs can tell who holds a lock.
     """
+    started = time.monotonic()
     try:
         return psycopg.connect(
             libpq_dsn(dsn),
@@ -43,7 +45,20 @@ def connect(
             **options,
         )
     except psycopg.Error as exc:
+        if time.monotonic() - started >= connect_timeout * 0.95 and getattr(exc, "pgresult", None) is None:
+            raise _timed_out(dsn, connect_timeout) from None
         raise classify_error(exc, dsn) from None
+
+
+def _timed_out(dsn: str, connect_timeout: int) -> DatabaseError:
+    """A connection attempt that used its whole connect_timeout: the server did not answer in time."""
+    target = describe_target(dsn)
+    return DatabaseError(
+        f"timed out after {connect_timeout} s connecting to {target}: the server did not answer",
+        "check that the server is up and not overloaded (pg_isready), and firewalls; raise CONNECT_TIMEOUT "
+        "if the network is slow",
+        category=Category.TIMEOUT, kind="timeout", original=f"connect_timeout={connect_timeout}s expired",
+    )
 
 
 @contextmanager

@@ -141,3 +141,41 @@ def test_lock_timeout_is_classified(db: psycopg.Connection, db_url: str) -> None
         holder.rollback()
     error = classify_error(raw.value, db_url)
     assert (error.sqlstate, error.category, error.kind) == ("55P03", Category.TIMEOUT, "lock_timeout")
+
+
+def test_a_server_that_never_answers_is_a_timeout_without_extra_probes() -> None:
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # accepts TCP connections, never speaks the protocol
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_forever() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_forever, daemon=True)
+    thread.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(DatabaseError) as caught:
+            connect(f"postgresql://app:{SECRET}@127.0.0.1:{port}/app", connect_timeout=2)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    assert (caught.value.category, caught.value.kind) == (Category.TIMEOUT, "timeout")
+    assert len(accepted) == 1  # one attempt: no reconnect probes after the timeout
+    assert elapsed >= 1.9
+    assert SECRET not in caught.value.message
