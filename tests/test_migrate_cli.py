@@ -147,3 +147,57 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, db_url: str, args: lis
     result = run_cli(["migrate", *args], env=env_for(db_url, tmp_path))
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.output
+
+
+SLOW_SETUP = """CREATE TABLE events (id int);
+INSERT INTO events SELECT g FROM generate_series(1, 12) g;
+CREATE FUNCTION slow_id(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_sleep(0.15); RETURN i; END $$;
+"""
+
+
+def test_interrupted_concurrent_index_then_status_then_second_migrate_completes(
+    tmp_path: Path, db_url: str, db: psycopg.Connection
+) -> None:
+    import time
+
+    db.execute(SLOW_SETUP)  # set up outside the migrations (the linter misreads this PL/pgSQL body)
+    make_prisma_project(tmp_path, {
+        INDEX: "ALTER TABLE events ADD COLUMN kind text;\nCREATE INDEX CONCURRENTLY events_slow_idx ON events ((slow_id(id)));\n",
+    })
+    env = {**env_for(db_url, tmp_path), "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen([*CLI, "migrate", "--skip-backup"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    pid, deadline = None, time.monotonic() + 60
+    while pid is None and time.monotonic() < deadline:
+        row = db.execute("SELECT pid FROM pg_stat_activity WHERE state = 'active' "
+                         "AND query LIKE 'CREATE INDEX CONCURRENTLY%%events_slow_idx%%'").fetchone()
+        pid = row[0] if row else None
+        time.sleep(0.05)
+    assert pid is not None, process.communicate(timeout=30)
+    db.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, out + err
+    assert "stopped after 1 of 2 statement(s)" in out
+
+    status = run_cli(["status", "--json"], env=env_for(db_url, tmp_path))
+    assert status.exit_code == 2
+    states = {m["name"]: (m["state"], m["detail"]) for m in json.loads(status.stdout)["migrations"]}
+    assert states[INDEX][0] == "failed" and "after 1 step(s)" in states[INDEX][1]
+
+    second = run_cli(["migrate", "--skip-backup"], env=env_for(db_url, tmp_path))
+
+    assert second.exit_code == 0, second.output
+    assert "will be resumed" in second.stdout and "events_slow_idx" in second.stdout
+    assert run_cli(["status"], env=env_for(db_url, tmp_path)).exit_code == 0
+    assert db.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid").fetchone()[0] == 0
+
+
+def test_not_valid_constraints_are_validated_when_asked(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    make_prisma_project(tmp_path, {
+        INIT: "CREATE TABLE orders (id bigint PRIMARY KEY, total int);\n",
+        NEXT: "ALTER TABLE orders ADD CONSTRAINT total_positive CHECK (total > 0) NOT VALID;\n",
+    })
+    result = run_cli(["migrate", "--skip-backup", "--validate-constraints", "--json"], env=env_for(db_url, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["verify"]["validated_constraints"] == ["public.orders.total_positive"]
+    assert db.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'total_positive'").fetchone()[0]
