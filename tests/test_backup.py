@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -231,3 +232,17 @@ def test_retention_keeps_last_n_and_recent_ones(tmp_path: Path) -> None:
     assert sorted(p.stem for p in deleted) == ["d", "e"]
     assert sorted(b.path.stem for b in list_backups(tmp_path)) == ["a", "b", "c"]
     assert not (tmp_path / "d.json").exists() and not (tmp_path / "e.dump").exists()
+
+
+def test_retention_removes_partial_dumps_left_by_a_killed_process(tmp_path: Path) -> None:
+    old = tmp_path / ".db-20260101T000000.000Z-manual.dump.partial"
+    running = tmp_path / ".db-20260131T000000.000Z-manual.dump.partial"
+    old.write_bytes(b"x")
+    running.write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+
+    deleted = apply_retention(tmp_path, keep_last=1, keep_days=1)
+
+    assert deleted == [old]
+    assert running.exists() and not old.exists()

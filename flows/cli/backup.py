@@ -40,12 +40,9 @@ def create(
 ) -> None:
     """Dump the database (DATABASE_URL) with pg_dump, write metadata beside it, verify it.
 
-    The dump is written under a temporary name and renamed when complete (mode 0600); free disk is
-    checked against an estimate first; on any failure nothing is left behind. The password reaches
-    pg_dump only through PGPASSWORD.
+    The dump is written under a temporary name and renamed when complete (mode 0600); free disk is checked against an estimate first; on any failure nothing is left behind. The password reaches pg_dump only through PGPASSWORD.
 
-    Exit codes: 0 backup written (and verified); 1 failed (tools, disk, database, verification);
-    2 bad usage or configuration.
+    Exit codes: 0 backup written (and verified); 1 failed (tools, disk, database, verification); 2 bad usage or configuration.
     """
     _create(ctx.obj, reason, fmt, jobs, compression, backup_dir, verify, restore_check, as_json)
 
@@ -191,8 +188,7 @@ def verify_command(
 ) -> None:
     """Prove a backup is restorable.
 
-    Checks pg_restore --list, the sha256 against its metadata and reads every data block back;
-    with --restore-check also restores it and compares per-table row counts with the source.
+    Checks pg_restore --list, the sha256 against its metadata and reads every data block back; with --restore-check also restores it and compares per-table row counts with the source.
 
     Exit codes: 0 verified; 1 truncated, corrupt, mismatching or unrestorable; 2 bad usage.
     """
@@ -240,10 +236,7 @@ def restore_command(
 ) -> None:
     """Restore a backup into a new database, or over the live one with --replace --yes.
 
-    By default the backup goes into a NEW database on DATABASE_URL's server. With --replace --yes
-    it goes over the database itself: every object in the backup is dropped and recreated
-    in one transaction (a failure changes nothing); objects not in the backup are left alone.
-    --replace without --yes only prints exactly what would be replaced.
+    By default the backup goes into a NEW database on DATABASE_URL's server. With --replace --yes it goes over the database itself: every object in the backup is dropped and recreated in one transaction (a failure changes nothing); objects not in the backup are left alone. --replace without --yes only prints exactly what would be replaced.
 
     Exit codes: 0 restored; 1 the restore failed; 2 bad usage (e.g. --replace without --yes).
     """

@@ -25,13 +25,9 @@ def validate(
 ) -> None:
     """Check that migrating now is safe, then take a verified backup.
 
-    Checks: connectivity and server version; privileges in the target schema; ledger state (no
-    failed, modified or missing-locally migrations); lint of pending migrations; sessions idle in
-    transaction or long transactions; locks on the tables the pending migrations touch; the
-    migration advisory lock; INVALID indexes; room for a backup; the backup itself, verified.
+    Checks: connectivity and server version; privileges in the target schema; ledger state (no failed, modified or missing-locally migrations); lint of pending migrations; sessions idle in transaction or long transactions; locks on the tables the pending migrations touch; the migration advisory lock; INVALID indexes; room for a backup; the backup itself, verified.
 
-    Exit codes: 0 every check passed (WARN passes unless --strict); 1 a check FAILed;
-    2 bad usage or configuration.
+    Exit codes: 0 every check passed (WARN passes unless --strict); 1 a check FAILed; 2 bad usage or configuration.
     """
     _validate(ctx.obj, as_json, strict, backup, restore_check, backup_dir, idle_seconds, long_seconds, as_flow)
 

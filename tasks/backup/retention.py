@@ -17,10 +17,27 @@ def select_expired(backups: Sequence[BackupInfo], keep_last: int, keep_days: flo
     return [b for index, b in enumerate(newest_first) if index >= max(keep_last, 0) and b.created_at < cutoff]
 
 
+#: a ``.<name>.partial`` dump this old was left by a killed process, not a running one
+STALE_PARTIAL_AGE = timedelta(days=1)
+
+
 def apply_retention(backup_dir: Path, keep_last: int, keep_days: float, *, now: datetime | None = None) -> list[Path]:
-    """Delete expired backups (dump and metadata) in ``backup_dir``; return the dumps deleted."""
-    expired = select_expired(list_backups(Path(backup_dir)), keep_last, keep_days, now or datetime.now(timezone.utc))
+    """Delete expired backups (dump and metadata) in ``backup_dir``, and partial dumps older than a
+    day (left by a killed process); return the paths deleted."""
+    now = now or datetime.now(timezone.utc)
+    expired = select_expired(list_backups(Path(backup_dir)), keep_last, keep_days, now)
     for info in expired:
         remove_path(info.path)
         remove_path(info.metadata_path)
-    return [info.path for info in expired]
+    stale = [p for p in stale_partials(Path(backup_dir), now)]
+    for path in stale:
+        remove_path(path)
+    return [info.path for info in expired] + stale
+
+
+def stale_partials(backup_dir: Path, now: datetime) -> list[Path]:
+    """Temporary dumps (``.<name>.partial``) not modified for STALE_PARTIAL_AGE."""
+    if not backup_dir.is_dir():
+        return []
+    cutoff = (now - STALE_PARTIAL_AGE).timestamp()
+    return sorted(p for p in backup_dir.glob(".*.partial") if p.stat().st_mtime < cutoff)
