@@ -140,3 +140,11 @@ def test_lint_does_not_import_prefect(sql_file) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["0", "False"], done.stderr
+
+
+def test_help_explains_options_configuration_and_exit_codes() -> None:
+    result = run_cli(["lint", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    for expected in ("--strict", "--explain-all", "--format", "[tool.migration-guard.lint]", "LINT_SEVERITY", "Exit codes: 0 no errors"):
+        assert expected in text

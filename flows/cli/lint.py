@@ -28,17 +28,13 @@ def lint(
 ) -> None:
     """Lint migrations with PostgreSQL's own parser: locks, rewrites, destructive changes, transactions, types.
 
-    With a database (global --database-url or $DATABASE_URL) the linter reads the row estimates and
-    sizes of the tables each statement touches: a blocking statement on a tiny table is info, on a
-    large one an error. Tables created earlier in the same run count as new (no lock findings).
-    Statements inside DO blocks and functions, and EXECUTE'd string literals, are linted too.
+    Live mode: with a database (global --database-url or $DATABASE_URL) row estimates and sizes of the touched tables re-level blocking findings (tiny table: info, large table: error).
 
-    Suppress: `-- migration-guard:ignore RULE[,RULE] reason` before a statement (or before the first
-    statement for the whole file). Configure: LINT_DISABLE=rule,rule and LINT_SEVERITY=rule=warning,rule2=off,
-    or [tool.migration-guard.lint] in ./pyproject.toml. Rules: --explain-all or docs/lint-rules.md.
+    Tables created earlier in the same run count as new (no lock findings). SQL inside DO blocks, functions and EXECUTE'd string literals is linted too.
 
-    Exit codes: 0 no errors; 1 errors found (warnings too with --strict); 2 bad usage or
-    configuration (unknown rule or format, missing path, unreachable database).
+    Suppress with `-- migration-guard:ignore RULE[,RULE] reason` before a statement (before the first statement: whole file). Configure with LINT_DISABLE=rule,rule and LINT_SEVERITY=rule=warning,rule2=off, or \\[tool.migration-guard.lint] in ./pyproject.toml. Rules: --explain-all or docs/lint-rules.md.
+
+    Exit codes: 0 no errors; 1 errors found (warnings too with --strict); 2 bad usage or configuration (unknown rule or format, missing path, unreachable database).
     """
     fmt = "json" if as_json else output_format.lower()
     if fmt not in FORMATS:

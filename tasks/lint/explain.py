@@ -37,6 +37,36 @@ def rules_markdown() -> str:
         f"{len(rules)} rules. Each is one module in `tasks/lint/rules/`; its explanation below is the text "
         "`migration-guard lint --explain RULE` prints and the `why` / `fix` of every finding.",
         "",
+        "## Usage",
+        "",
+        "```sh",
+        "migration-guard lint prisma/migrations/2024*/migration.sql   # files or folders (*.sql, sorted)",
+        "migration-guard lint --database-url \"$DATABASE_URL\"          # the project's pending migrations, live",
+        "migration-guard lint --format github migrations/             # GitHub workflow annotations",
+        "migration-guard lint --json --strict migrations/             # machine output; warnings fail too",
+        "migration-guard lint --explain constraint-missing-not-valid  # one rule's problem and safe SQL",
+        "```",
+        "",
+        "Text output reads like a compiler: `path:line:col  severity  rule  message`, then the fix. Exit codes: "
+        "0 no errors; 1 errors (warnings too with `--strict`); 2 bad usage or configuration. `lint` is "
+        "read-only and does not start Prefect. From Python: `migration_guard.tasks.lint.lint_text(sql)` and "
+        "`lint_migrations(migrations, conn=...)` return `Finding` objects (`to_dict()` is the JSON shape).",
+        "",
+        "What the linter knows beyond the SQL:",
+        "",
+        "- **New tables.** A table created earlier in the same file, or by an earlier migration of the same "
+        "run (the pending ones), is empty: lock and rewrite rules skip it.",
+        "- **Live mode.** With a database URL the row estimates (`pg_class.reltuples`), total sizes and "
+        "column types of the tables the statements touch are read in one query each.",
+        "- **PL/pgSQL.** SQL statements inside `DO` blocks and `plpgsql`/`sql` function bodies, and "
+        "`EXECUTE '...'` string literals, go through every rule (PostgreSQL's PL/pgSQL parser finds them).",
+        "- **Prisma.** Prisma sends a migration.sql as one query, which PostgreSQL runs as one transaction, "
+        "so `CONCURRENTLY` only works in a migration of its own.",
+        "- **Bad input.** Empty files give nothing; binary, non-UTF-8 and unparsable files give one "
+        "`invalid-input` or `syntax-error` finding with the line and column, never a traceback.",
+        "",
+        "## Rules",
+        "",
         "Severities are static without a database. With `--database-url` (live mode) the rules marked "
         "*size-aware* are re-levelled by the table's estimated rows and size: below 10,000 rows and 64 MB "
         "info, from 1,000,000 rows or 1 GB error, warning in between. Tables created earlier in the same "
