@@ -79,6 +79,11 @@ def test_statement_suppression_and_file_suppression() -> None:
     assert rules(header) == []
 
 
+def test_trailing_suppression_applies_to_its_own_line() -> None:
+    sql = "DROP TABLE t; -- migration-guard:ignore ban-drop-table release 42\nDROP TABLE u;\nDROP TABLE v; -- migration-guard:ignore ban-drop-table last"
+    assert [(f.rule, f.line) for f in lint(sql)] == [("ban-drop-table", 2)]
+
+
 def test_unknown_rule_in_suppression_is_a_finding_and_silences_nothing() -> None:
     findings = lint("-- migration-guard:ignore ban-drop-tabel typo\nDROP TABLE t;")
     assert sorted(f.rule for f in findings) == ["ban-drop-table", "unknown-suppression-rule"]

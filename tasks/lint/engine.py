@@ -313,16 +313,25 @@ def _suppressions(
     directives: list[Suppression] = []
     if not statements:
         return file_rules, per_statement, parse_directives(text)
+    previous_end = 0
     for statement in statements:
-        found = parse_directives(statement.preceding, statement.start - len(statement.preceding))
-        if not found:
-            continue
+        gap_start = statement.start - len(statement.preceding)
+        found = parse_directives(statement.preceding, gap_start)
         directives.extend(found)
-        target = file_rules if statement.index == 0 else per_statement.setdefault(statement.index, set())
         for directive in found:
+            if statement.index > 0 and "\n" not in text[previous_end:directive.offset]:
+                target = per_statement.setdefault(statement.index - 1, set())  # trailing comment, same line
+            elif statement.index == 0:
+                target = file_rules
+            else:
+                target = per_statement.setdefault(statement.index, set())
             target.update(directive.rules)
+        previous_end = statement.end
     last = statements[-1]
-    directives.extend(parse_directives(text[last.end:], last.end))
+    for directive in parse_directives(text[last.end:], last.end):
+        directives.append(directive)
+        if "\n" not in text[last.end:directive.offset]:
+            per_statement.setdefault(last.index, set()).update(directive.rules)
     return file_rules, per_statement, directives
 
 

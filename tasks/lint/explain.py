@@ -73,7 +73,7 @@ def rules_markdown() -> str:
         "migration or in an earlier pending migration are new and empty: lock rules skip them. Findings "
         "inside function bodies are at most warnings (the body runs when called, not during the migration).",
         "",
-        "Suppress with `-- migration-guard:ignore RULE[,RULE] reason` on the line(s) before a statement, or "
+        "Suppress with `-- migration-guard:ignore RULE[,RULE] reason` on the line(s) before a statement or at the end of its line, or "
         "before the first statement for the whole file. Disable or re-level rules with "
         "`LINT_DISABLE=rule,rule` and `LINT_SEVERITY=rule=warning,rule2=off`, or in the project's "
         "pyproject.toml:",

@@ -1,7 +1,8 @@
 """``-- migration-guard:ignore RULE[,RULE] reason`` comments.
 
-A directive in the comments before the first statement applies to the whole file; a directive
-anywhere else applies to the next statement. Rule codes are checked against the registry; unknown
+A directive in the comments before the first statement applies to the whole file; a directive at
+the end of a statement's line applies to that statement; any other directive applies to the next
+statement. Rule codes are checked against the registry; unknown
 codes are reported (rule ``unknown-suppression-rule``) instead of silently ignored.
 """
 
