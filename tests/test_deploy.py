@@ -132,3 +132,45 @@ def test_deploy_registers_blocks_deployments_and_automations(prefect_api, db_url
         database = client.read_block_document_by_name("default", "migration-guard-postgres-database",
                                                        include_secrets=False)
         assert database.data["connect_timeout"] == 5
+
+
+@pytest.mark.slow
+def test_serve_deployments_serves_every_flow_from_one_process(prefect_api, db_url, tmp_path):
+    import subprocess
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.helpers import CLI
+    from tests.prefect_server import stop_process_group
+
+    migrations = make_prisma_project(tmp_path, {"20250101000000_init": "CREATE TABLE t (id int);"})
+    env = server_env(tmp_path / "home", prefect_api)
+    env.update({"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(migrations), "ENVIRONMENT": "served",
+                "LOG_DIR": str(tmp_path / "logs"), "ALERTS_DIR": str(tmp_path / "alerts"),
+                "BACKUP_DIR": str(tmp_path / "backups")})
+    assert run_cli_process(["blocks", "create-from-env", "served", "--overwrite"], env=env, timeout=120).exit_code == 0
+    log = open(tmp_path / "serve.log", "w")
+    served = subprocess.Popen([*CLI, "serve-deployments", "--blocks", "served"], env=env, cwd=tmp_path,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect_api}), get_client(sync_client=True) as client:
+            expected = {s.name for s in load_specs() if s.load_flow() is not None}
+            deadline = time.monotonic() + 120
+            names: set[str] = set()
+            while time.monotonic() < deadline and not expected <= names:
+                time.sleep(1)
+                names = {client.read_flow(d.flow_id).name for d in client.read_deployments() if d.name == "served"}
+            assert expected <= names, (tmp_path / "serve.log").read_text()
+            served_healthcheck = client.read_deployment_by_name("healthcheck/served")
+            assert [s.schedule.cron for s in served_healthcheck.schedules] == ["0 * * * *"]
+            assert served_healthcheck.parameters == {"database_block": "served", "project_block": "served"}
+        ran = run_cli_process(["trigger", "healthcheck/served", "--timeout", "180"], env=env, cwd=tmp_path, timeout=240)
+        assert ran.exit_code in (0, 1), ran.output  # 1 = a WARNING/HIGH finding; the run itself happened
+        assert "Completed" in ran.output or "Failed" in ran.output
+        assert list((tmp_path / "logs").glob("healthcheck*.log")), (tmp_path / "serve.log").read_text()[-2000:]
+    finally:
+        stop_process_group(served)
+        log.close()
+    assert served.poll() is not None
