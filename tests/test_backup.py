@@ -246,3 +246,30 @@ def test_retention_removes_partial_dumps_left_by_a_killed_process(tmp_path: Path
 
     assert deleted == [old]
     assert running.exists() and not old.exists()
+
+
+def test_interrupted_dump_leaves_nothing_and_no_pg_dump_process(seeded: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import migration_guard.tasks.backup.create as create_module
+
+    monkeypatch.setattr(create_module, "PROGRESS_TICK_SECONDS", 0.001)
+    calls = []
+
+    def interrupt(update: object) -> None:
+        calls.append(update)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        create_backup(seeded, tmp_path, reason="manual", fmt="directory", progress=interrupt)
+
+    assert calls, "the progress callback was never called"
+    assert list(tmp_path.iterdir()) == []
+    deadline = time.monotonic() + 5  # backends end asynchronously after their client is gone
+    with psycopg.connect(seeded, autocommit=True) as conn:
+        while True:
+            dumping = conn.execute("SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE application_name = 'migration-guard-backup'").fetchone()[0]
+            if dumping == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert dumping == 0

@@ -95,8 +95,7 @@ def run_tool(
                     if on_tick is not None:
                         on_tick(time.monotonic() - started)
         except BaseException:
-            process.kill()
-            process.wait()
+            _stop(process)
             raise
         err.seek(0)
         text = err.read().decode("utf-8", errors="replace")
@@ -105,3 +104,13 @@ def run_tool(
             out.seek(0)
             captured = out.read().decode("utf-8", errors="replace")
     return ToolRun(process.returncode, redact(text, connection.secrets), time.monotonic() - started, captured)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM (pg_dump then stops its parallel workers), SIGKILL after 5 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

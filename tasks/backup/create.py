@@ -47,6 +47,9 @@ class BackupProgress:
 
 ProgressCallback = Callable[[BackupProgress], None]
 
+#: how often the progress callback is called while pg_dump runs
+PROGRESS_TICK_SECONDS = 0.5
+
 
 @dataclass(frozen=True)
 class BackupPreflight:
@@ -156,7 +159,7 @@ def create_backup(
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         else:
             temp.mkdir(mode=0o700)
-        run = run_tool(argv, client, on_tick=tick)
+        run = run_tool(argv, client, on_tick=tick, tick_seconds=PROGRESS_TICK_SECONDS)
         if run.returncode != 0:
             raise _dump_failure(run.first_error, backup_dir, temp)
         make_private(temp)
