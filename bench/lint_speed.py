@@ -79,15 +79,16 @@ def main() -> int:
     rows = [("migration-guard lint (all rules, PL/pgSQL)", lint_s), ("pglast parse_sql alone (validated AST, no rules)", parse_s)]
     if squawk_s is not None:
         rows.append(("squawk (same file, one process)", squawk_s))
-    print(f"file: {statements} statements, {len(sql):,} characters; {len(findings)} findings; best of {args.repeat}")
-    print(f"{'tool':<46} {'seconds':>8} {'statements/s':>13} {'vs lint':>8}")
+    print(f"Lint speed: {statements} statements, {len(sql):,} characters, {len(findings)} findings; best of {args.repeat}.\n")
+    print("| tool | seconds | statements/s | time vs lint |")
+    print("| --- | ---: | ---: | ---: |")
     for name, seconds in rows:
-        print(f"{name:<46} {seconds:>8.3f} {statements / seconds:>13,.0f} {seconds / lint_s:>7.2f}x")
+        print(f"| {name} | {seconds:.3f} | {statements / seconds:,.0f} | {seconds / lint_s:.2f}x |")
     rate = statements / lint_s
     verdict = "meets" if rate >= TARGET else "MISSES"
-    print(f"lint: {rate:,.0f} statements/s — {verdict} the {TARGET:,}/s target")
+    print(f"\nlint: {rate:,.0f} statements/s, {verdict} the {TARGET:,}/s target.")
     if squawk_s is not None:
-        print(f"ratio lint/squawk time: {lint_s / squawk_s:.2f} (squawk does not look inside DO blocks or functions)")
+        print(f"Ratio lint/squawk time: {lint_s / squawk_s:.2f} (squawk does not look inside DO blocks or functions).")
     return 0 if rate >= TARGET else 1
 
 
