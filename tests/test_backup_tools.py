@@ -75,3 +75,29 @@ def test_estimate_is_conservative_for_uncompressed_dumps() -> None:
 def test_backup_names_are_safe_file_names() -> None:
     when = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=timezone.utc)
     assert backup_name("my app/db", when, "pre migrate!") == "my_app_db-20260304T050607.890Z-pre-migrate"
+
+
+def test_create_backup_refuses_tools_older_than_the_server(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import migration_guard.tasks.backup.tools as tools_module
+    from migration_guard.tasks.backup import create_backup
+
+    old_bin = tmp_path / "11" / "bin"
+    old_bin.mkdir(parents=True)
+    for name in ("pg_dump", "pg_restore"):
+        script = old_bin / name
+        script.write_text(f"#!/bin/sh\necho '{name} (PostgreSQL) 11.22'\n")
+        script.chmod(0o755)
+    monkeypatch.setattr(tools_module, "DEBIAN_ROOT", tmp_path)
+    monkeypatch.setenv("PATH", str(old_bin))
+    monkeypatch.delenv("PG_BIN_DIR", raising=False)
+
+    with pytest.raises(BackupToolError) as caught:
+        create_backup(db_url, tmp_path / "backups", reason="manual")
+
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        server_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+    assert f"server is PostgreSQL {server_version}" in caught.value.message
+    assert "found 11.22 at" in caught.value.message
+    assert not (tmp_path / "backups").exists() or not list((tmp_path / "backups").iterdir())
