@@ -47,9 +47,11 @@ def test_fast_and_validated_parse_build_identical_trees() -> None:
         assert [s.stmt_location for s in fast] == [s.stmt_location for s in validated]
 
 
-def test_validation_is_restored_afterwards() -> None:
+def test_validation_is_restored_afterwards_even_when_nested() -> None:
     with unvalidated_nodes():
-        pass
+        with unvalidated_nodes():
+            pass
+        assert ast.Node.__setattr__ is object.__setattr__  # still inside the outer block
     node = ast.RangeVar()
     try:
         node.inh = "not a bool"

@@ -96,7 +96,8 @@ def lint_text(
     invalid = _invalid_input(text, path)
     if invalid is not None:
         return (config or LintConfig()).apply([invalid])
-    return lint_statements(_split(text, path), text, path, context=context, config=config)
+    with unvalidated_nodes():
+        return lint_statements(_split(text, path), text, path, context=context, config=config)
 
 
 def prepare(text: str, path: str) -> list[Statement] | Finding:
@@ -128,7 +129,8 @@ def lint_migrations(
     from migration_guard.tasks.sql.locks import tables_touched
 
     context = context if context is not None else LintContext()
-    prepared = [(m, prepare(m.sql, str(m.path))) for m in migrations]
+    with unvalidated_nodes():
+        prepared = [(m, prepare(m.sql, str(m.path))) for m in migrations]
     if conn is not None:
         tables: dict[tuple[str, str], None] = {}
         for _, statements in prepared:
@@ -137,6 +139,11 @@ def lint_migrations(
                     for key in tables_touched(statement, context.default_schema):
                         tables.setdefault(key, None)
         context.table_stats, context.column_types, context.server_version_num = _read_catalog(conn, list(tables))
+    with unvalidated_nodes():
+        return _lint_prepared(prepared, context, config)
+
+
+def _lint_prepared(prepared: list, context: LintContext, config: LintConfig | None) -> list[Finding]:
     findings: list[Finding] = []
     for migration, statements in prepared:
         if isinstance(statements, Finding):
