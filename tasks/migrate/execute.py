@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from migration_guard.tasks.catalog import SessionInfo
 from migration_guard.tasks.db import classify_error
@@ -180,6 +181,9 @@ def _run_in_transaction(
     conn, steps, start_at, lock_pg, statement_pg, budget, on_step, before_commit, result, started,
     watch_delay, base, cap, log, rng,
 ) -> None:
+    # BEGIN and both SET LOCALs in one round trip; the values are validated "<n>ms" literals.
+    begin = sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}").format(
+        sql.Literal(lock_pg), sql.Literal(statement_pg))
     attempt = 0
     while True:
         attempt += 1
@@ -188,25 +192,31 @@ def _run_in_transaction(
         failing: Step | None = None
         watch = BlockerWatch(conn, watch_delay, log)
         try:
-            with watch, conn.transaction():
-                conn.execute(
-                    "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                    (lock_pg, statement_pg),
-                )
-                for step in steps[start_at:]:
-                    watch.label = step.label
-                    step_started = time.monotonic()
+            with watch:
+                conn.execute(begin)
+                try:
+                    for step in steps[start_at:]:
+                        watch.label = step.label
+                        step_started = time.monotonic()
+                        try:
+                            conn.execute(step.sql)  # type: ignore[arg-type] - migration text, run verbatim
+                        except psycopg.Error:
+                            failing = step
+                            raise
+                        result.step_timings.append((step.label, time.monotonic() - step_started))
+                        done += 1
+                        if on_step is not None:
+                            on_step(conn, done, step)
+                    if before_commit is not None:
+                        before_commit(conn)
                     try:
-                        conn.execute(step.sql)  # type: ignore[arg-type] - migration text, run verbatim
+                        conn.execute("COMMIT")
                     except psycopg.Error:
-                        failing = step
+                        failing = Step("COMMIT", "COMMIT (deferred constraints)")
                         raise
-                    result.step_timings.append((step.label, time.monotonic() - step_started))
-                    done += 1
-                    if on_step is not None:
-                        on_step(conn, done, step)
-                if before_commit is not None:
-                    before_commit(conn)
+                except BaseException:
+                    _rollback_quietly(conn)
+                    raise
             result.steps_done = done
             return
         except psycopg.Error as exc:
@@ -215,6 +225,16 @@ def _run_in_transaction(
             result.step_timings.clear()
             _handle_failure(conn, exc, failing, attempt, started, budget, result, watch, base, cap, log, rng,
                             steps_done=start_at, rolled_back=True)
+
+
+def _rollback_quietly(conn: psycopg.Connection) -> None:
+    if conn.closed or conn.broken:
+        return
+    try:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+    except psycopg.Error:
+        pass
 
 
 def _run_step_by_step(
@@ -309,8 +329,8 @@ def _where(step: Step) -> str:
 class BlockerWatch:
     """While a statement runs longer than ``delay_s``, ask ``pg_blocking_pids`` who blocks it.
 
-    Opens its own short-lived monitoring connection only when the statement is slow, so fast
-    migrations pay nothing but a sleeping thread.
+    Registering costs a dict insert: one shared scheduler thread notices slow statements and only
+    then starts a monitor (its own short-lived connection), so fast migrations pay nothing.
     """
 
     def __init__(self, conn: psycopg.Connection, delay_s: float, log: Any, label: str = "") -> None:
@@ -320,37 +340,73 @@ class BlockerWatch:
         self.label = label
         self.blockers: list[str] = []
         self.elapsed_s = 0.0
-        self._pid = conn.info.backend_pid
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._started = 0.0
+        self.pid = conn.info.backend_pid
+        self.stopped = threading.Event()
+        self.started = 0.0
 
     def __enter__(self) -> BlockerWatch:
-        self._started = time.monotonic()
-        self._thread = threading.Thread(target=self._watch, name="mg-blocker-watch", daemon=True)
-        self._thread.start()
+        self.started = time.monotonic()
+        self.stopped.clear()
+        _SCHEDULER.add(self)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self.elapsed_s = time.monotonic() - self._started
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+        self.elapsed_s = time.monotonic() - self.started
+        self.stopped.set()
+        _SCHEDULER.remove(self)
 
-    def _watch(self) -> None:
-        if self._stop.wait(self.delay_s):
-            return
+    def monitor(self) -> None:
+        """Poll pg_blocking_pids until the statement ends (runs in its own thread)."""
         try:
             with psycopg.connect(**_monitor_params(self.conn), autocommit=True) as monitor:
-                while not self._stop.is_set():
-                    for session in blocking_sessions(monitor, self._pid):
+                while not self.stopped.is_set():
+                    for session in blocking_sessions(monitor, self.pid):
                         line = session.describe()
                         if line not in self.blockers:
                             self.blockers.append(line)
                             self.log.warning("%s is waiting for a lock held by %s", self.label or "statement", line)
-                    self._stop.wait(0.2)
+                    self.stopped.wait(0.2)
         except Exception as exc:  # noqa: BLE001 - best effort: the statement's own outcome is what matters
             self.log.debug("blocker watch stopped: %s", type(exc).__name__)
+
+
+class _WatchScheduler:
+    """One daemon thread that starts a monitor for each watch still running after its delay."""
+
+    def __init__(self) -> None:
+        self._watches: dict[int, BlockerWatch] = {}
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: BlockerWatch) -> None:
+        with self._cond:
+            self._watches[id(watch)] = watch
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="mg-blocker-watch", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def remove(self, watch: BlockerWatch) -> None:
+        with self._cond:
+            self._watches.pop(id(watch), None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [w for w in self._watches.values() if now - w.started >= w.delay_s]
+                for watch in due:
+                    del self._watches[id(watch)]
+                pending = [w.started + w.delay_s - now for w in self._watches.values()]
+                if not due:
+                    self._cond.wait(timeout=min(pending) if pending else 5.0)
+                    continue
+            for watch in due:
+                if not watch.stopped.is_set():
+                    threading.Thread(target=watch.monitor, name="mg-blocker-monitor", daemon=True).start()
+
+
+_SCHEDULER = _WatchScheduler()
 
 
 def blocking_sessions(conn: psycopg.Connection, pid: int) -> list[SessionInfo]:
