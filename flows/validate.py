@@ -43,7 +43,8 @@ class ValidationFailed(MigrationGuardError):
 
 def _take_backup(ctx: ValidationContext) -> CheckResult:
     try:
-        info = create_backup_task(ctx.dsn, ctx.backup_dir, ctx.options.backup_reason, ctx.migration_head)
+        info = create_backup_task(ctx.dsn, ctx.backup_dir, ctx.options.backup_reason, ctx.migration_head,
+                                  lock_wait_timeout=ctx.options.backup_lock_wait_timeout)
         verified = verify_backup_task(info.path, ctx.options.restore_check, ctx.dsn)
     except BackupError as exc:
         return failed_result(exc)

@@ -38,11 +38,12 @@ def create_backup_task(
     migration_head: str | None = None,
     fmt: str = "auto",
     jobs: int | None = None,
+    lock_wait_timeout: str | None = "60s",
 ) -> BackupInfo:
     """pg_dump the database into ``backup_dir``; retried once only if the database was unreachable."""
     logger = get_run_logger()
     info = create_backup(dsn, Path(backup_dir), reason=reason, migration_head=migration_head, fmt=fmt, jobs=jobs,
-                         progress=_progress_logger(logger))
+                         progress=_progress_logger(logger), lock_wait_timeout=lock_wait_timeout)
     logger.info("backup %s: %s in %.1f s (%s, sha256 %s…)", info.path.name, format_bytes(info.size_bytes),
                 info.duration_s, info.format, info.sha256[:12])
     return info

@@ -216,3 +216,16 @@ def test_no_room_for_a_backup_fails(app_db: str, tmp_path: Path) -> None:
     assert status_of(report, "backup-room") is CheckStatus.FAIL
     assert "cannot create the backup folder" in report.get("backup-room").reason
     assert status_of(report, "backup") is CheckStatus.SKIP
+
+
+def test_backup_that_cannot_lock_a_table_fails_and_names_it(app_db: str, tmp_path: Path,
+                                                            other_session: psycopg.Connection) -> None:
+    other_session.execute("LOCK TABLE other IN ACCESS EXCLUSIVE MODE")  # not touched by the migrations
+
+    report = validate(app_db, tmp_path, backup=True, idle_in_transaction_seconds=3600,
+                      backup_lock_wait_timeout="300ms")
+
+    check = report.get("backup")
+    assert check.status is CheckStatus.FAIL
+    assert "could not lock a table" in check.reason and "LOCK TABLE public.other" in check.reason
+    assert not any(p.suffix in {".dump", ".dumpdir"} for p in (tmp_path / "backups").iterdir())

@@ -63,11 +63,13 @@ class ToolRun:
 
     @property
     def first_error(self) -> str:
-        """The most telling stderr line (the first ``error:`` line, else the last line)."""
+        """The most telling stderr line (the first ``error:`` line, else the last line), with the
+        ``detail:`` lines that follow it (pg_dump puts the failing query there)."""
         lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
-        for line in lines:
+        for index, line in enumerate(lines):
             if "error:" in line or "FATAL" in line:
-                return line
+                details = [d.split("detail:", 1)[1].strip() for d in lines[index + 1:index + 3] if "detail:" in d]
+                return line + (f" ({'; '.join(details)})" if details else "")
         return lines[-1] if lines else f"exit code {self.returncode}"
 
 

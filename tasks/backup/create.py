@@ -202,6 +202,13 @@ def _dump_failure(first_error: str, backup_dir: Path, temp: Path) -> BackupError
             "free disk space or set BACKUP_DIR to a larger disk, then re-run",
             free_bytes=free,
         )
+    if "LOCK TABLE" in first_error:
+        return BackupError(
+            f"pg_dump could not lock a table within its lock wait timeout: {first_error}",
+            "another session holds a conflicting lock (e.g. a running migration or ALTER): find it with "
+            "SELECT pid, mode, query FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE NOT granted OR mode = "
+            "'AccessExclusiveLock'; then re-run",
+        )
     return BackupError(f"pg_dump failed: {first_error}", "check the message above; the partial dump was removed")
 
 

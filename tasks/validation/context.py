@@ -22,6 +22,8 @@ class ValidationOptions:
         restore_check: verify that backup by restoring it into a scratch database.
         strict: WARN counts as FAIL.
         backup_reason: the reason stored with the backup.
+        backup_lock_wait_timeout: pg_dump --lock-wait-timeout (a table locked exclusively fails
+            the backup after this long instead of hanging it).
     """
 
     idle_in_transaction_seconds: float = 5.0
@@ -31,6 +33,7 @@ class ValidationOptions:
     restore_check: bool = False
     strict: bool = False
     backup_reason: str = "pre-migrate"
+    backup_lock_wait_timeout: str = "60s"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def skipped_result(reason: str) -> CheckResult:
 
 def run(ctx: ValidationContext) -> CheckResult:
     try:
-        info = create_backup(ctx.dsn, ctx.backup_dir, reason=ctx.options.backup_reason, migration_head=ctx.migration_head)
+        info = create_backup(ctx.dsn, ctx.backup_dir, reason=ctx.options.backup_reason, migration_head=ctx.migration_head,
+                             lock_wait_timeout=ctx.options.backup_lock_wait_timeout)
         verified = verify_backup(info.path, restore_check=ctx.options.restore_check, dsn=ctx.dsn)
     except BackupError as exc:
         return failed_result(exc)
