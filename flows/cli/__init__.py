@@ -114,12 +114,27 @@ _register_commands()
 HOISTED_OPTIONS = ("--database-url", "--migrations-dir", "--tool", "--schema")
 
 
+#: global options that take a value (long and short spellings)
+_VALUE_OPTIONS = frozenset({*HOISTED_OPTIONS, "-d", "-m", "-t"})
+
+
+def _command_index(argv: list[str]) -> int | None:
+    """Position of the command name, skipping global options and their values."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if not arg.startswith("-"):
+            return index
+        index += 2 if arg in _VALUE_OPTIONS else 1
+    return None
+
+
 def hoist_global_options(argv: list[str]) -> list[str]:
     """Move global options written after the command in front of it, where the parser expects them.
 
     Only the long spellings are moved, so a command's own short flags are never taken.
     """
-    command_at = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    command_at = _command_index(argv)
     if command_at is None:
         return argv
     leading, rest = argv[:command_at], argv[command_at:]
