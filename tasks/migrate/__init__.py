@@ -12,4 +12,6 @@ post-migrate hooks. Plain functions over a psycopg connection; the Prefect layer
 - ``apply.py``     one migration, transactional or step by step, ledger written like Prisma.
 - ``plan.py``      the ``--dry-run`` plan.
 - ``hooks.py``     post-migrate hooks and the application start-up check.
+- ``pipeline.py``  the safe-migrate sequence and its decisions (``run_safe_migrate`` + ``Steps``).
+- ``report.py``    the report as markdown (artifact / CLI) and its artifact key.
 """
