@@ -199,10 +199,12 @@ def test_role_that_does_not_own_a_touched_table_fails(app_db: str, db: psycopg.C
 
     touching = validate(as_role, tmp_path).get("privileges")
     creating_only = validate(as_role, tmp_path / "c", {"001_new": "CREATE TABLE fresh (id int);"}).get("privileges")
+    writing_only = validate(as_role, tmp_path / "w", {"001_fill": "INSERT INTO items VALUES (1000, 'x');"}).get("privileges")
 
     assert touching.status is CheckStatus.FAIL
     assert touching.details == ("public.items (owner postgres)",)
     assert creating_only.status is CheckStatus.PASS
+    assert writing_only.status is CheckStatus.PASS  # DML needs privileges, not ownership
 
 
 def test_no_room_for_a_backup_fails(app_db: str, tmp_path: Path) -> None:

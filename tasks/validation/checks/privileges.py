@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import psycopg
+
 from migration_guard.tasks.validation.base import Check, check_connection
 from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
 
+def _not_owned_in_schema(conn: psycopg.Connection, schema: str) -> list[tuple[str, str, str]]:
+    return conn.execute(
+        "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
+        "AND NOT pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY 1, 2",
+        (schema,),
+    ).fetchall()
+
+
+def _not_owned_among(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    if not tables:
+        return []
+    return conn.execute(
+        "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN unnest(%s::text[], %s::text[]) AS t(s, r) ON t.s = n.nspname AND t.r = c.relname "
+        "WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY 1, 2",
+        ([t[0] for t in tables], [t[1] for t in tables]),
+    ).fetchall()
+
+
+def altered_tables(planned: dict[tuple[str, str], str] | None) -> list[tuple[str, str]] | None:
+    """Tables the migrations lock above ROW EXCLUSIVE: DDL (ALTER, CREATE INDEX ...) that needs
+    ownership; plain INSERT/UPDATE/DELETE only need table privileges."""
+    if planned is None:
+        return None
+    from migration_guard.tasks.sql.locks import LOCK_MODES, ROW_EXCLUSIVE
+
+    return [key for key, mode in planned.items() if LOCK_MODES.index(mode) > LOCK_MODES.index(ROW_EXCLUSIVE)]
+
+
 def run(ctx: ValidationContext) -> CheckResult:
     schema = ctx.schema
+    touched = altered_tables(ctx.planned_locks())
     with check_connection(ctx) as conn:
         role, superuser, db_create, schema_exists, schema_create, schema_usage = conn.execute(
             "SELECT current_user::text, r.rolsuper, has_database_privilege(current_database(), 'CREATE'), "
@@ -17,12 +51,7 @@ def run(ctx: ValidationContext) -> CheckResult:
             "FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = %s WHERE r.rolname = current_user",
             (schema,),
         ).fetchone()
-        not_owned = conn.execute(
-            "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
-            "AND NOT pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY 1",
-            (schema,),
-        ).fetchall()
+        not_owned = _not_owned_among(conn, touched) if touched is not None else _not_owned_in_schema(conn, schema)
     if superuser:
         return CHECK.result(CheckStatus.PASS, f"role {role} is a superuser", role=role)
     if not schema_exists:
@@ -33,19 +62,16 @@ def run(ctx: ValidationContext) -> CheckResult:
     if not (schema_create and schema_usage):
         return CHECK.result(CheckStatus.FAIL, f"role {role} cannot create objects in schema {schema}",
                             fix=f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}";', role=role)
-    touched = ctx.touched_tables()
-    owners = {name: owner for name, owner in not_owned}
+    listed = [f"{s}.{t} (owner {owner})" for s, t, owner in not_owned]
     if touched is None:
-        if owners:
-            return CHECK.result(CheckStatus.WARN, f"role {role} does not own {len(owners)} object(s) in {schema}; "
-                                "ALTER on them would fail (the tables the migrations touch are unknown)",
-                                [f"{schema}.{n} (owner {o})" for n, o in owners.items()],
+        if listed:
+            return CHECK.result(CheckStatus.WARN, f"role {role} does not own {len(listed)} object(s) in {schema}; "
+                                "ALTER on them would fail (the tables the migrations touch are unknown)", listed,
                                 fix=f'ALTER TABLE ... OWNER TO "{role}";  or run migrations as the owner', role=role)
         return CHECK.result(CheckStatus.PASS, f"role {role} can create in {schema} and owns every object there", role=role)
-    blocked = [f"{s}.{t} (owner {owners[t]})" for s, t in touched if s == schema and t in owners]
-    if blocked:
-        return CHECK.result(CheckStatus.FAIL, f"role {role} does not own {len(blocked)} table(s) the pending migrations alter",
-                            blocked, fix=f'run the migrations as the owner, or ALTER TABLE ... OWNER TO "{role}";', role=role)
+    if listed:
+        return CHECK.result(CheckStatus.FAIL, f"role {role} does not own {len(listed)} table(s) the pending migrations alter",
+                            listed, fix=f'run the migrations as the owner, or ALTER TABLE ... OWNER TO "{role}";', role=role)
     return CHECK.result(CheckStatus.PASS, f"role {role} can create in {schema} and owns the tables the migrations touch", role=role)
 
 
