@@ -52,7 +52,12 @@ class RecoverOptions:
 
 
 def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps, approve: Approver) -> RecoveryReport:
-    """Detect → backup → diagnose → explain → plan → approve → execute → ledger → verify → report."""
+    """Detect → diagnose → explain → plan → approve → backup → execute → ledger → verify → report.
+
+    The verified backup is taken right before the first change (after approval), so a run that
+    stops at the plan costs no dump; a rollback that needs a restore names the newest backup
+    taken before the failed attempt (safe-migrate's pre-migrate backup).
+    """
     if options.mode not in MODES:
         from migration_guard.tasks.errors import ConfigError
 
@@ -81,13 +86,6 @@ def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps,
     if len(detection.failed) > 1:
         report.warnings.append("more failed migrations after this one: " + ", ".join(s.name for s in detection.failed[1:])
                                + "; run recover again after this one")
-    if options.backup and not options.plan_only:
-        clock = time.perf_counter()
-        applied = [s.name for s in detection.report.statuses if s.state.value == "applied"]
-        report.backup = steps.backup(project, applied[-1] if applied else None)
-        report.timings["backup"] = time.perf_counter() - clock
-    elif not options.backup:
-        report.warnings.append("no backup taken (--no-backup)")
     clock = time.perf_counter()
     plan = _plan(project, options, steps, detection, target, report)
     report.plan = plan
@@ -105,6 +103,13 @@ def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps,
         report.reason = "the plan was not approved"
         report.next_step = "re-run migration-guard recover when ready (or --mode rollback)"
         return _finish(report, started)
+    if options.backup:
+        clock = time.perf_counter()
+        applied = [s.name for s in detection.report.statuses if s.state.value == "applied"]
+        report.backup = steps.backup(project, applied[-1] if applied else None)
+        report.timings["backup"] = time.perf_counter() - clock
+    else:
+        report.warnings.append("no backup taken (--no-backup)")
     clock = time.perf_counter()
     execution = steps.execute(project, plan, target, detection.stale_lock_holders)
     report.execution = execution.to_dict()
@@ -135,8 +140,8 @@ def _plan(project, options, steps, detection, target, report) -> RepairPlan:
     if target is not None:
         diagnosis, cause = steps.diagnose(project, target, options.lock_age_seconds)
         report.diagnosis, report.cause = diagnosis, cause
-        backup_path = (report.backup or {}).get("path")
-        plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path)
+        plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema,
+                           backup_path=_backup_before(project, target))
         covered = {s.invalid_index for s in diagnosis.statements if s.invalid_index}
         failed = target.failed_entries
         if failed and target.migration is not None and not target.migration.matches_checksum(failed[-1].checksum):
@@ -149,6 +154,17 @@ def _plan(project, options, steps, detection, target, report) -> RepairPlan:
     plan.steps[:0] = debris_steps(detection.invalid_indexes, detection.unvalidated, covered)
     plan.terminate = [h.describe() for h in detection.stale_lock_holders]
     return plan
+
+
+def _backup_before(project: Project, target) -> str | None:
+    """The newest backup taken before the failed attempt started (what a restore should use)."""
+    from migration_guard.tasks.backup import list_backups
+
+    started = min((e.started_at for e in target.failed_entries), default=None)
+    for info in list_backups(project.settings.backup_dir):
+        if started is None or info.created_at <= started:
+            return str(info.path)
+    return None
 
 
 def _finish(report: RecoveryReport, started: float) -> RecoveryReport:

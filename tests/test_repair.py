@@ -169,3 +169,19 @@ def test_bad_mode_is_a_usage_error(tmp_path: Path, db_url: str) -> None:
 
     assert result.exit_code == 2
     assert "--mode must be one of auto, forward, rollback" in result.output
+
+
+def test_rollback_that_needs_a_restore_names_the_backup_taken_before_the_failure(tmp_path: Path, db_url: str) -> None:
+    from migration_guard.tasks.backup import create_backup
+
+    before = create_backup(db_url, tmp_path / "backups", reason="pre-migrate")
+    failing = "ALTER TABLE items DROP COLUMN qty;\nCREATE UNIQUE INDEX items_sku_key ON items (sku);\n"
+    project = _sql_project(tmp_path, db_url, failing, applied_statements=1,
+                           logs="statement 2 (line 2) failed: duplicate (SQLSTATE 23505)")
+
+    result = run_cli(["recover", "--mode", "rollback", "--yes"], _env(project, tmp_path))
+
+    assert result.exit_code == 1
+    assert "DropColumn qty" in result.output
+    assert str(before.path) in result.output
+    assert len(list((tmp_path / "backups").glob("*.json"))) == 1  # a blocked run takes no backup

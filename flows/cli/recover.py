@@ -73,10 +73,14 @@ def _recover(options, mode, yes, plan_only, no_backup, no_drift, stale_lock_seco
 
 
 def _run_flow(options, project, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json) -> None:
+    import os
+
     from migration_guard.flows.recover import recover_flow
 
+    # the URL reaches the in-process flow through the environment, never as a stored flow parameter
+    os.environ["DATABASE_URL"] = project.dsn
     state = recover_flow(
-        database_url=project.dsn, migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
+        migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
         mode=mode, approve=yes, backup=not no_backup, drift=not no_drift, plan_only=plan_only,
         stale_lock_seconds=stale_lock_seconds, return_state=True,
     )
