@@ -174,3 +174,32 @@ def test_serve_deployments_serves_every_flow_from_one_process(prefect_api, db_ur
         stop_process_group(served)
         log.close()
     assert served.poll() is not None
+
+
+@pytest.mark.slow
+def test_plain_prefect_deploy_reads_the_same_prefect_yaml(prefect_api, tmp_path):
+    """`prefect deploy --prefect-file deployments/prefect.yaml --all` (the Prefect convention) works too."""
+    import subprocess
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from tests.prefect_server import PREFECT
+
+    env = server_env(tmp_path / "home", prefect_api)
+    env["MIGRATION_GUARD_HOME"] = str(REPO)
+    done = subprocess.run([str(PREFECT), "--no-prompt", "deploy", "--prefect-file", "deployments/prefect.yaml", "--all"],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    installed = [s for s in load_specs() if s.load_flow() is not None]
+    if len(installed) < 5:
+        pytest.skip("prefect deploy --all needs every flow module")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with temporary_settings({PREFECT_API_URL: prefect_api}), get_client(sync_client=True) as client:
+        healthcheck = client.read_deployment_by_name("healthcheck/healthcheck")
+        recover = client.read_deployment_by_name("recover/recover")
+    assert healthcheck.entrypoint == "flows/healthcheck.py:healthcheck_flow"
+    assert [s.schedule.cron for s in healthcheck.schedules] == ["0 * * * *"]
+    assert healthcheck.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+    assert healthcheck.pull_steps == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}]
+    assert recover.parameter_openapi_schema["properties"]["approve"].get("description")

@@ -194,3 +194,29 @@ def test_trigger_reports_a_missing_deployment_as_unreachable(stack, tmp_path):
     env = server_env(stack["root"] / "client-home", stack["api"])
     result = run_cli_process(["trigger", "no-such-flow", "--timeout", "10"], env=env, cwd=tmp_path, timeout=120)
     assert result.exit_code == 2, result.output
+
+
+def test_dead_mans_switch_fires_when_no_run_completes(stack):
+    """The proactive trigger really fires: a 15-second window with no Completed run of a flow."""
+    from datetime import timedelta
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import AutomationCore
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from migration_guard.blocks.channels import generic_webhook
+    from migration_guard.deployments.automations import SILENCE_BODY, silence_trigger
+
+    webhook = stack["webhook"]
+    subject = "e2e: silent-flow has not completed"
+    with temporary_settings({PREFECT_API_URL: stack["api"]}):
+        block_id = generic_webhook(webhook.url).save("e2e-silence", overwrite=True)
+        with get_client(sync_client=True) as client:
+            client.create_automation(AutomationCore(
+                name="e2e silence", trigger=silence_trigger("e2e-silent-flow", timedelta(seconds=15)),
+                actions=[SendNotification(block_document_id=block_id, subject=subject, body=SILENCE_BODY)],
+            ))
+    posts = webhook.wait_for(lambda body: body.get("subject") == subject, timeout=90)
+    assert posts, f"the dead-man's switch never fired; received {webhook.received}"
+    assert "No healthcheck flow run has completed" in posts[0]["body"]
