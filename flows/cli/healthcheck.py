@@ -68,6 +68,9 @@ def _run_plain(settings, no_alerts: bool) -> dict:
 
 
 def _run_flow(options, settings, config: Path | None, environment: str | None) -> dict:
+    from migration_guard.flows.prefect_api import require_prefect_api
+
+    require_prefect_api()  # one-line error, not a traceback, when the API is down
     from migration_guard.flows.healthcheck import healthcheck_flow
     from migration_guard.tasks.checks.report import HealthcheckCritical
 

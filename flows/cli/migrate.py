@@ -94,6 +94,9 @@ def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lo
 
 
 def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir) -> None:
+    from migration_guard.flows.prefect_api import require_prefect_api
+
+    require_prefect_api()  # one-line error, not a traceback, when the API is down
     from migration_guard.flows.safe_migrate import SafeMigrateFailed, safe_migrate_flow
     from migration_guard.tasks.migrate.report import report_markdown
 

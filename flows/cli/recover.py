@@ -75,6 +75,9 @@ def _recover(options, mode, yes, plan_only, no_backup, no_drift, stale_lock_seco
 def _run_flow(options, project, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json) -> None:
     import os
 
+    from migration_guard.flows.prefect_api import require_prefect_api
+
+    require_prefect_api()  # one-line error, not a traceback, when the API is down
     from migration_guard.flows.recover import recover_flow
 
     # the URL reaches the in-process flow through the environment, never as a stored flow parameter

@@ -73,6 +73,9 @@ def _validate(options, as_json, strict, backup, restore_check, backup_dir, idle_
 def _run_flow(project, strict, backup, restore_check, idle_seconds, long_seconds, backup_dir) -> dict:
     import os
 
+    from migration_guard.flows.prefect_api import require_prefect_api
+
+    require_prefect_api()  # one-line error, not a traceback, when the API is down
     from migration_guard.flows.validate import validate_flow
 
     if backup_dir is not None:
