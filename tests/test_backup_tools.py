@@ -101,3 +101,25 @@ def test_create_backup_refuses_tools_older_than_the_server(db_url: str, tmp_path
     assert f"server is PostgreSQL {server_version}" in caught.value.message
     assert "found 11.22 at" in caught.value.message
     assert not (tmp_path / "backups").exists() or not list((tmp_path / "backups").iterdir())
+
+
+def test_archive_listing_is_parsed_by_kind() -> None:
+    from migration_guard.tasks.backup.restore import archive_objects
+
+    listing = """;
+; Archive created at 2026-11-24 04:30:00 UTC
+;     dbname: app
+216; 1259 16390 TABLE public orders postgres
+3344; 0 16390 TABLE DATA public orders postgres
+3200; 2606 16400 CONSTRAINT public orders orders_pkey postgres
+3201; 2606 16401 FK CONSTRAINT public orders orders_customer_id_fkey postgres
+215; 1259 16389 SEQUENCE public orders_id_seq postgres
+3360; 0 0 SEQUENCE SET public orders_id_seq postgres
+3100; 1259 16500 INDEX public orders_note_idx postgres
+"""
+    objects = archive_objects(listing)
+
+    assert [(o.kind, o.schema) for o in objects] == [
+        ("TABLE", "public"), ("TABLE DATA", "public"), ("CONSTRAINT", "public"), ("FK CONSTRAINT", "public"),
+        ("SEQUENCE", "public"), ("SEQUENCE SET", "public"), ("INDEX", "public")]
+    assert objects[0].name == "orders" and objects[2].name == "orders orders_pkey"

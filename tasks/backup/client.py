@@ -46,7 +46,7 @@ def client_connection(dsn: str, *, dbname: str | None = None, connect_timeout: i
         params["dbname"] = dbname
     params.setdefault("application_name", TOOL_APPLICATION_NAME)
     params.setdefault("connect_timeout", str(connect_timeout))
-    env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
+    env = dict(os.environ)  # an inherited PGPASSWORD / PGPASSFILE keeps working
     if password:
         env["PGPASSWORD"] = password
     return ClientConnection(pg_conninfo.make_conninfo(**params), env, tuple(passwords_in(dsn)))

@@ -25,7 +25,12 @@ from migration_guard.tasks.backup.scratch import (
 from migration_guard.tasks.backup.tools import PgTools, find_tools
 from migration_guard.tasks.db import connection, database_name, describe_target
 
-_TOC_OBJECT = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<kind>[A-Z][A-Z ]*?)\s+(?P<schema>\S+)\s+(?P<name>\S+)\s+\S+$")
+_TOC_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
+#: multi-word entry kinds of ``pg_restore --list`` (longest first); other kinds are one word
+_MULTI_WORD_KINDS = ("MATERIALIZED VIEW DATA", "SEQUENCE OWNED BY", "MATERIALIZED VIEW", "FK CONSTRAINT", "TABLE DATA",
+                     "SEQUENCE SET", "DEFAULT ACL", "ROW SECURITY", "TABLE ATTACH", "INDEX ATTACH", "EVENT TRIGGER",
+                     "FOREIGN TABLE", "LARGE OBJECT", "BLOB DATA", "BLOBS", "PROCEDURAL LANGUAGE", "TEXT SEARCH CONFIGURATION",
+                     "TEXT SEARCH DICTIONARY", "FOREIGN DATA WRAPPER", "SERVER", "USER MAPPING")
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,22 @@ class ArchiveObject:
 
 
 def archive_objects(listing: str) -> list[ArchiveObject]:
-    """Objects named in ``pg_restore --list`` output (plain parsing; comments skipped)."""
+    """Objects named in ``pg_restore --list`` output (plain parsing; comment lines skipped).
+
+    Each entry reads ``<id>; <catalog oid> <oid> <KIND> <schema|-> <name ...> <owner>``; for
+    constraints, triggers and defaults the name is ``<table> <name>``.
+    """
     objects = []
     for line in listing.splitlines():
-        match = _TOC_OBJECT.match(line.strip())
-        if match:
-            objects.append(ArchiveObject(match["kind"], match["schema"], match["name"]))
+        match = _TOC_ENTRY.match(line.strip())
+        if not match:
+            continue
+        rest = match["rest"]
+        kind = next((k for k in _MULTI_WORD_KINDS if rest.startswith(k + " ")), rest.split(" ", 1)[0])
+        tokens = rest[len(kind):].split()
+        if len(tokens) < 2:
+            continue
+        objects.append(ArchiveObject(kind, tokens[0], " ".join(tokens[1:-1]) or tokens[1]))
     return objects
 
 
