@@ -185,3 +185,16 @@ def test_rollback_that_needs_a_restore_names_the_backup_taken_before_the_failure
     assert "DropColumn qty" in result.output
     assert str(before.path) in result.output
     assert len(list((tmp_path / "backups").glob("*.json"))) == 1  # a blocked run takes no backup
+
+
+def test_a_statement_that_does_not_parse_is_a_syntax_failure_that_blocks(db: psycopg.Connection) -> None:
+    db.execute("CREATE TABLE t (id int)")
+    sql = "ALTER TABLE t ADD COLUMN a int;\nALTER TABLE t ADD COLUMN b int,, ;\n"
+    db.execute("ALTER TABLE t ADD COLUMN a int")
+    catalog = load_catalog(db, ["public"])
+    diagnosis = diagnose_migration(sql, "m", catalog)
+
+    cause = classify_failure(db, diagnosis, catalog, None)
+
+    assert cause.kind == "syntax" and cause.present
+    assert not choose_plan(diagnosis, cause, "auto").runnable

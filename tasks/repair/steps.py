@@ -56,7 +56,10 @@ def diagnose_step(project, status: MigrationStatus, lock_age_seconds: float = 1.
 
 def execute_step(project, plan: RepairPlan, status: MigrationStatus | None, stale_holders: list) -> ExecutionOutcome:
     """Run the plan and fix the ledger."""
-    return execute_plan(project, plan, status.migration if status else None, stale_holders=stale_holders)
+    settings = project.settings
+    return execute_plan(project, plan, status.migration if status else None, stale_holders=stale_holders,
+                        lock_wait_s=float(getattr(settings, "migrate_lock_wait", 10.0)),
+                        retry_budget_s=float(getattr(settings, "migrate_retry_budget", 60.0)))
 
 
 def verify_step(project, migration: str | None, expected_state: str | None, drift: bool = True) -> Verification:

@@ -51,13 +51,16 @@ def check_drift(project, *, migrations: Sequence[Migration] | None = None) -> Dr
             )
     names = [m.name for m in migrations]
     shadow_url = _shadow_url_setting(project)
+    excluded = {"_prisma_migrations"}
+    if project.ledger.table_schema == project.schema:
+        excluded.add(project.ledger.table_name)
     try:
         with shadow_database(project.dsn, shadow_url, project.schema) as (shadow_dsn, label):
             with connect(shadow_dsn, connect_timeout=project.settings.connect_timeout) as shadow:
                 apply_migrations(shadow, migrations, project.schema)
-                expected = snapshot_schema(shadow, [project.schema])
+                expected = snapshot_schema(shadow, [project.schema], exclude_tables=excluded)
             with connect(project.dsn, connect_timeout=project.settings.connect_timeout) as live:
-                actual = snapshot_schema(live, [project.schema])
+                actual = snapshot_schema(live, [project.schema], exclude_tables=excluded)
     except MigrationGuardError as exc:
         reason = f"{exc.message} ({exc.suggestion})" if exc.suggestion else exc.message
         return DriftReport(checked=False, applied_migrations=names, reason=reason,

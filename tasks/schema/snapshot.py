@@ -18,8 +18,8 @@ from migration_guard.tasks.schema.model import (
     TableInfo,
 )
 
-#: tables that belong to migration tools, not to the application schema
-LEDGER_TABLES = frozenset({"_prisma_migrations", "schema_migrations"})
+#: Prisma's ledger table, left out of snapshots by default (it is not part of the application schema)
+LEDGER_TABLES = frozenset({"_prisma_migrations"})
 
 _COLUMN_TYPES = """
 SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
