@@ -90,3 +90,24 @@ def test_plan_only_changes_nothing_and_takes_no_backup(incident: Scenario) -> No
     assert 'DROP INDEX IF EXISTS "public"."Payment_status_dueDate_idx"' in result.output
     assert incident.ledger() == before
     assert not incident.backups.exists() or not list(incident.backups.iterdir())
+
+
+def test_seed_incident_applied_in_one_transaction_by_native_prisma(tmp_path: Path, db_url: str, prisma_cli: Path) -> None:
+    scenario = Scenario(tmp_path, db_url, prisma_cli, {INIT: INIT_SQL})
+    assert scenario.deploy().returncode == 0
+    scenario.sql("INSERT INTO \"Customer\" (email, name) VALUES ('a@example.com', 'A')")
+    scenario.sql("INSERT INTO \"Payment\" (\"customerId\", amount, \"dueDate\") VALUES (1, 5, now()), (77, 5, now())")
+    scenario.add(INCIDENT, INCIDENT_SQL)
+    assert scenario.deploy().returncode != 0  # native-like: one implicit transaction, nothing remains
+    assert not set(NEW_COLUMNS) & set(scenario.columns("Payment"))
+
+    blocked = scenario.recover("--plan")
+    assert "3 not_done" in blocked.output and "1 offending row(s)" in blocked.output
+
+    scenario.sql('DELETE FROM "Payment" WHERE "customerId" = 77')
+    done = scenario.recover("--yes")
+
+    assert done.exit_code == 0, done.output
+    assert set(NEW_COLUMNS) <= set(scenario.columns("Payment"))
+    assert scenario.prisma_status().returncode == 0
+    assert scenario.drift().clean

@@ -198,3 +198,25 @@ def test_a_statement_that_does_not_parse_is_a_syntax_failure_that_blocks(db: psy
 
     assert cause.kind == "syntax" and cause.present
     assert not choose_plan(diagnosis, cause, "auto").runnable
+
+
+@pytest.mark.parametrize(("answer", "exit_code", "outcome"), [("n\n", 1, "declined"), ("y\n", 0, "recovered")])
+def test_the_cli_asks_before_changing_anything(tmp_path: Path, db_url: str, answer: str, exit_code: int,
+                                               outcome: str) -> None:
+    from typer.testing import CliRunner
+
+    from migration_guard.flows.cli import app
+    from tests.helpers import CONFIG_VARIABLES
+
+    project = _sql_project(tmp_path, db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE items SET sku = 'c' WHERE id = 2")
+    env = {name: None for name in CONFIG_VARIABLES} | _env(project, tmp_path)
+
+    result = CliRunner().invoke(app, ["recover", "--no-drift"], env=env, input=answer)
+
+    assert result.exit_code == exit_code, result.output
+    assert "Apply this plan?" in result.output and outcome in result.output
+    with psycopg.connect(db_url) as conn:
+        built = conn.execute("SELECT count(*) FROM pg_class WHERE relname = 'items_sku_key'").fetchone()[0]
+    assert built == (1 if outcome == "recovered" else 0)
