@@ -115,6 +115,6 @@ def report_markdown(report: ValidationReport) -> str:
     lines = [f"# Validation of {report.database}: {report.summary}", "",
              "| check | status | reason | fix |", "|---|---|---|---|"]
     for check in report.checks:
-        reason = check.reason + ("".join(f"<br>• {cell(d)}" for d in check.details[:10]))
-        lines.append(f"| {cell(check.title)} | **{check.status.value}** | {cell(reason)} | {cell(check.fix)} |")
+        reason = cell(check.reason) + "".join(f"<br>• {cell(d)}" for d in check.details[:10])
+        lines.append(f"| {cell(check.title)} | **{check.status.value}** | {reason} | {cell(check.fix)} |")
     return "\n".join(lines) + "\n"
