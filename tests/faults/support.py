@@ -177,3 +177,60 @@ def indexes(conn: psycopg.Connection, table: str) -> dict[str, bool]:
     return {r[0]: r[1] for r in conn.execute(
         "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "WHERE i.indrelid = to_regclass(%s)", (table,)).fetchall()}
+
+
+def assert_backup_restores(path: Path, env: Mapping[str, str], cwd: Path, query: str, expected: Any) -> None:
+    """`backup restore PATH --into NEW` succeeds and ``query`` on NEW returns ``expected``; NEW is dropped."""
+    import uuid
+
+    from psycopg import sql
+
+    from tests.helpers import run_cli_process
+    from tests.pg_server import with_database
+
+    name = f"mg_restored_{uuid.uuid4().hex[:10]}"
+    done = run_cli_process(["backup", "restore", str(path), "--into", name], env=env, cwd=cwd, timeout=120)
+    try:
+        assert done.exit_code == 0, done.output
+        with psycopg.connect(with_database(env["DATABASE_URL"], name)) as conn:
+            assert conn.execute(query).fetchone()[0] == expected
+    finally:
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def recover_project(tmp_path: Path, db_url: str, applied_statements: int = 1) -> dict[str, str]:
+    """A SQL-folder project whose 0002 failed after ``applied_statements`` statements because its
+    connection was killed (the cause is gone, so recover goes forward); returns the CLI env."""
+    from tests.test_repair import _env, _sql_project
+
+    project = _sql_project(tmp_path, db_url, RECOVER_FAILING, applied_statements=applied_statements,
+                           logs="statement 2 (line 2) failed: terminating connection due to administrator command "
+                                "(SQLSTATE 57P01)")
+    return {**_env(project, tmp_path), "LOCK_TIMEOUT": "30s"}
+
+
+RECOVER_FAILING = """\
+ALTER TABLE items ADD COLUMN price numeric(10,2);
+CREATE INDEX items_price_idx ON items (price);
+ALTER TABLE items ADD COLUMN note text;
+"""
+SQL_LEDGER = "migration_guard.schema_migrations"
+
+
+class LedgerBlocker:
+    """Holds EXCLUSIVE on the ledger table in an open transaction: reads pass, but the write that
+    fixes the ledger (inside the repair's transaction, after its statements) waits — a window
+    where the repair is mid-transaction."""
+
+    def __init__(self, db_url: str, table: str = SQL_LEDGER) -> None:
+        from psycopg import sql
+
+        self.conn = psycopg.connect(db_url)
+        self.conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(
+            sql.SQL(".").join(sql.Identifier(p) for p in table.split("."))))
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()
