@@ -53,3 +53,18 @@ def test_flow_fails_on_a_held_migration_lock(prefect_harness: None, db: psycopg.
 def test_artifact_keys_are_what_prefect_accepts() -> None:
     assert artifact_key("My_App.Prod") == "validation-my-app-prod"
     assert artifact_key("__") == "validation-database"
+
+
+def test_cli_runs_the_flow_with_flag(prefect_harness: None, db: psycopg.Connection, db_url: str, tmp_path: Path) -> None:
+    import json
+
+    from tests.helpers import run_cli
+
+    folder = make_sql_project(tmp_path, {"001": "CREATE TABLE t (id int);"})
+    env = {"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(folder), "BACKUP_DIR": str(tmp_path / "b")}
+
+    result = run_cli(["validate", "--flow", "--json", "--no-backup"], env=env)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["checks"][-1]["status"] == "SKIP"
