@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import psycopg
-import pytest
 from psycopg import sql
 
 from migration_guard.blocks.settings import load_settings

@@ -3,7 +3,6 @@ migration-guard status, the drift check and `prisma migrate status` / `deploy`."
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path

@@ -220,3 +220,15 @@ def test_the_cli_asks_before_changing_anything(tmp_path: Path, db_url: str, answ
     with psycopg.connect(db_url) as conn:
         built = conn.execute("SELECT count(*) FROM pg_class WHERE relname = 'items_sku_key'").fetchone()[0]
     assert built == (1 if outcome == "recovered" else 0)
+
+
+def test_orphans_are_counted_against_the_parents_primary_key_when_no_columns_are_named(db: psycopg.Connection) -> None:
+    db.execute("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int, pid int);"
+               "INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1), (2, 2), (3, NULL), (4, 5)")
+    sql = "ALTER TABLE c ADD CONSTRAINT c_pid_fkey FOREIGN KEY (pid) REFERENCES p;\n"
+    catalog = load_catalog(db, ["public"])
+
+    cause = classify_failure(db, diagnose_migration(sql, "m", catalog), catalog, "Database error code: 23503")
+
+    assert (cause.kind, cause.present, cause.offending_rows) == ("orphans", True, 2)
+    assert len(db.execute(cause.listing_query).fetchall()) == 2

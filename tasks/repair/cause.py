@@ -140,7 +140,7 @@ def classify_failure(
         kind = "lock_timeout"  # some tools drop the SQLSTATE; the server's message is all that is left
     if kind is None and logs is None:
         kind = "connection_lost"
-    data_cause = _data_recheck(conn, failing, schema) if failing is not None else None
+    data_cause = _data_recheck(conn, failing, snapshot, schema) if failing is not None else None
     if data_cause is not None and (data_cause.present or kind in (None, data_cause.kind)):
         data_cause.sqlstate = sqlstate
         return _with_locks(conn, data_cause, diagnosis, schema, lock_age_seconds)
@@ -154,7 +154,7 @@ def classify_failure(
             cause.detail = "recovery commits each ALTER TYPE ... ADD VALUE before the statements that use it"
     if cause.kind in ("unknown", "connection_lost", "statement_timeout", "deadlock", "already_exists",
                       "unsafe_enum_value", "lock_timeout"):
-        blocking = _recheck_remaining(conn, diagnosis, schema)
+        blocking = _recheck_remaining(conn, diagnosis, snapshot, schema)
         if blocking is not None:
             blocking.sqlstate = sqlstate
             return _with_locks(conn, blocking, diagnosis, schema, lock_age_seconds)
@@ -168,10 +168,11 @@ def classify_failure(
     return cause
 
 
-def _recheck_remaining(conn: psycopg.Connection, diagnosis: Diagnosis, schema: str) -> FailureCause | None:
+def _recheck_remaining(conn: psycopg.Connection, diagnosis: Diagnosis, snapshot: SchemaSnapshot,
+                       schema: str) -> FailureCause | None:
     """The first remaining statement whose data re-check fails now (or cannot be done), if any."""
     for statement in diagnosis.remaining:
-        cause = _data_recheck(conn, statement, schema)
+        cause = _data_recheck(conn, statement, snapshot, schema)
         if cause is not None and cause.present is not False:
             return cause
     return None
@@ -226,7 +227,8 @@ def _enum_value_used_later(diagnosis: Diagnosis) -> bool:
 
 
 # ---- data re-checks
-def _data_recheck(conn: psycopg.Connection, failing: StatementDiagnosis, schema: str) -> FailureCause | None:
+def _data_recheck(conn: psycopg.Connection, failing: StatementDiagnosis, snapshot: SchemaSnapshot,
+                  schema: str) -> FailureCause | None:
     node = failing.node
     if isinstance(node, ast.IndexStmt) and node.unique:
         columns = [p.name for p in node.indexParams or ()]
@@ -244,7 +246,7 @@ def _data_recheck(conn: psycopg.Connection, failing: StatementDiagnosis, schema:
             if definition.skip_validation:
                 continue  # NOT VALID: existing rows are not checked
             if definition.contype == CT.CONSTR_FOREIGN:
-                return _orphans(conn, failing, table, definition, schema)
+                return _orphans(conn, failing, table, definition, snapshot, schema)
             if definition.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY) and definition.keys:
                 return _duplicates(conn, failing, table, [k.sval for k in definition.keys],
                                    nulls_too=definition.contype == CT.CONSTR_PRIMARY)
@@ -291,16 +293,13 @@ def _duplicates(conn, failing, table, columns: list[str], nulls_too: bool = Fals
                         listing_query=listing, statement_index=failing.index)
 
 
-def _orphans(conn, failing, table, constraint: ast.Constraint, schema: str) -> FailureCause:
+def _orphans(conn, failing, table, constraint: ast.Constraint, snapshot: SchemaSnapshot, schema: str) -> FailureCause:
     parent = (constraint.pktable.schemaname or schema, constraint.pktable.relname)
     child_cols = [a.sval for a in constraint.fk_attrs or ()]
     parent_cols = [a.sval for a in constraint.pk_attrs or ()]
-    if not parent_cols:
-        row = conn.execute(
-            "SELECT array(SELECT a.attname FROM pg_constraint c JOIN unnest(c.conkey) WITH ORDINALITY k(n, o) ON true "
-            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n WHERE c.conrelid = to_regclass(%s) "
-            "AND c.contype = 'p' ORDER BY k.o)::text[]", (qualified(*parent),)).fetchone()
-        parent_cols = list(row[0] or []) if row else []
+    if not parent_cols:  # REFERENCES parent without columns: the parent's primary key
+        primary = next((c for c in snapshot.table_constraints(*parent) if c.type == "p"), None)
+        parent_cols = list(primary.columns) if primary else []
     if not parent_cols or len(parent_cols) != len(child_cols):
         return FailureCause("orphans", None, _SUMMARY["orphans"], "the referenced key could not be determined",
                             statement_index=failing.index)

@@ -20,7 +20,7 @@ from migration_guard.tasks.db import classify_error, connect, libpq_dsn
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.models import Migration
 from migration_guard.tasks.schema.compare import compare_snapshots
-from migration_guard.tasks.schema.model import DriftReport, SchemaSnapshot
+from migration_guard.tasks.schema.model import DriftReport
 from migration_guard.tasks.schema.snapshot import snapshot_schema
 from migration_guard.tasks.sql.statements import split_statements
 
