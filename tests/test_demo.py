@@ -100,7 +100,7 @@ def test_demo_recovers_the_incident_end_to_end(pg_admin_url, tmp_path):
     home = tmp_path / "prefect-home"
     result = run_cli_process(
         ["demo", "--dir", str(tmp_path / "demo"), "--database", name],
-        env={"DATABASE_URL": pg_admin_url, "PREFECT_HOME": str(home), "PREFECT_API_URL": "",
+        env={"DATABASE_URL": pg_admin_url, "PREFECT_HOME": str(home), "PREFECT_API_URL": "http://127.0.0.1:9/api",
              "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/must-not-be-called"},
         cwd=tmp_path, timeout=300,
     )
@@ -116,3 +116,5 @@ def test_demo_recovers_the_incident_end_to_end(pg_admin_url, tmp_path):
     with psycopg.connect(pg_admin_url) as conn:  # dropped afterwards
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone()[0] == 0
     assert "must-not-be-called" not in result.output
+    assert "temporary local API ready" in result.stdout  # never the configured (here: dead) API
+    assert "ERROR" not in result.stderr, result.stderr[-2000:]

@@ -34,8 +34,9 @@ def demo(
     20250101000000_enhance_payment_tracking migration fails halfway on real rows; healthcheck
     (HIGH alert); recover (diagnose, back up, repair, fix the ledger, verify); healthcheck (alert
     resolved); safe-migrate of the next migration; a summary with timings and where the alert
-    files, logs and backups are. All flows run in this one process (no Prefect server needed;
-    PREFECT_API_URL is used when set). Slack and webhook variables are ignored.
+    files, logs and backups are. All flows run in this one process on a temporary local Prefect
+    API: a configured PREFECT_API_URL is deliberately not used (the demo's failed runs would fire
+    that server's automations), and Slack / webhook variables are ignored.
 
     Exit codes: 0 the incident was recovered and every step passed; 1 a step failed;
     2 no PostgreSQL server could be used.
@@ -59,7 +60,7 @@ def _demo(directory: Path, keep: bool, verbose: bool, database: str) -> None:
     server = find_server()
     ctx = DemoContext(server=server, paths=DemoPaths(paths_root), database_name=database)
     console.print(f"[bold]migration-guard demo[/] on {server.source} ({server.target}); files in {paths_root}")
-    console.print("[dim]The first flow starts Prefect (a temporary local API unless PREFECT_API_URL is set): ~10-20 s.[/]\n")
+    console.print("[dim]Prefect starts a temporary local API first: ~10-20 s.[/]\n")
     try:
         results = run_story(ctx, _print_step)
     finally:
@@ -79,6 +80,11 @@ def _prepare_environment(root: Path, verbose: bool) -> None:
         "ALERTS_DIR": str(root / "logs" / "alerts"),
         "BACKUP_DIR": str(root / "backups"),
     })
+    # Always a temporary local API: the demo's deliberately failed runs must never reach a real
+    # server, whose automations would page someone. Prefect's built-in "ephemeral" profile has no
+    # API URL, so a URL set in the user's active profile is not used either.
+    os.environ.pop("PREFECT_API_URL", None)
+    os.environ["PREFECT_PROFILE"] = "ephemeral"
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     if not verbose:  # failed runs are part of the story; their tracebacks are not

@@ -327,16 +327,14 @@ def safe_migrate_next(ctx: DemoContext) -> tuple[bool, str, list[str]]:
 
 
 def start_prefect(ctx: DemoContext) -> tuple[bool, str, list[str]]:
-    """Reach the Prefect API once, so its start-up (a temporary local server unless
-    PREFECT_API_URL is set) is timed on its own rather than inside the first flow."""
+    """Reach the Prefect API once, so its start-up (a temporary local server) is timed on its own
+    rather than inside the first flow."""
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
 
     with get_client(sync_client=True) as client:
         client.hello()
         url = str(client.api_url)
-    where = "PREFECT_API_URL" if PREFECT_API_URL.value() else "temporary local server"
-    return True, f"API ready at {url} ({where})", []
+    return True, f"temporary local API ready at {url}", []
 
 
 STEPS: list[tuple[str, Callable[[DemoContext], tuple[bool, str, list[str]]]]] = [
