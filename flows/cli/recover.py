@@ -28,8 +28,9 @@ def recover(
     failure, plan (forward or rollback), ask, execute with timeouts, fix the ledger like
     `prisma migrate resolve`, verify (status, INVALID indexes, drift) and report.
 
-    Exit codes: 0 recovered, nothing to do, or plan printed; 1 not recovered (the reason and the
-    next step are printed) or the plan was declined; 2 bad usage or configuration.
+    Exit codes: 0 recovered, nothing to do, or (--plan) a plan that can run; 1 not recovered or a
+    plan that needs a decision (the reason and the next step are printed), or the plan was
+    declined; 2 bad usage or configuration.
     """
     _recover(ctx.obj, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json, use_flow)
 
