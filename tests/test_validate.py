@@ -231,3 +231,23 @@ def test_backup_that_cannot_lock_a_table_fails_and_names_it(app_db: str, tmp_pat
     assert check.status is CheckStatus.FAIL
     assert "could not lock a table" in check.reason and "LOCK TABLE public.other" in check.reason
     assert not any(p.suffix in {".dump", ".dumpdir"} for p in (tmp_path / "backups").iterdir())
+
+
+def test_server_that_never_answers_fails_connectivity_within_the_timeout(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts TCP connections (backlog) but never speaks PostgreSQL
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        folder = make_sql_project(tmp_path, PENDING)
+        settings = load_settings(database_url=f"postgresql://postgres@127.0.0.1:{port}/app", migrations_dir=folder,
+                                 connect_timeout=2)
+        started = time.monotonic()
+        report = run_validation(ValidationContext(Project.from_settings(settings), ValidationOptions(backup=False)))
+        elapsed = time.monotonic() - started
+
+    assert status_of(report, "connectivity") is CheckStatus.FAIL
+    assert "timed out after 2 s" in report.get("connectivity").reason
+    assert f"127.0.0.1:{port}" in report.get("connectivity").reason
+    assert elapsed < 10
