@@ -100,10 +100,14 @@ def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir) ->
     from migration_guard.flows.safe_migrate import SafeMigrateFailed, safe_migrate_flow
     from migration_guard.tasks.migrate.report import report_markdown
 
+    import os
+
     apply = run_options.apply
+    # the URL reaches the in-process flow through the environment, never as a stored flow parameter
+    os.environ["DATABASE_URL"] = project.dsn
     try:
         result = safe_migrate_flow(
-            database_url=project.dsn, migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
+            migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
             dry_run=dry_run, validation=run_options.validate, backup=run_options.backup, strict=run_options.strict,
             on_failure=run_options.on_failure, lock_timeout=str(apply.lock_timeout),
             statement_timeout=str(apply.statement_timeout), retry_budget_s=apply.retry_budget_s,

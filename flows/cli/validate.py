@@ -80,8 +80,10 @@ def _run_flow(project, strict, backup, restore_check, idle_seconds, long_seconds
 
     if backup_dir is not None:
         os.environ["BACKUP_DIR"] = str(backup_dir)
+    # the URL reaches the in-process flow through the environment, never as a stored flow parameter
+    os.environ["DATABASE_URL"] = project.dsn
     return validate_flow(
-        database_url=project.dsn, migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
+        migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
         backup=backup, strict=strict, restore_check=restore_check,
         idle_in_transaction_seconds=idle_seconds, long_transaction_seconds=long_seconds,
     )
