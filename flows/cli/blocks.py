@@ -26,7 +26,7 @@ def register_types() -> None:
 def _register_types() -> None:
     from migration_guard.blocks.registration import register_block_types
 
-    for slug in _api_call(register_block_types):
+    for slug in api_call(register_block_types):
         console.print(f"registered block type [bold]{slug}[/]")
 
 
@@ -53,8 +53,8 @@ def create_from_env(
 def _create_from_env(options, name: str, overwrite: bool) -> None:
     from migration_guard.blocks.registration import save_blocks_from_settings
 
-    _check_name(name)
-    saved = _api_call(lambda: save_blocks_from_settings(options.settings(), name, overwrite=overwrite))
+    check_block_name(name)
+    saved = api_call(lambda: save_blocks_from_settings(options.settings(), name, overwrite=overwrite))
     if saved.database:
         console.print(f"saved PostgreSQL Database block [bold]{saved.database}[/]")
     if saved.project:
@@ -65,16 +65,21 @@ def _create_from_env(options, name: str, overwrite: bool) -> None:
         console.print(f"[yellow]skipped[/] {what}")
 
 
-def _check_name(name: str) -> None:
+def check_block_name(name: str) -> None:
+    """Block document names: lowercase letters, digits and dashes (Prefect's slug rule).
+
+    Raises:
+        ConfigError: any other character.
+    """
     from migration_guard.tasks.errors import ConfigError
 
     if not name or not all(c.islower() or c.isdigit() or c == "-" for c in name):
         raise ConfigError(f"invalid block name {name!r}: use lowercase letters, digits and dashes")
 
 
-def _api_call(fn):
+def api_call(fn):
     """Run a Prefect API call; turn connection failures into one clear line."""
-    from migration_guard.tasks.errors import ConfigError, MigrationGuardError
+    from migration_guard.tasks.errors import MigrationGuardError
 
     try:
         return fn()

@@ -51,9 +51,9 @@ def deploy(
 @handle_errors(error_exit_code=1, config_exit_code=2)
 def _deploy(options, blocks: str, work_pool: str | None, only: tuple[str, ...], skip_blocks: bool,
             skip_automations: bool, image: str | None = None) -> None:
-    from migration_guard.flows.cli.blocks import _api_call, _check_name
+    from migration_guard.flows.cli.blocks import api_call, check_block_name
 
-    _check_name(blocks)
+    check_block_name(blocks)
     api_url = _require_api_url()
     console.print(f"deploying to [bold]{api_url}[/]")
 
@@ -62,8 +62,8 @@ def _deploy(options, blocks: str, work_pool: str | None, only: tuple[str, ...], 
         from migration_guard.blocks.registration import register_block_types, save_blocks_from_settings
 
         settings = options.settings()
-        _api_call(register_block_types)
-        saved = _api_call(lambda: save_blocks_from_settings(settings, blocks, overwrite=True))
+        api_call(register_block_types)
+        saved = api_call(lambda: save_blocks_from_settings(settings, blocks, overwrite=True))
         for kind, name in (("PostgreSQL Database", saved.database), ("Migration Project", saved.project)):
             if name:
                 console.print(f"block  {kind} [bold]{name}[/]")
@@ -73,11 +73,11 @@ def _deploy(options, blocks: str, work_pool: str | None, only: tuple[str, ...], 
             console.print(f"block  alert channel [bold]{channel.slug}[/]")
         channel_ids = [c.block_document_id for c in saved.channels]
     else:
-        channel_ids = _api_call(_existing_channel_ids)
+        channel_ids = api_call(_existing_channel_ids)
 
     from migration_guard.deployments.register import register_deployments
 
-    report = _api_call(lambda: register_deployments(blocks, work_pool, only, image=image))
+    report = api_call(lambda: register_deployments(blocks, work_pool, only, image=image))
     for name in report.deployments:
         console.print(f"deployment [bold]{name}[/]")
     for entrypoint in report.missing_flows:
@@ -87,7 +87,7 @@ def _deploy(options, blocks: str, work_pool: str | None, only: tuple[str, ...], 
         if channel_ids:
             from migration_guard.deployments.automations import apply_automations
 
-            for name in _api_call(lambda: apply_automations(channel_ids)):
+            for name in api_call(lambda: apply_automations(channel_ids)):
                 console.print(f"automation [bold]{name}[/]")
         else:
             err_console.print(
@@ -150,9 +150,9 @@ def serve_deployments(
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
 def _serve(blocks: str, only: tuple[str, ...], limit: int | None) -> None:
-    from migration_guard.flows.cli.blocks import _check_name
+    from migration_guard.flows.cli.blocks import check_block_name
 
-    _check_name(blocks)
+    check_block_name(blocks)
     _require_api_url()
     from migration_guard.deployments.serve import serve_deployments as serve
 
