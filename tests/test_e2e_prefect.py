@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from migration_guard.tasks.ledgers.prisma import PrismaLedger
-from tests.helpers import CLI, add_prisma_migration, make_prisma_project, run_cli_process
+from tests.helpers import add_prisma_migration, make_prisma_project, run_cli_process
 from tests.prefect_server import PREFECT, running_prefect_server, server_env, stop_process_group
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
