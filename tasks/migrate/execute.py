@@ -207,12 +207,14 @@ def _run_in_transaction(
                         done += 1
                         if on_step is not None:
                             on_step(conn, done, step)
-                    if before_commit is not None:
-                        before_commit(conn)
                     try:
-                        conn.execute("COMMIT")
+                        # the ledger writes and COMMIT travel together: one round trip, not three
+                        with conn.pipeline():
+                            if before_commit is not None:
+                                before_commit(conn)
+                            conn.execute("COMMIT")
                     except psycopg.Error:
-                        failing = Step("COMMIT", "COMMIT (deferred constraints)")
+                        failing = Step("COMMIT", "the ledger write or COMMIT")
                         raise
                 except BaseException:
                     _rollback_quietly(conn)
