@@ -97,6 +97,11 @@ def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir) ->
     from migration_guard.flows.prefect_api import require_prefect_api
 
     require_prefect_api()  # one-line error, not a traceback, when the API is down
+    import os
+
+    # Without PREFECT_API_URL Prefect starts a temporary server; on a busy machine it needs longer
+    # than Prefect's default to come up.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from migration_guard.flows.safe_migrate import SafeMigrateFailed, safe_migrate_flow
     from migration_guard.tasks.migrate.report import report_markdown
 
