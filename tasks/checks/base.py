@@ -142,9 +142,23 @@ def max_severity(severities: list[str]) -> str:
     return max(severities, key=lambda s: order.get(s, 0))
 
 
+def quote_name(part: str) -> str:
+    """One identifier quoted as PostgreSQL needs it (anything but plain lower-case ASCII, and keywords),
+    so a suggestion people copy runs as exactly one statement on exactly that object."""
+    from pglast.keywords import UNRESERVED_KEYWORDS
+
+    plain = part.isascii() and part.isidentifier() and part == part.lower()
+    if plain and (part in UNRESERVED_KEYWORDS or not _is_keyword(part)):
+        return part
+    return '"' + part.replace('"', '""') + '"'
+
+
+def _is_keyword(word: str) -> bool:
+    from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
+
+    return word in RESERVED_KEYWORDS or word in TYPE_FUNC_NAME_KEYWORDS or word in COL_NAME_KEYWORDS
+
+
 def quote_literal_ident(schema: str, name: str) -> str:
     """``schema.name`` quoted as PostgreSQL would need it, for suggestions people copy."""
-    def q(part: str) -> str:
-        return part if part.isidentifier() and part == part.lower() else '"' + part.replace('"', '""') + '"'
-
-    return f"{q(schema)}.{q(name)}"
+    return f"{quote_name(schema)}.{quote_name(name)}"

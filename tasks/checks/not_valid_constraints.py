@@ -18,7 +18,7 @@ def run(ctx: CheckContext) -> Outcome:
         return Outcome("every constraint is validated", 0, "constraints")
     names = ", ".join(f"{c.name} on {quote_literal_ident(c.schema, c.table)}" for c in pending)
     suggestions = tuple(
-        f'ALTER TABLE {quote_literal_ident(c.schema, c.table)} VALIDATE CONSTRAINT "{c.name}";' for c in pending[:5]
+        f'ALTER TABLE {quote_literal_ident(c.schema, c.table)} VALIDATE CONSTRAINT {_quoted(c.name)};' for c in pending[:5]
     )
     return Outcome(
         f"{len(pending)} NOT VALID constraint(s): {names}", len(pending), "constraints",
@@ -27,6 +27,11 @@ def run(ctx: CheckContext) -> Outcome:
                 "Rows written before the constraint was added were never checked against it.",
                 suggestions),
     )
+
+
+def _quoted(name: str) -> str:
+    """Always quoted, embedded quotes doubled: the suggestion stays one statement whatever the name."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 CHECK = Check(NAME, "constraints added NOT VALID and never validated", run)
