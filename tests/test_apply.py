@@ -244,3 +244,23 @@ def test_sql_folder_project_and_parse_errors(tmp_path: Path, db_url: str, db: ps
     report = apply_pending(proj.dsn, proj.ledger, FAST)
     assert report.applied == ["0001_init", "0002_bad"]
     assert db.execute("SELECT count(*) FROM migration_guard.schema_migrations WHERE finished_at IS NOT NULL").fetchone()[0] == 2
+
+
+@pytest.mark.prisma
+def test_step_by_step_rows_read_by_prisma(prisma_cli: Path, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    migrations = make_prisma_project(tmp_path, {
+        INIT: "CREATE TABLE a (id int, b int);\n",
+        SECOND: "CREATE INDEX CONCURRENTLY a_b_idx ON a (b);\nCREATE INDEX CONCURRENTLY a_missing_idx ON a (nope);\n",
+    })
+    proj = project(db_url, migrations)
+    with pytest.raises(MigrationApplyError):
+        apply_pending(proj.dsn, proj.ledger, FAST)
+
+    status = prisma(prisma_cli, tmp_path, db_url, "migrate", "status")
+    deploy = prisma(prisma_cli, tmp_path, db_url, "migrate", "deploy")
+    assert status.returncode == 1 and SECOND in status.stdout + status.stderr and "failed" in (status.stdout + status.stderr).lower()
+    assert deploy.returncode != 0 and "P3009" in deploy.stdout + deploy.stderr  # Prisma will not run over it
+
+    add_prisma_migration(migrations, SECOND, "CREATE INDEX CONCURRENTLY a_b_idx ON a (b);\nCREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n")
+    with pytest.raises(MigrationBlockedError):  # the file changed: not the migration that stopped midway
+        apply_pending(proj.dsn, proj.ledger, FAST)
