@@ -219,3 +219,34 @@ def test_recover_a_failed_migration_on_hostile_names(db_url: str, tmp_path: Path
         assert valid == (True,)
         assert conn.execute(f"SELECT {_q(NEW_COLUMN)} FROM {table} LIMIT 1").fetchone() is not None
     _sentinel_alive(db_url)
+
+
+def test_rollback_of_a_failed_migration_on_hostile_names(db_url: str, tmp_path: Path) -> None:
+    """The undo SQL is generated from the migration: it must hit exactly the hostile objects."""
+    table = _q("DROP TABLE x; --")
+    base = (f"CREATE TABLE {table} (id int PRIMARY KEY, {_q('select')} text, {_q(QUOTE_COLUMN)} int);\n"
+            f"INSERT INTO {table} VALUES (1, 'a', 1), (2, 'a', 2);\n"
+            f"CREATE TABLE {_q(SENTINEL)} (id int);\nINSERT INTO {_q(SENTINEL)} VALUES (42);\n")
+    failing = (f"ALTER TABLE {table} ADD COLUMN {_q(NEW_COLUMN)} int;\n"
+               f"CREATE INDEX CONCURRENTLY {_q('x; DROP TABLE sentinel')} ON {table} ({_q(QUOTE_COLUMN)});\n"
+               f"CREATE UNIQUE INDEX CONCURRENTLY {_q('ünï idx')} ON {table} ({_q('select')});\n")
+    migrations = make_sql_project(tmp_path, {"0001_base": base})
+    env = {"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(migrations), "MIGRATION_TOOL": "sql",
+           "BACKUP_DIR": str(tmp_path / "backups"), "ALERTS_DIR": str(tmp_path / "alerts")}
+    assert run_cli(["migrate", "--skip-backup", "--skip-validate"], env).exit_code == 0
+    (migrations / "0002_hostile.sql").write_text(failing)
+    assert run_cli(["migrate", "--skip-backup"], env).exit_code == 1
+
+    undone = run_cli(["recover", "--mode", "rollback", "--yes", "--json", "--no-backup"], env)
+
+    assert undone.exit_code == 0, undone.output
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        columns = {r[0] for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (table,))}
+        indexes = {r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass(%s)",
+            (table,))}
+    assert columns == {"id", "select", QUOTE_COLUMN}
+    assert indexes == {"DROP TABLE x; --_pkey"}
+    _sentinel_alive(db_url)
