@@ -19,6 +19,12 @@ from pathlib import Path
 
 from migration_guard.tasks.alerts.model import Alert
 
+
+def _private_opener(path: str, flags: int) -> int:
+    """Create files 0600 whatever the umask (alert state is never world-writable)."""
+    return os.open(path, flags, 0o600)
+
+
 logger = logging.getLogger("migration_guard.alerts")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -47,8 +53,8 @@ class AlertStore:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Exclusive lock over the folder for a read-modify-write cycle."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".lock", "a") as handle:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+        with open(self.directory / ".lock", "a", opener=_private_opener) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -57,7 +63,7 @@ class AlertStore:
 
     def save(self, alert: Alert) -> Path:
         """Write the alert atomically (temp file in the same folder, fsync, rename)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
         target = self.path_of(alert.id)
         fd, temp = tempfile.mkstemp(prefix=f".{alert.id}.", suffix=".tmp", dir=self.directory)
         try:

@@ -139,14 +139,15 @@ def record_alerts(report: HealthReport, settings: Any, targets: list[DatabaseTar
 def write_log(report: HealthReport, settings: Any, targets: list[DatabaseTarget]) -> Path:
     """Append one JSON line per check to LOG_DIR/healthcheck.log (secrets redacted)."""
     log_dir = Path(settings.log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
     path = log_dir / "healthcheck.log"
     secrets = target_secrets(settings, targets)
     lines = []
     for r in report.results:
         record = {"time": iso(report.started_at), "environment": report.environment, **r.to_dict()}
         lines.append(redact(json.dumps(record, default=str), secrets))
-    with open(path, "a", encoding="utf-8") as handle:
+    # 0640 whatever the umask: nobody else may forge health history
+    with open(path, "a", encoding="utf-8", opener=lambda p, flags: os.open(p, flags, 0o640)) as handle:
         handle.write("\n".join(lines) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
