@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ async def _everything_stored() -> dict[str, object]:
         artifacts = await client.read_artifacts(limit=200)
         logs = await client.read_logs(limit=200)
         task_runs = await client.read_task_runs(limit=200)
+        blocks = await client.read_block_documents(include_secrets=False)
         flows = {r.flow_id: (await client.read_flow(r.flow_id)).name for r in flow_runs}
     return {
         "flow_runs": [{"flow": flows[r.flow_id], "parameters": r.parameters, "message": r.state.message if r.state else None,
@@ -39,6 +41,7 @@ async def _everything_stored() -> dict[str, object]:
         "logs": [log.message for log in logs],
         "task_runs": [{"name": t.name, "inputs": t.task_inputs and {k: [str(i) for i in v] for k, v in t.task_inputs.items()},
                        "message": t.state.message if t.state else None} for t in task_runs],
+        "blocks": [{"name": b.name, "data": b.data} for b in blocks],
     }
 
 
@@ -77,6 +80,13 @@ def test_flow_runs_store_no_password(secret_server: SecretServer, tmp_path: Path
         assert outputs[-1].exit_code == 0, outputs[-1].output
         outputs.append(run_cli(["healthcheck", "--flow", "--json"], env))
         assert outputs[-1].exit_code in (0, 1), outputs[-1].output
+        outputs.append(run_cli(["blocks", "register"], env))
+        outputs.append(run_cli(["blocks", "create-from-env", "sec-flow", "--overwrite"], env))
+        assert outputs[-1].exit_code == 0, outputs[-1].output
+        from migration_guard.flows.healthcheck import healthcheck_flow
+
+        from_blocks = healthcheck_flow(database_block="sec-flow", project_block="sec-flow")
+        assert {c["check"]: c["status"] for c in from_blocks["checks"]}["connectivity"] == "OK"
         outputs.append(run_cli(["healthcheck", "--flow"], {**env, "DATABASE_URL": secret_server.wrong_url(dbname)}))
         assert outputs[-1].exit_code in (2, 3), outputs[-1].output
     finally:
@@ -92,3 +102,10 @@ def test_flow_runs_store_no_password(secret_server: SecretServer, tmp_path: Path
         for item in items:
             assert_no_leak(json.dumps(item, default=str), where=f"Prefect API {kind}")
     assert files_leaking(tmp_path) == {}
+    # what Prefect keeps on disk: the API's SQLite database (block secrets encrypted) and PREFECT_HOME
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    database_file = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    assert database_file.exists()
+    assert files_leaking(database_file.parent) == {}
+    assert files_leaking(Path(os.environ["PREFECT_HOME"])) == {}
