@@ -51,11 +51,15 @@ def failure_trigger(flow_names: tuple[str, ...] = FLOW_NAMES) -> Any:
 
 
 def silence_trigger(flow_name: str = "healthcheck", within: timedelta = SILENCE_LIMIT) -> Any:
-    """Proactive trigger: fewer than one Completed run of ``flow_name`` within ``within``."""
+    """Proactive trigger: no finished (Completed or Failed) run of ``flow_name`` within ``within``.
+
+    A healthcheck that fails because it found a HIGH alert still ran (the failure automation
+    reports it); the switch is for the check that stopped running at all.
+    """
     from prefect.events.schemas.automations import EventTrigger, Posture
 
     return EventTrigger(
-        expect={"prefect.flow-run.Completed"},
+        expect={"prefect.flow-run.Completed", "prefect.flow-run.Failed"},
         match={"prefect.resource.id": "prefect.flow-run.*"},
         match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow_name},
         posture=Posture.Proactive,

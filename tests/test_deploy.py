@@ -75,7 +75,7 @@ def test_automations_are_a_reactive_failure_trigger_and_a_proactive_dead_mans_sw
     assert failure.actions[0].type == "send-notification"
     assert silence.name == DEAD_MANS_SWITCH
     assert silence.trigger.posture.value == "Proactive"
-    assert silence.trigger.expect == {"prefect.flow-run.Completed"}
+    assert silence.trigger.expect == {"prefect.flow-run.Completed", "prefect.flow-run.Failed"}
     assert silence.trigger.within == timedelta(seconds=7200)
     assert silence.trigger.match_related["prefect.resource.name"] == ["healthcheck"]
 
