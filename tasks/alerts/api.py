@@ -8,6 +8,7 @@ and a notification that did not go out is retried by the next observation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ class ReconcileResult:
     notified: list[tuple[str, str]] = field(default_factory=list)  # (alert id, event)
     failed_notifications: dict[str, dict[str, str]] = field(default_factory=dict)
     corrupt_files: list[str] = field(default_factory=list)
+    #: alert id -> why its file could not be written (disk full, read-only folder); the alert is still
+    #: notified and reported, and the next run that can write saves it
+    unsaved: dict[str, str] = field(default_factory=dict)
 
 
 def store_for(settings: Any) -> AlertStore:
@@ -119,7 +123,12 @@ def reconcile(
     result = ReconcileResult()
     to_notify: list[Decision] = []
     scope = set(checked)
-    with store.locked():
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store.locked())
+        except OSError as exc:  # read-only or full folder: decide and notify anyway, save nothing
+            logger.warning("alert folder %s cannot be locked (%s); alerts are not saved this run",
+                           store.directory, exc.strerror or exc)
         loaded = store.load()
         result.corrupt_files = loaded.corrupt
         firing = firing_by_fingerprint(loaded.alerts)
@@ -129,14 +138,14 @@ def reconcile(
                 continue
             seen.add(alert.fingerprint)
             decision = observe(firing.get(alert.fingerprint), alert, now, repeat)
-            store.save(decision.alert)
+            _save(store, decision.alert, result)
             result.firing.append(decision.alert)
             if decision.event is not None:
                 to_notify.append(decision)
         for alert in firing.values():
             if alert.fingerprint not in seen and (alert.check, alert.database) in scope:
                 decision = resolve(alert, now)
-                store.save(decision.alert)
+                _save(store, decision.alert, result)
                 result.resolved.append(decision.alert)
                 if decision.event is not None:
                     to_notify.append(decision)
@@ -157,11 +166,26 @@ def _notify(settings: Any, decision: Decision, secrets: list[str]) -> NotifyOutc
 
 
 def _record_notified(store: AlertStore, alert: Alert, now: datetime) -> Alert:
-    with store.locked():
-        current = store.get(alert.id) or alert
-        updated = mark_notified(current, now)
-        store.save(updated)
+    try:
+        with store.locked():
+            current = store.get(alert.id) or alert
+            updated = mark_notified(current, now)
+            store.save(updated)
+    except OSError as exc:  # the notification went out; only its timestamp is not kept
+        logger.warning("alert %s: notification time not saved (%s)", alert.id, exc.strerror or exc)
+        return mark_notified(alert, now)
     return updated
+
+
+def _save(store: AlertStore, alert: Alert, result: ReconcileResult) -> None:
+    """Save ``alert``; a full or read-only folder is recorded in ``result.unsaved``, never raised
+    (the old file, if any, stays intact: saves are atomic)."""
+    try:
+        store.save(alert)
+    except OSError as exc:
+        result.unsaved[alert.id] = f"{store.directory}: {exc.strerror or exc}"
+        logger.warning("alert %s not saved in %s (%s); the next run saves it", alert.id, store.directory,
+                       exc.strerror or exc)
 
 
 def _replace(result: ReconcileResult, updated: Alert) -> None:

@@ -234,3 +234,48 @@ class LedgerBlocker:
         if not self.conn.closed:
             self.conn.rollback()
             self.conn.close()
+
+
+class TinyDisks:
+    """Tiny tmpfs folders (64 KiB): filled up to ENOSPC, or remounted read-only. Needs root and
+    mount permission (the fixture skips with the reason otherwise); always unmounted."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.mounted: list[Path] = []
+
+    def mount(self, name: str, size: str = "64k") -> Path:
+        point = self.root / name
+        point.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            import pytest
+
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        self.mounted.append(point)
+        return point
+
+    @staticmethod
+    def fill(point: Path) -> Path:
+        """Write a filler file until the disk is full; return it (delete it to free the space)."""
+        filler = point / "filler"
+        with filler.open("wb", buffering=0) as handle:
+            for size in (65536, 4096, 512, 1):
+                try:
+                    while True:
+                        handle.write(b"\0" * size)
+                except OSError:
+                    pass
+        return filler
+
+    @staticmethod
+    def read_only(point: Path, on: bool = True) -> None:
+        mode = "remount,ro" if on else "remount,rw"
+        subprocess.run(["mount", "-o", mode, str(point)], check=True, capture_output=True)
+
+    def unmount_all(self) -> None:
+        for point in reversed(self.mounted):
+            if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", str(point)], capture_output=True)
+        self.mounted.clear()
