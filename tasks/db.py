@@ -200,8 +200,15 @@ def _classify_unreached(dsn: str, original: str, failed: BaseException | None = 
     """
     params = _conninfo(dsn)
     host = params.get("host") or params.get("hostaddr") or ""
-    port = int(params.get("port") or 5432)
     target = describe_target(dsn)
+    try:
+        port = int(params.get("port") or 5432)
+    except ValueError:  # a typo ("5432x") or several hosts' ports: libpq refused it, nothing to probe
+        return DatabaseError(
+            f"cannot connect to {target}: {original}",
+            "fix the port in DATABASE_URL (one number, e.g. 5432)",
+            category=Category.CONFIGURATION, kind="bad_dsn", original=original,
+        )
     if host and not host.startswith("/"):
         network_error = _probe_address(host, port, target, original)
         if network_error is not None:

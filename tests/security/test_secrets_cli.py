@@ -228,17 +228,41 @@ def test_serve_health_with_a_wrong_password(scenario: Scenario) -> None:
     assert_no_leak(body, where="serve /health")
 
 
-def test_exception_text_of_a_wrong_password_connection(scenario: Scenario) -> None:
+def _entry_points(server: SecretServer, dbname: str, tmp_path: Path):
+    from migration_guard.blocks.settings import load_settings
+    from migration_guard.tasks.backup.create import create_backup
     from migration_guard.tasks.db import connect
-    from migration_guard.tasks.errors import DatabaseError
+    from migration_guard.tasks.project import Project, read_status
 
-    with pytest.raises(DatabaseError) as caught:
-        connect(scenario.server.wrong_url(scenario.dbname), connect_timeout=5)
+    wrong = server.wrong_url(dbname)
+    good = server.url(dbname)
+    migrations = make_sql_project(tmp_path, {"0001_a": "SELECT 1;"})
+    return {
+        "connect": lambda: connect(wrong, connect_timeout=5),
+        "read_status": lambda: read_status(Project.from_settings(load_settings(database_url=wrong,
+                                                                                migrations_dir=migrations))),
+        "create_backup": lambda: create_backup(wrong, tmp_path / "b", reason="t"),
+        "mysql_url": lambda: load_settings(database_url=good.replace("postgresql://", "mysql://")),
+        "bad_port": lambda: connect(good.replace(f":{server.server.port}/", ":port/"), connect_timeout=5),
+        "bad_option": lambda: connect(good + "?sslmode=sometimes", connect_timeout=5),
+        "missing_database": lambda: connect(server.url("no_such_db"), connect_timeout=5),
+    }
+
+
+@pytest.mark.parametrize("entry", ["connect", "read_status", "create_backup", "mysql_url", "bad_port",
+                                   "bad_option", "missing_database"])
+def test_exception_text_never_carries_the_password(scenario: Scenario, tmp_path: Path, entry: str) -> None:
+    """The library's own exceptions (message, args, chained causes, traceback text) are clean too."""
+    from migration_guard.tasks.errors import MigrationGuardError
+
+    call = _entry_points(scenario.server, scenario.dbname, tmp_path)[entry]
+    with pytest.raises(Exception) as caught:
+        call()
 
     error = caught.value
-    text = "".join(traceback.format_exception(error)) + repr(error) + str(error.args)
-    assert "password" in str(error).lower()
-    assert not leaks(text), leaks(text)
+    assert isinstance(error, MigrationGuardError), f"{type(error).__name__}: not a one-line migration-guard error"
+    text = "".join(traceback.format_exception(error)) + repr(error) + repr(error.args)
+    assert not leaks(text), (leaks(text), text[-2000:])
 
 
 def test_trigger_against_an_unreachable_api_keeps_the_password_out(scenario: Scenario, tmp_path: Path) -> None:
