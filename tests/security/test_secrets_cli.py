@@ -104,6 +104,12 @@ def test_status_lint_validate_and_backups(scenario: Scenario) -> None:
 
     metadata = json.loads(created.stdout)
     assert metadata, "backup create --json printed no metadata"
+    restored_name = f"{scenario.dbname}_restored"
+    try:
+        scenario.run("backup", "restore", metadata["path"], "--into", restored_name, "--json", expect=0)
+        scenario.run("backup", "restore", metadata["path"], "--replace", expect=2)  # prints the plan only
+    finally:
+        scenario.server.drop_database(restored_name)
     assert any((scenario.root / "backups").rglob("*.json")), "no metadata file beside the dump"
     scenario.assert_clean()
 

@@ -87,8 +87,13 @@ def test_flow_runs_store_no_password(secret_server: SecretServer, tmp_path: Path
 
         from_blocks = healthcheck_flow(database_block="sec-flow", project_block="sec-flow")
         assert {c["check"]: c["status"] for c in from_blocks["checks"]}["connectivity"] == "OK"
-        outputs.append(run_cli(["healthcheck", "--flow"], {**env, "DATABASE_URL": secret_server.wrong_url(dbname)}))
+        wrong = {**env, "DATABASE_URL": secret_server.wrong_url(dbname)}
+        outputs.append(run_cli(["healthcheck", "--flow"], wrong))
         assert outputs[-1].exit_code in (2, 3), outputs[-1].output
+        outputs.append(run_cli(["migrate", "--flow", "--skip-backup"], wrong))
+        assert outputs[-1].exit_code in (1, 2), outputs[-1].output
+        outputs.append(run_cli(["recover", "--flow", "--yes"], wrong))
+        assert outputs[-1].exit_code in (1, 2), outputs[-1].output
     finally:
         secret_server.drop_database(dbname)
 
