@@ -22,6 +22,8 @@ from migration_guard.flows.cli.serve import build_server
 from tests.helpers import run_cli
 from tests.security.conftest import SecretServer, assert_no_leak
 
+pytestmark = pytest.mark.security
+
 TOKEN = "sec-serve-token-5150"
 
 

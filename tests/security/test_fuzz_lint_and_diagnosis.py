@@ -18,6 +18,8 @@ from migration_guard.tasks.lint.registry import rules_by_code
 from migration_guard.tasks.schema.model import SchemaSnapshot
 from tests.security.conftest import HOSTILE_SCHEMA, HOSTILE_TABLES
 
+pytestmark = pytest.mark.security
+
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

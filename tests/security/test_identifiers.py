@@ -18,6 +18,8 @@ from migration_guard.tasks.diagnose.model import Effect
 from tests.helpers import make_sql_project, run_cli
 from tests.security.conftest import HOSTILE_SCHEMA, HOSTILE_TABLES, SENTINEL
 
+pytestmark = pytest.mark.security
+
 #: a constraint name that closes its quotes: a naive suggestion becomes two statements
 HOSTILE_CONSTRAINT = 'x"; DROP TABLE sentinel; --'
 #: a reserved word as a schema name needs quotes even though it looks like a plain identifier

@@ -23,6 +23,8 @@ from tests.helpers import make_sql_project, run_cli, run_cli_process
 from tests.recording_server import RecordingServer, recording_server
 from tests.security.conftest import SecretServer, assert_no_leak, files_leaking, leaks
 
+pytestmark = pytest.mark.security
+
 BASE = "CREATE TABLE items (id int PRIMARY KEY, sku text, qty int);\nINSERT INTO items VALUES (1, 'a', 1), (2, 'a', 2);\n"
 ADD_NOTE = "ALTER TABLE items ADD COLUMN note text;\n"
 FAILING = "ALTER TABLE items ADD COLUMN price int;\nCREATE UNIQUE INDEX CONCURRENTLY items_sku_key ON items (sku);\n"

@@ -18,7 +18,7 @@ import pytest
 from tests.helpers import make_sql_project, run_cli
 from tests.security.conftest import SecretServer, assert_no_leak, files_leaking
 
-pytestmark = [pytest.mark.prefect]
+pytestmark = [pytest.mark.prefect, pytest.mark.security]
 
 BASE = "CREATE TABLE items (id int PRIMARY KEY, sku text);\nINSERT INTO items VALUES (1, 'a'), (2, 'a');\n"
 FAILING = "ALTER TABLE items ADD COLUMN price int;\nCREATE UNIQUE INDEX CONCURRENTLY items_sku_key ON items (sku);\n"
