@@ -232,3 +232,13 @@ def test_orphans_are_counted_against_the_parents_primary_key_when_no_columns_are
 
     assert (cause.kind, cause.present, cause.offending_rows) == ("orphans", True, 2)
     assert len(db.execute(cause.listing_query).fetchall()) == 2
+
+
+def test_values_longer_than_a_shrunk_varchar_are_counted(db: psycopg.Connection) -> None:
+    db.execute("CREATE TABLE t (code varchar(10)); INSERT INTO t VALUES ('abc'), ('abcdef'), (NULL)")
+    sql = "ALTER TABLE t ALTER COLUMN code TYPE varchar(3);\n"
+    catalog = load_catalog(db, ["public"])
+
+    cause = classify_failure(db, diagnose_migration(sql, "m", catalog), catalog, None)
+
+    assert (cause.kind, cause.present, cause.offending_rows) == ("uncastable", True, 1)

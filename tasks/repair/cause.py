@@ -318,6 +318,7 @@ def _orphans(conn, failing, table, constraint: ast.Constraint, snapshot: SchemaS
                         listing_query=listing, statement_index=failing.index)
 
 
+_LENGTH_LIMITED = re.compile(r"^(?:character varying|character|bit varying|bit)\((\d+)\)$")
 _CASTABLE_FUNCTION = (
     "CREATE OR REPLACE FUNCTION pg_temp.mg_castable(value text, target text) RETURNS boolean "
     "LANGUAGE plpgsql AS $f$ BEGIN EXECUTE format('SELECT %L::%s', value, target); RETURN true; "
@@ -335,6 +336,10 @@ def _uncastable(conn, failing, table, column: str, definition: ast.ColumnDef, sc
         return FailureCause("uncastable", None, _SUMMARY["uncastable"],
                             "the conversion (USING ...) can only be checked by running it", statement_index=failing.index)
     col = quote(column)
+    length = _LENGTH_LIMITED.match(target)
+    if length:  # an explicit cast truncates silently; the ALTER fails on longer values (22001)
+        return _count(conn, failing, "uncastable", table, f"length({col}::text) > {int(length.group(1))}",
+                      f"values of {column} longer than {target}")
     if int(conn.info.server_version) >= 160000:
         where = f"{col} IS NOT NULL AND NOT pg_input_is_valid({col}::text, '{target}')"
         prefix = ""
