@@ -187,3 +187,19 @@ def test_failing_statement_from_logs() -> None:
     assert failing_statement_from_logs(statements, 'Database error:\nERROR: x\n   CREATE UNIQUE INDEX "T_a_key" ON "T"("a")') == 1
     assert failing_statement_from_logs(statements, "something else entirely") is None
     assert failing_statement_from_logs(statements, None) is None
+
+
+@pytest.mark.parametrize(("current", "statement", "effect"), [
+    ("DEFAULT 'PENDING'", "SET DEFAULT 'PENDING'", Effect.DONE),
+    ("DEFAULT 'OPEN'", "SET DEFAULT 'PENDING'", Effect.NOT_DONE),  # a changed default is not "done"
+    ("DEFAULT -1", "SET DEFAULT -1", Effect.DONE),
+    ("DEFAULT now()", "SET DEFAULT CURRENT_TIMESTAMP", Effect.NOT_DONE),
+    ("", "SET DEFAULT 'x'", Effect.NOT_DONE),
+])
+def test_set_default_compares_the_expression(db: psycopg.Connection, current: str, statement: str, effect: Effect) -> None:
+    kind = "integer" if "-1" in statement else "text" if "'" in statement else "timestamp"
+    db.execute(f'CREATE TABLE "T" ("c" {kind} {current})')
+
+    diagnosis = diagnose_migration(f'ALTER TABLE "T" ALTER COLUMN "c" {statement};', "m", load_catalog(db, ["public"]))
+
+    assert diagnosis.statements[0].effect is effect, diagnosis.statements[0].reason

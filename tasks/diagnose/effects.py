@@ -130,8 +130,12 @@ class EffectChecker:
             if cmd.def_ is None:
                 return done(f"{cmd.name} has no default") if column.default is None else not_done(
                     f"{cmd.name} still has DEFAULT {column.default}")
-            return done(f"{cmd.name} has DEFAULT {column.default}") if column.default is not None else not_done(
-                f"{cmd.name} has no default yet")
+            if column.default is None:
+                return not_done(f"{cmd.name} has no default yet")
+            wanted = RawStream()(cmd.def_)
+            if _normalize_expression(wanted).replace("'", "") != _normalize_expression(column.default).replace("'", ""):
+                return not_done(f"{cmd.name} has DEFAULT {column.default}, the migration sets {wanted}")
+            return done(f"{cmd.name} has DEFAULT {column.default}")
         if subtype == AT.AT_AlterColumnType:
             expected = format_type_name(cmd.def_.typeName, self.schema)
             verdict = same_type(expected, column.type)
