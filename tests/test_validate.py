@@ -180,6 +180,7 @@ def limited_role(app_db: str, db: psycopg.Connection) -> Iterator[str]:
     db.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
     yield role
     db.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(sql.Identifier(role)))
+    db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))  # also revokes its other privileges
     db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
@@ -195,6 +196,9 @@ def test_role_without_create_on_the_schema_fails(app_db: str, tmp_path: Path, li
 
 def test_role_that_does_not_own_a_touched_table_fails(app_db: str, db: psycopg.Connection, tmp_path: Path, limited_role: str) -> None:
     db.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(limited_role)))
+    # the ledger's schema is writable (without it every case fails: the ledger could not be created)
+    db.execute(sql.SQL("CREATE SCHEMA migration_guard; GRANT USAGE, CREATE ON SCHEMA migration_guard TO {}").format(
+        sql.Identifier(limited_role)))
     as_role = psycopg.conninfo.make_conninfo(app_db, user=limited_role)
 
     touching = validate(as_role, tmp_path).get("privileges")

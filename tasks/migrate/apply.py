@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from migration_guard.tasks.db import connect
+from migration_guard.tasks.db import classify_error, connect
 from migration_guard.tasks.errors import Category, MigrationFileError, MigrationGuardError
 from migration_guard.tasks.ledgers import Ledger
 from migration_guard.tasks.migrate.execute import LockWait, StatementFailed, run_statements
@@ -126,7 +126,7 @@ class MigrationApplyError(MigrationGuardError):
         super().__init__(message, suggestion)
         self.outcome = outcome
         self.cause = cause
-        if cause.category is Category.TIMEOUT:
+        if cause.category is Category.TIMEOUT or cause.kind in {"statement_timeout", "lock_timeout"}:
             self.category = Category.TIMEOUT
 
 
@@ -228,6 +228,16 @@ def apply_pending(
     started = time.monotonic()
     report = ApplyReport()
     migrations = ledger.read_migrations()
+    try:
+        _apply_all(dsn, ledger, options, migrations, report, started, log)
+    except psycopg.Error as exc:  # ledger reads/writes outside a statement: classified, never a traceback
+        raise classify_error(exc, dsn) from None
+    report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def _apply_all(dsn: str, ledger: Ledger, options: ApplyOptions, migrations: list[Migration], report: ApplyReport,
+               started: float, log: Any) -> None:
     with connect(dsn, connect_timeout=options.connect_timeout, application_name="migration-guard migrate lock") as lock_conn:
         with migration_lock(lock_conn, ledger.lock_key, options.lock_wait_s) as acquired:
             _note_lock(report, acquired, log)
@@ -248,8 +258,6 @@ def apply_pending(
                     report.outcomes.append(outcome)
                     if conn.closed or conn.broken:
                         break
-    report.elapsed_s = time.monotonic() - started
-    return report
 
 
 def _note_lock(report: ApplyReport, acquired: LockAcquisition, log: Any) -> None:

@@ -52,6 +52,21 @@ def run(ctx: ValidationContext) -> CheckResult:
             (schema,),
         ).fetchone()
         not_owned = _not_owned_among(conn, touched) if touched is not None else _not_owned_in_schema(conn, schema)
+        read_only, replica = conn.execute(
+            "SELECT current_setting('default_transaction_read_only') = 'on', pg_is_in_recovery()").fetchone()
+        ledger_schema = ctx.project.ledger.table_schema
+        ledger_exists, ledger_create = conn.execute(
+            "SELECT n.oid IS NOT NULL, n.oid IS NOT NULL AND has_schema_privilege(n.oid, 'USAGE') "
+            "AND has_schema_privilege(n.oid, 'CREATE') FROM (SELECT 1) one "
+            "LEFT JOIN pg_namespace n ON n.nspname = %s", (ledger_schema,)).fetchone()
+    if replica:
+        return CHECK.result(CheckStatus.FAIL, "the server is a read-only replica (in recovery)",
+                            fix="point DATABASE_URL at the primary", role=role)
+    if read_only:
+        return CHECK.result(CheckStatus.FAIL, f"role {role} starts every transaction read-only "
+                            "(default_transaction_read_only = on): no migration can write",
+                            fix=f'ALTER ROLE "{role}" SET default_transaction_read_only = off;  '
+                                "(or ALTER DATABASE, wherever it is set), then reconnect", role=role)
     if superuser:
         return CHECK.result(CheckStatus.PASS, f"role {role} is a superuser", role=role)
     if not schema_exists:
@@ -63,6 +78,17 @@ def run(ctx: ValidationContext) -> CheckResult:
         return CHECK.result(CheckStatus.FAIL, f"role {role} cannot create objects in schema {schema}",
                             fix=f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}";', role=role)
     listed = [f"{s}.{t} (owner {owner})" for s, t, owner in not_owned]
+    ledger_problem = None
+    if ledger_schema != schema and not ledger_exists and not db_create:
+        ledger_problem = CHECK.result(
+            CheckStatus.FAIL, f"the ledger schema {ledger_schema} does not exist and role {role} cannot create schemas",
+            fix=f'GRANT CREATE ON DATABASE <db> TO "{role}";  (or CREATE SCHEMA "{ledger_schema}" AUTHORIZATION '
+                f'"{role}" as an admin)', role=role)
+    elif ledger_schema != schema and ledger_exists and not ledger_create:
+        ledger_problem = CHECK.result(CheckStatus.FAIL, f"role {role} cannot write the ledger in schema {ledger_schema}",
+                                      fix=f'GRANT USAGE, CREATE ON SCHEMA "{ledger_schema}" TO "{role}";', role=role)
+    if ledger_problem is not None and not (touched is not None and listed):
+        return ledger_problem
     if touched is None:
         if listed:
             return CHECK.result(CheckStatus.WARN, f"role {role} does not own {len(listed)} object(s) in {schema}; "
