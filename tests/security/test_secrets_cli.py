@@ -281,3 +281,29 @@ def test_trigger_against_an_unreachable_api_keeps_the_password_out(scenario: Sce
     )
     assert result.exit_code == 2, result.output
     assert_no_leak(result.stdout, result.stderr, where="trigger output")
+
+
+def _other_spellings(server: SecretServer, dbname: str) -> dict[str, str]:
+    from urllib.parse import quote
+
+    from tests.security.conftest import ROLE, SECRET_RAW
+
+    port = server.server.port
+    escaped = SECRET_RAW.replace("\\", "\\\\").replace("'", "\\'")
+    return {
+        "keywords": f"host=127.0.0.1 port={port} user={ROLE} password='{escaped}' dbname={dbname}",
+        "query": f"postgresql://{ROLE}@127.0.0.1:{port}/{dbname}?password={quote(SECRET_RAW, safe='')}",
+    }
+
+
+@pytest.mark.parametrize("spelling", ["keywords", "query"])
+@pytest.mark.parametrize(("args", "codes"), [
+    (["status"], {0, 1}), (["validate", "--json", "--no-backup"], {0, 1}), (["migrate", "--dry-run"], {0}),
+    (["healthcheck", "--json"], {0, 1, 2}), (["backup", "create", "--no-verify"], {0}),
+], ids=["status", "validate", "migrate-dry-run", "healthcheck", "backup-create"])
+def test_keyword_and_query_string_dsns_keep_the_password_out(scenario: Scenario, spelling: str,
+                                                             args: list[str], codes: set[int]) -> None:
+    dsn = _other_spellings(scenario.server, scenario.dbname)[spelling]
+    result = scenario.run(*args, expect=codes, DATABASE_URL=dsn)
+    assert "password authentication failed" not in result.stdout, result.stdout  # it did log in
+    scenario.assert_clean()
