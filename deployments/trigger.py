@@ -149,11 +149,11 @@ async def _follow(client, flow_run_id: UUID, result: TriggerResult, timeout_s, p
 
     started = time.monotonic()
     seen_state: tuple[str, str] | None = None
-    log_offset = 0
+    seen_logs: set[UUID] = set()
     while True:
         try:
             flow_run = await client.read_flow_run(flow_run_id)
-            log_offset = await _new_logs(client, flow_run_id, log_offset, on_log)
+            await _new_logs(client, flow_run_id, seen_logs, on_log)
         except (httpx.HTTPError, OSError) as exc:
             if on_log:
                 on_log(f"(lost the Prefect API for a moment: {type(exc).__name__}; retrying)")
@@ -166,7 +166,7 @@ async def _follow(client, flow_run_id: UUID, result: TriggerResult, timeout_s, p
                 result.state_type, result.state_name, result.state_message = state.type.value, state.name, state.message
                 if state.is_final():
                     await asyncio.sleep(0.5)  # the last log lines are shipped in batches
-                    await _new_logs(client, flow_run_id, log_offset, on_log)
+                    await _new_logs(client, flow_run_id, seen_logs, on_log)
                 if on_state:
                     on_state(state.name, state.message)
             if state.is_final():
@@ -179,21 +179,31 @@ async def _follow(client, flow_run_id: UUID, result: TriggerResult, timeout_s, p
     result.elapsed_s = time.monotonic() - started
 
 
-async def _new_logs(client, flow_run_id: UUID, offset: int, on_log) -> int:
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+async def _new_logs(client, flow_run_id: UUID, seen: set[UUID], on_log) -> None:
+    """Print log lines of the run and its subflows (e.g. validate) not printed yet, oldest first.
+
+    Log batches arrive out of order, so lines are told apart by id rather than by position."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId, LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import LogSort
 
+    children = await client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])))
+    run_ids = [flow_run_id, *(child.id for child in children)]
+    offset = 0
     while True:
         logs = await client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=run_ids)),
             sort=LogSort.TIMESTAMP_ASC, offset=offset, limit=200,
         )
         for log in logs:
+            if log.id in seen:
+                continue
+            seen.add(log.id)
             if on_log:
                 on_log(f"{log.timestamp:%H:%M:%S} {_level(log.level)} {log.message}")
         offset += len(logs)
         if len(logs) < 200:
-            return offset
+            return
 
 
 async def _artifacts(client, flow_run_id: UUID) -> list[dict[str, Any]]:

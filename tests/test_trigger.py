@@ -91,6 +91,7 @@ def test_trigger_completed_run_streams_and_prints_the_report(served, tmp_path: P
     assert "/runs/flow-run/" in result.stdout
     assert "state: Running" in result.stdout and "Completed" in result.stdout
     assert "applied 20240101000000_init" in result.stdout  # a streamed log line of the run
+    assert "PASS connectivity" in result.stdout  # and of its validate subflow
     assert "safe-migrate 127.0.0.1" in result.stdout and "completed" in result.stdout  # the artifact
     assert db.execute("SELECT to_regclass('public.accounts') IS NOT NULL").fetchone()[0]
     assert list((tmp_path / "backups").glob("*.dump"))
