@@ -252,3 +252,40 @@ def test_rollback_of_a_failed_migration_on_hostile_names(db_url: str, tmp_path: 
     assert columns == {"id", "select", QUOTE_COLUMN}
     assert indexes == {"DROP TABLE x; --_pkey"}
     _sentinel_alive(db_url)
+
+
+def test_validate_privilege_fixes_are_safe_to_paste_for_hostile_schema_and_role(
+    db_url: str, pg_admin_url: str, tmp_path: Path
+) -> None:
+    """The GRANT the privileges check suggests must grant exactly that, on exactly that schema."""
+    import uuid
+
+    role = f'mg "lim"; DROP TABLE sentinel; -- {uuid.uuid4().hex[:6]}'
+    schema = 'app"s; DROP TABLE sentinel; --'
+    migrations = make_sql_project(tmp_path, {"0001_t": "CREATE TABLE t (id int);"})
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(_ident(SENTINEL)))
+        conn.execute(sql.SQL("INSERT INTO {} VALUES (42)").format(_ident(SENTINEL)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(schema)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(_ident(role)))
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(db_url)
+        role_url = psycopg.conninfo.make_conninfo(**{**params, "user": role})
+        env = {"DATABASE_URL": role_url, "MIGRATIONS_DIR": str(migrations), "MIGRATION_TOOL": "sql",
+               "DB_SCHEMA": schema, "BACKUP_DIR": str(tmp_path / "b")}
+
+        result = run_cli(["validate", "--json", "--no-backup"], env)
+
+        privileges = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "privileges")
+        assert privileges["status"] == "FAIL", privileges
+        fix = privileges["fix"]
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(fix)  # the operator pastes it as an admin
+            granted = conn.execute("SELECT has_schema_privilege(%s, %s, 'CREATE')", (role, schema)).fetchone()[0]
+        assert granted
+        _sentinel_alive(db_url)
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(_ident(role)))
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(_ident(role)))

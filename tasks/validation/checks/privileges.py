@@ -9,6 +9,11 @@ from migration_guard.tasks.validation.context import ValidationContext
 from migration_guard.tasks.validation.model import CheckResult, CheckStatus
 
 
+def _q(identifier: str) -> str:
+    """Quoted, embedded quotes doubled: a suggested GRANT runs as one statement on that very name."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 def _not_owned_in_schema(conn: psycopg.Connection, schema: str) -> list[tuple[str, str, str]]:
     return conn.execute(
         "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
@@ -65,7 +70,7 @@ def run(ctx: ValidationContext) -> CheckResult:
     if read_only:
         return CHECK.result(CheckStatus.FAIL, f"role {role} starts every transaction read-only "
                             "(default_transaction_read_only = on): no migration can write",
-                            fix=f'ALTER ROLE "{role}" SET default_transaction_read_only = off;  '
+                            fix=f'ALTER ROLE {_q(role)} SET default_transaction_read_only = off;  '
                                 "(or ALTER DATABASE, wherever it is set), then reconnect", role=role)
     if superuser:
         return CHECK.result(CheckStatus.PASS, f"role {role} is a superuser", role=role)
@@ -73,31 +78,31 @@ def run(ctx: ValidationContext) -> CheckResult:
         if db_create:
             return CHECK.result(CheckStatus.PASS, f"schema {schema} does not exist yet; role {role} may create it", role=role)
         return CHECK.result(CheckStatus.FAIL, f"schema {schema} does not exist and role {role} cannot create schemas",
-                            fix=f'GRANT CREATE ON DATABASE <db> TO "{role}";  (or CREATE SCHEMA "{schema}" as an admin)', role=role)
+                            fix=f'GRANT CREATE ON DATABASE <db> TO {_q(role)};  (or CREATE SCHEMA {_q(schema)} as an admin)', role=role)
     if not (schema_create and schema_usage):
         return CHECK.result(CheckStatus.FAIL, f"role {role} cannot create objects in schema {schema}",
-                            fix=f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}";', role=role)
+                            fix=f'GRANT USAGE, CREATE ON SCHEMA {_q(schema)} TO {_q(role)};', role=role)
     listed = [f"{s}.{t} (owner {owner})" for s, t, owner in not_owned]
     ledger_problem = None
     if ledger_schema != schema and not ledger_exists and not db_create:
         ledger_problem = CHECK.result(
             CheckStatus.FAIL, f"the ledger schema {ledger_schema} does not exist and role {role} cannot create schemas",
-            fix=f'GRANT CREATE ON DATABASE <db> TO "{role}";  (or CREATE SCHEMA "{ledger_schema}" AUTHORIZATION '
-                f'"{role}" as an admin)', role=role)
+            fix=f'GRANT CREATE ON DATABASE <db> TO {_q(role)};  (or CREATE SCHEMA {_q(ledger_schema)} AUTHORIZATION '
+                f'{_q(role)} as an admin)', role=role)
     elif ledger_schema != schema and ledger_exists and not ledger_create:
         ledger_problem = CHECK.result(CheckStatus.FAIL, f"role {role} cannot write the ledger in schema {ledger_schema}",
-                                      fix=f'GRANT USAGE, CREATE ON SCHEMA "{ledger_schema}" TO "{role}";', role=role)
+                                      fix=f'GRANT USAGE, CREATE ON SCHEMA {_q(ledger_schema)} TO {_q(role)};', role=role)
     if ledger_problem is not None and not (touched is not None and listed):
         return ledger_problem
     if touched is None:
         if listed:
             return CHECK.result(CheckStatus.WARN, f"role {role} does not own {len(listed)} object(s) in {schema}; "
                                 "ALTER on them would fail (the tables the migrations touch are unknown)", listed,
-                                fix=f'ALTER TABLE ... OWNER TO "{role}";  or run migrations as the owner', role=role)
+                                fix=f'ALTER TABLE ... OWNER TO {_q(role)};  or run migrations as the owner', role=role)
         return CHECK.result(CheckStatus.PASS, f"role {role} can create in {schema} and owns every object there", role=role)
     if listed:
         return CHECK.result(CheckStatus.FAIL, f"role {role} does not own {len(listed)} table(s) the pending migrations alter",
-                            listed, fix=f'run the migrations as the owner, or ALTER TABLE ... OWNER TO "{role}";', role=role)
+                            listed, fix=f'run the migrations as the owner, or ALTER TABLE ... OWNER TO {_q(role)};', role=role)
     return CHECK.result(CheckStatus.PASS, f"role {role} can create in {schema} and owns the tables the migrations touch", role=role)
 
 
