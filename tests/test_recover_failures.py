@@ -166,6 +166,7 @@ def test_lock_timeout_behind_a_long_transaction(tmp_path, db_url, prisma_cli) ->
         blocked = scenario.recover("--yes")
         assert blocked.exit_code == 1, blocked.output
         assert f"pid {blocker.info.backend_pid}" in blocked.output
+        assert "lock_timeout" in blocked.output
     finally:
         blocker.close()
     done = scenario.recover("--yes")
@@ -207,6 +208,7 @@ def test_connection_killed_mid_migration(tmp_path, db_url, prisma_cli) -> None:
     done = scenario.recover("--yes")
 
     assert done.exit_code == 0, done.output
+    assert "the connection was lost mid-migration" in done.output
     assert {"region", "city"} <= set(scenario.columns("Account"))
     _assert_clean(scenario)
 

@@ -242,3 +242,20 @@ def test_values_longer_than_a_shrunk_varchar_are_counted(db: psycopg.Connection)
     cause = classify_failure(db, diagnose_migration(sql, "m", catalog), catalog, None)
 
     assert (cause.kind, cause.present, cause.offending_rows) == ("uncastable", True, 1)
+
+
+@pytest.mark.parametrize(("logs", "kind"), [
+    ("external connector error\nError querying the database: FATAL: terminating connection due to "
+     "administrator command", "connection_lost"),
+    ("ERROR: canceling statement due to lock timeout", "lock_timeout"),
+    (None, "connection_lost"),  # the process died before it could write its error
+])
+def test_causes_no_recheck_can_see_come_from_the_logs(db: psycopg.Connection, logs, kind) -> None:
+    db.execute("CREATE TABLE t (id int)")
+    sql = "ALTER TABLE t ADD COLUMN a int;\nCREATE INDEX t_a_idx ON t (a);\n"
+    db.execute("ALTER TABLE t ADD COLUMN a int")
+    catalog = load_catalog(db, ["public"])
+
+    cause = classify_failure(db, diagnose_migration(sql, "m", catalog), catalog, logs)
+
+    assert (cause.kind, cause.present) == (kind, False)

@@ -136,8 +136,8 @@ def classify_failure(
     if failing is not None and failing.node is None:
         return FailureCause("syntax", True, _SUMMARY["syntax"], f"line {failing.line}: {failing.reason}",
                             sqlstate=sqlstate, statement_index=failing.index)
-    if kind is None and _mentions_lock_timeout(logs):
-        kind = "lock_timeout"  # some tools drop the SQLSTATE; the server's message is all that is left
+    if kind is None:
+        kind = _kind_from_server_message(logs)
     if kind is None and logs is None:
         kind = "connection_lost"
     data_cause = _data_recheck(conn, failing, snapshot, schema) if failing is not None else None
@@ -178,8 +178,21 @@ def _recheck_remaining(conn: psycopg.Connection, diagnosis: Diagnosis, snapshot:
     return None
 
 
-def _mentions_lock_timeout(logs: str | None) -> bool:
-    return bool(logs) and "lock timeout" in logs.lower()
+#: server messages for causes no dry re-check can see, used only when the logs carry no SQLSTATE
+#: (Prisma's schema engine through the harness keeps the message and drops the code)
+_SERVER_MESSAGES = (
+    ("canceling statement due to lock timeout", "lock_timeout"),
+    ("canceling statement due to statement timeout", "statement_timeout"),
+    ("terminating connection due to administrator command", "connection_lost"),
+    ("server closed the connection unexpectedly", "connection_lost"),
+    ("connection terminated", "connection_lost"),
+    ("deadlock detected", "deadlock"),
+)
+
+
+def _kind_from_server_message(logs: str | None) -> str | None:
+    text = (logs or "").lower()
+    return next((kind for message, kind in _SERVER_MESSAGES if message in text), None)
 
 
 def _with_locks(conn, cause: FailureCause, diagnosis: Diagnosis, schema: str, min_age: float) -> FailureCause:
