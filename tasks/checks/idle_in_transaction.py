@@ -9,7 +9,7 @@ and VACUUM cannot remove dead rows. Solution: terminate the session and fix the 
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.checks.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.base import Check, CheckContext, Outcome, Problem, quote_name
 from migration_guard.tasks.checks.durations import format_duration
 
 NAME = "idle_in_transaction"
@@ -29,7 +29,7 @@ def run(ctx: CheckContext) -> Outcome:
                 f"Oldest: {oldest.describe()}",
                 "Their locks block migrations and writes; VACUUM cannot clean up behind their snapshot.",
                 tuple(f"SELECT pg_terminate_backend({s.pid});" for s in sessions[:3])
-                + (f"ALTER DATABASE {ctx.conn.info.dbname} SET idle_in_transaction_session_timeout = '10min';",)),
+                + (f"ALTER DATABASE {quote_name(ctx.conn.info.dbname)} SET idle_in_transaction_session_timeout = '10min';",)),
     )
 
 

@@ -289,3 +289,41 @@ def test_validate_privilege_fixes_are_safe_to_paste_for_hostile_schema_and_role(
             conn.execute(sql.SQL("DROP OWNED BY {}").format(_ident(role)))
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(_ident(role)))
+
+
+def test_idle_in_transaction_fix_names_a_hostile_database_safely(pg_admin_url: str, tmp_path: Path) -> None:
+    """Database names with dashes, quotes and spaces are common enough; the suggested ALTER DATABASE
+    must still be one statement on that database."""
+    import time
+    import uuid
+
+    name = f'mg-sec "db"; DROP TABLE sentinel; -- {uuid.uuid4().hex[:6]}'
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(_ident(name)))
+    url = psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
+    config = tmp_path / "health.json"
+    config.write_text(json.dumps({"thresholds": {"idle_in_transaction": "1s"}}))
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(_ident(SENTINEL)))
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (42)").format(_ident(SENTINEL)))
+        with psycopg.connect(url) as idle:
+            idle.execute("SELECT 1")  # opens a transaction and leaves it idle
+            time.sleep(1.5)
+            result = run_cli(["healthcheck", "--json", "--config", str(config)],
+                             {"DATABASE_URL": url, "ALERTS_DIR": str(tmp_path / "alerts"), "LOG_DIR": str(tmp_path)})
+        check = next(c for c in json.loads(result.stdout)["checks"] if c["check"] == "idle_in_transaction")
+        assert check["status"] == "WARNING", check
+        alert = next(a for a in (json.loads(p.read_text()) for p in (tmp_path / "alerts").glob("*.json"))
+                     if a["check"] == "idle_in_transaction")
+        suggestion = next(s for s in alert["suggestions"] if s.startswith("ALTER DATABASE"))
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(suggestion)
+            settings = conn.execute(
+                "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+                "WHERE d.datname = %s", (name,)).fetchone()
+        assert settings == (["idle_in_transaction_session_timeout=10min"],)
+        _sentinel_alive(url)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_ident(name)))
