@@ -264,3 +264,28 @@ def test_step_by_step_rows_read_by_prisma(prisma_cli: Path, tmp_path: Path, db_u
     add_prisma_migration(migrations, SECOND, "CREATE INDEX CONCURRENTLY a_b_idx ON a (b);\nCREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n")
     with pytest.raises(MigrationBlockedError):  # the file changed: not the migration that stopped midway
         apply_pending(proj.dsn, proj.ledger, FAST)
+
+
+def test_losing_the_lock_session_stops_before_the_next_migration(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    migrations = make_prisma_project(tmp_path, {
+        INIT: "SELECT pg_sleep(1.5);\nCREATE TABLE a (id int);\n",
+        SECOND: "CREATE TABLE b (id int);\n",
+    })
+    proj = project(db_url, migrations)
+
+    def kill_lock_session() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            row = db.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'migration-guard migrate lock'").fetchone()
+            if row:
+                db.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_lock_session)
+    killer.start()
+    with pytest.raises(Exception, match="lost the session holding the migration lock") as caught:
+        apply_pending(proj.dsn, proj.ledger, FAST)
+    killer.join()
+    assert "re-run: migration-guard migrate" in caught.value.suggestion
+    assert "a" in tables(db) and "b" not in tables(db)

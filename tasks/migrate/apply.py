@@ -37,6 +37,8 @@ from migration_guard.tasks.status import compute_statuses
 STEP_MODE_MARKER = "migration-guard step-by-step:"
 ROLLED_BACK_MARKER = "migration-guard:"
 _log = logging.getLogger("migration_guard.migrate")
+#: how often (seconds, checked between migrations) the lock session is confirmed alive
+LOCK_CHECK_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,11 @@ def _apply_all(dsn: str, ledger: Ledger, options: ApplyOptions, migrations: list
                 prepared = [(prepare_migration(m), resume) for m, resume in work]
                 if not prepared:
                     log.info("no pending migrations")
+                last_check = time.monotonic()
                 for item, resume in prepared:
+                    if time.monotonic() - last_check > LOCK_CHECK_INTERVAL_S:
+                        _check_lock_session(lock_conn, ledger.lock_key)
+                        last_check = time.monotonic()
                     try:
                         outcome = apply_migration(conn, ledger, item, dsn=dsn, options=options, resume=resume, logger=log)
                     except MigrationApplyError as exc:
@@ -258,6 +264,18 @@ def _apply_all(dsn: str, ledger: Ledger, options: ApplyOptions, migrations: list
                     report.outcomes.append(outcome)
                     if conn.closed or conn.broken:
                         break
+
+
+def _check_lock_session(lock_conn: psycopg.Connection, key: int) -> None:
+    """Stop before the next migration if the session holding the migration lock is gone (the lock
+    went with it, so another run could be migrating now)."""
+    try:
+        lock_conn.execute("SELECT 1")
+    except psycopg.Error:
+        raise MigrationGuardError(
+            f"lost the session holding the migration lock pg_advisory_lock({key}); stopped before the next migration",
+            "the migrations reported as applied are committed; re-run: migration-guard migrate",
+        ) from None
 
 
 def _note_lock(report: ApplyReport, acquired: LockAcquisition, log: Any) -> None:
