@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(default=None, description="Slack bot token.")
     slack_channel: str | None = Field(default=None, description="Slack channel for the bot token.")
     alert_webhook_url: SecretStr | None = Field(default=None, description="Generic JSON webhook.")
+    shadow_database_url: SecretStr | None = Field(
+        default=None,
+        description="Disposable database for drift checks when the role cannot CREATEDB (SHADOW_DATABASE_URL).",
+    )
     slack_api_url: str | None = Field(
         default=None, description="Slack Web API base URL for the bot token (SLACK_API_URL; default Slack's)."
     )
