@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, run, scratch_database  # noqa: E402
 from migration_guard.blocks.settings import load_settings  # noqa: E402
-from migration_guard.flows.recover import RecoverOptions, run_recovery  # noqa: E402
+from migration_guard.tasks.repair.pipeline import RecoverOptions, run_recovery  # noqa: E402
 from migration_guard.tasks.backup.tools import find_tools  # noqa: E402
 from migration_guard.tasks.demo.scenario import INCIDENT, build_project, reproduce_incident  # noqa: E402
 from migration_guard.tasks.diagnose import diagnose_migration, load_catalog  # noqa: E402

@@ -37,7 +37,7 @@ def recover(
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
 def _recover(options, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json, use_flow) -> None:
-    from migration_guard.flows.recover import RecoverOptions, run_recovery
+    from migration_guard.tasks.repair.pipeline import RecoverOptions, run_recovery
     from migration_guard.tasks.errors import ConfigError
     from migration_guard.tasks.repair.plan import MODES
     from migration_guard.tasks.repair.steps import PLAIN_STEPS
