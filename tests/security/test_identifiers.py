@@ -327,3 +327,28 @@ def test_idle_in_transaction_fix_names_a_hostile_database_safely(pg_admin_url: s
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_ident(name)))
+
+
+@pytest.mark.parametrize("tool", ["prisma", "sql"])
+def test_hostile_migration_names_are_recorded_verbatim(db_url: str, tmp_path: Path, tool: str) -> None:
+    """Migration names come from folder / file names: quotes and semicolons are data in the ledger."""
+    from tests.helpers import make_prisma_project
+
+    hostile = "it's \"quoted\"; DROP TABLE sentinel; --"
+    setup = f"CREATE TABLE {_q(SENTINEL)} (id int);\nINSERT INTO {_q(SENTINEL)} VALUES (42);\n"
+    if tool == "prisma":
+        name = f"20240101000000_{hostile}"
+        migrations = make_prisma_project(tmp_path, {name: setup})
+    else:
+        name = f"0001_{hostile}"
+        migrations = make_sql_project(tmp_path, {name: setup})
+    env = {"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(migrations), "MIGRATION_TOOL": tool,
+           "BACKUP_DIR": str(tmp_path / "b"), "ALERTS_DIR": str(tmp_path / "a")}
+
+    applied = run_cli(["migrate", "--skip-backup", "--json"], env)
+    status = run_cli(["status", "--json"], env)
+
+    assert applied.exit_code == 0, applied.output
+    assert status.exit_code == 0, status.output
+    assert name in {m["name"] for m in json.loads(status.stdout)["migrations"]}, status.stdout
+    _sentinel_alive(db_url)
