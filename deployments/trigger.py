@@ -165,8 +165,7 @@ async def _follow(client, flow_run_id: UUID, result: TriggerResult, timeout_s, p
                 seen_state = key
                 result.state_type, result.state_name, result.state_message = state.type.value, state.name, state.message
                 if state.is_final():
-                    await asyncio.sleep(0.5)  # the last log lines are shipped in batches
-                    await _new_logs(client, flow_run_id, seen_logs, on_log)
+                    await _drain_logs(client, flow_run_id, seen_logs, on_log)
                 if on_state:
                     on_state(state.name, state.message)
             if state.is_final():
@@ -177,6 +176,22 @@ async def _follow(client, flow_run_id: UUID, result: TriggerResult, timeout_s, p
             break
         await asyncio.sleep(poll_interval_s)
     result.elapsed_s = time.monotonic() - started
+
+
+#: the run's last log lines reach the API in batches (every ~2 s) after its final state
+LOG_DRAIN_QUIET_S = 2.5
+LOG_DRAIN_MAX_S = 8.0
+
+
+async def _drain_logs(client, flow_run_id: UUID, seen: set[UUID], on_log) -> None:
+    """Keep reading logs after the final state until none has arrived for LOG_DRAIN_QUIET_S."""
+    started = last_new = time.monotonic()
+    while time.monotonic() - last_new < LOG_DRAIN_QUIET_S and time.monotonic() - started < LOG_DRAIN_MAX_S:
+        await asyncio.sleep(0.5)
+        before = len(seen)
+        await _new_logs(client, flow_run_id, seen, on_log)
+        if len(seen) > before:
+            last_new = time.monotonic()
 
 
 async def _new_logs(client, flow_run_id: UUID, seen: set[UUID], on_log) -> None:
