@@ -15,7 +15,7 @@ from pathlib import Path
 
 from migration_guard.tasks.backup.client import client_connection, run_tool
 from migration_guard.tasks.backup.errors import BackupError, BackupSpaceError
-from migration_guard.tasks.backup.files import fsync_path, make_private, remove_path, sha256_of, size_of
+from migration_guard.tasks.backup.files import BackgroundFlusher, fsync_directory, make_private, remove_path, seal, size_of
 from migration_guard.tasks.backup.metadata import BackupInfo, write_metadata
 from migration_guard.tasks.backup.sizing import (
     DumpPlan,
@@ -148,8 +148,13 @@ def create_backup(
     argv = [str(pre.tools.pg_dump), *pre.plan.pg_dump_args(), f"--file={temp}", f"--dbname={client.conninfo}"]
     if lock_wait_timeout:
         argv.insert(1, f"--lock-wait-timeout={lock_wait_timeout}")
+    if pre.tools.major >= 12:
+        argv.insert(1, "--no-sync")  # seal() syncs, overlapped with the checksum
+
+    flusher = BackgroundFlusher(temp)
 
     def tick(elapsed: float) -> None:
+        flusher.poke()
         if progress is not None:
             progress(BackupProgress("dump", size_of(temp), pre.estimated_bytes, elapsed))
 
@@ -159,19 +164,22 @@ def create_backup(
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         else:
             temp.mkdir(mode=0o700)
-        run = run_tool(argv, client, on_tick=tick, tick_seconds=PROGRESS_TICK_SECONDS)
+        try:
+            run = run_tool(argv, client, on_tick=tick, tick_seconds=PROGRESS_TICK_SECONDS)
+        finally:
+            flusher.close()
         if run.returncode != 0:
             raise _dump_failure(run.first_error, backup_dir, temp)
         make_private(temp)
-        try:
-            fsync_path(temp)
-        except OSError as exc:
-            raise _os_failure(exc, backup_dir) from None
         if progress is not None:
             progress(BackupProgress("checksum", size_of(temp), pre.estimated_bytes, run.duration_s))
+        try:
+            digest = seal(temp)
+        except OSError as exc:
+            raise _os_failure(exc, backup_dir) from None
         info = BackupInfo(
             path=final, database=pre.source.database, created_at=created_at, size_bytes=size_of(temp),
-            sha256=sha256_of(temp), reason=reason, migration_head=migration_head, verified=False,
+            sha256=digest, reason=reason, migration_head=migration_head, verified=False,
             format=pre.plan.format, duration_s=round(run.duration_s, 3), server_version=pre.source.server_version,
             tool_version=pre.tools.version, target=describe_target(dsn), jobs=pre.plan.jobs,
             compression=pre.plan.compression, data_bytes_estimate=dump_input_bytes(pre.source),
@@ -179,6 +187,7 @@ def create_backup(
         os.rename(temp, final)
         try:
             write_metadata(info)
+            fsync_directory(backup_dir)
         except OSError as exc:
             raise _os_failure(exc, backup_dir) from None
     except BaseException:
