@@ -1,10 +1,11 @@
 """migration-guard's backup vs plain `pg_dump -Fc` vs a raw server-side `COPY ... TO '/dev/null'`
 read of the same tables, in the same run.
 
-Usage: .venv/bin/python bench/backup_speed.py [--mib 300] [--tables 4] [--keep-dir DIR]
+Usage: .venv/bin/python bench/backup_speed.py [--mib 300] [--tables 4] [--rounds 3] [--keep-dir DIR]
 Seeds a scratch database with realistic, not very compressible rows (ids, timestamps, amounts,
 statuses, md5-like codes, free text, a bytea column; gzip shrinks it about 2:1), VACUUM ANALYZEs
-it, warms the cache with one untimed read, then times each method once.
+it, warms the cache with one untimed read, then times every method in --rounds interleaved rounds
+(the machine is shared; medians are shown, and the per-round rates).
 MiB/s = table data (pg_table_size of the seeded tables) / wall seconds, the same numerator for all.
 Targets: migration-guard >= 3x `pg_dump -Fc` (defaults) and >= 50% of the raw read rate.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -33,7 +35,7 @@ from migration_guard.tasks.backup.tools import find_tools  # noqa: E402
 
 MiB = 1 << 20
 #: approximate on-disk bytes per seeded row (measured: heap row incl. header and alignment)
-ROW_BYTES = 540
+ROW_BYTES = 200
 
 SEED_TABLE = """
 CREATE TABLE {table} (
@@ -97,69 +99,81 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
+def measure_round(url: str, names: list[str], work: Path, cores: int, pg_dump: str) -> list[tuple[str, float, int]]:
+    """One timing of every method, in a fixed order; (label, seconds, dump bytes)."""
+    results: list[tuple[str, float, int]] = []
+    sessions = min(cores, len(names))
+    seconds, _ = timed(lambda: raw_read(url, names, 1))
+    results.append(("raw read: COPY ... TO '/dev/null', 1 session", seconds, 0))
+    seconds, _ = timed(lambda: raw_read(url, names, sessions))
+    results.append((f"raw read: COPY ... TO '/dev/null', {sessions} sessions", seconds, 0))
+
+    plain = work / "plain.dump"
+    seconds, done = timed(lambda: run([pg_dump, "-Fc", f"--file={plain}", f"--dbname={url}"]))
+    assert done.returncode == 0, done.stderr
+    results.append(("pg_dump -Fc (defaults)", seconds, size_of(plain)))
+    plain.unlink()
+
+    seconds, info = timed(lambda: create_backup(url, work / "mg", reason="bench"))
+    results.append((f"migration-guard backup create (auto: {info.format}, -j {info.jobs}, -Z {info.compression})",
+                    seconds, info.size_bytes))
+    verify_seconds, _ = timed(lambda: verify_backup(info.path))
+    results.append(("migration-guard backup create + verify (read back)", seconds + verify_seconds, info.size_bytes))
+    shutil.rmtree(work / "mg")
+
+    other = 1 if info.compression == 0 else 0
+    seconds, info_other = timed(lambda: create_backup(url, work / "mg2", reason="bench", fmt="directory",
+                                                      compression=other))
+    results.append((f"migration-guard backup create --format directory -Z {other} (-j {info_other.jobs})",
+                    seconds, info_other.size_bytes))
+    shutil.rmtree(work / "mg2")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mib", type=float, default=300, help="approximate table data to seed, MiB (default 300)")
     parser.add_argument("--tables", type=int, default=4, help="number of tables (default 4)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="timings of every method, interleaved; the table shows medians (default 3)")
     parser.add_argument("--keep-dir", type=Path, default=None, help="where dumps go (default: a temp dir, removed)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="mg-bench-backup-", dir=args.keep_dir))
+    rounds: list[list[tuple[str, float, int]]] = []
     try:
         with scratch_database("mg_bench_backup") as url:
             started = time.perf_counter()
             names = seed(url, args.mib, args.tables)
             data = table_bytes(url, names)
             print(f"seeded {len(names)} tables, {data / MiB:.0f} MiB of table data in {time.perf_counter() - started:.0f} s; "
-                  f"{cores} cores")
+                  f"{cores} cores; {args.rounds} round(s), medians shown")
             raw_read(url, names, 1)  # warm the cache, set hint bits
-            tools = find_tools(int(psycopg.connect(url).info.server_version) // 10000)
-
-            results: list[tuple[str, float, int]] = []
-            seconds, _ = timed(lambda: raw_read(url, names, 1))
-            results.append(("raw read: COPY ... TO '/dev/null', 1 session", seconds, 0))
-            seconds, _ = timed(lambda: raw_read(url, names, min(cores, len(names))))
-            results.append((f"raw read: COPY ... TO '/dev/null', {min(cores, len(names))} sessions", seconds, 0))
-
-            plain = work / "plain.dump"
-            seconds, done = timed(lambda: run([str(tools.pg_dump), "-Fc", f"--file={plain}", f"--dbname={url}"]))
-            assert done.returncode == 0, done.stderr
-            results.append(("pg_dump -Fc (defaults)", seconds, size_of(plain)))
-            plain.unlink()
-
-            seconds, info = timed(lambda: create_backup(url, work / "mg", reason="bench"))
-            results.append((f"migration-guard backup create (auto: {info.format}, -j {info.jobs}, -Z {info.compression})",
-                            seconds, info.size_bytes))
-            verify_seconds, _ = timed(lambda: verify_backup(info.path))
-            results.append(("migration-guard backup create + verify (read back)", seconds + verify_seconds, info.size_bytes))
-            shutil.rmtree(work / "mg")
-
-            other = 1 if info.compression == 0 else 0
-            seconds, info_other = timed(lambda: create_backup(url, work / "mg2", reason="bench", fmt="directory",
-                                                              compression=other))
-            results.append((f"migration-guard backup create --format directory -Z {other} (-j {info_other.jobs})",
-                            seconds, info_other.size_bytes))
-            shutil.rmtree(work / "mg2")
+            with psycopg.connect(url) as conn:
+                tools = find_tools(int(conn.info.server_version) // 10000)
+            for _ in range(max(1, args.rounds)):
+                rounds.append(measure_round(url, names, work, cores, str(tools.pg_dump)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    rate = {name: data / MiB / seconds for name, seconds, _ in results}
-    raw1 = rate[results[0][0]]
-    rawn = rate[results[1][0]]
-    plain_rate = rate["pg_dump -Fc (defaults)"]
-    rows = []
-    for name, seconds, size in results:
-        rows.append([name, f"{seconds:.2f}", f"{rate[name]:.0f}", f"{size / MiB:.0f}" if size else "-",
-                     f"{rate[name] / plain_rate:.2f}x", f"{rate[name] / raw1:.0%}", f"{rate[name] / rawn:.0%}"])
+    labels = [label for label, _, _ in rounds[0]]
+    seconds_of = {label: statistics.median(r[i][1] for r in rounds) for i, label in enumerate(labels)}
+    size_of_dump = {label: rounds[0][i][2] for i, label in enumerate(labels)}
+    rate = {label: data / MiB / seconds_of[label] for label in labels}
+    raw1, rawn, plain_rate, ours = rate[labels[0]], rate[labels[1]], rate[labels[2]], rate[labels[3]]
+    rows = [[label, f"{seconds_of[label]:.2f}", f"{rate[label]:.0f}",
+             f"{size_of_dump[label] / MiB:.0f}" if size_of_dump[label] else "-",
+             f"{rate[label] / plain_rate:.2f}x", f"{rate[label] / raw1:.0%}", f"{rate[label] / rawn:.0%}"] for label in labels]
     print_table(
-        f"Backup speed, {data / MiB:.0f} MiB of table data ({len(names)} tables), {cores} cores",
+        f"Backup speed, {data / MiB:.0f} MiB of table data ({len(names)} tables), {cores} cores, median of {len(rounds)}",
         ["method", "seconds", "MiB/s", "dump MiB", "vs pg_dump -Fc", "vs raw read (1 session)", "vs raw read (parallel)"],
         rows,
     )
-    ours = rate[results[3][0]]
     print(f"\ntargets: >= 3x pg_dump -Fc -> {ours / plain_rate:.2f}x {'MET' if ours >= 3 * plain_rate else 'MISSED'}; "
           f">= 50% of raw read (1 session) -> {ours / raw1:.0%} {'MET' if ours >= 0.5 * raw1 else 'MISSED'} "
           f"(parallel raw read: {ours / rawn:.0%})")
+    per_round = ", ".join(f"{data / MiB / r[3][1]:.0f}" for r in rounds)
+    print(f"migration-guard MiB/s per round: {per_round}; pg_dump -Fc: {', '.join(f'{data / MiB / r[2][1]:.0f}' for r in rounds)}")
     return 0
 
 
