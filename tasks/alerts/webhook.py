@@ -42,6 +42,8 @@ def send_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0, sleep
             response = httpx.post(url, json=payload, timeout=timeout, headers={"User-Agent": "migration-guard"})
         except httpx.HTTPError as exc:
             last = f"connection failed ({type(exc).__name__})"
+            if isinstance(exc, httpx.TimeoutException):
+                break  # a hung endpoint already cost `timeout`; retrying triples it (the next run retries)
             delay = float(attempt)
         else:
             if response.status_code < 300:
