@@ -14,6 +14,7 @@ from migration_guard.tasks.repair.steps import (
     backup_step,
     detect_step,
     diagnose_step,
+    earlier_schema_step,
     execute_step,
     verify_step,
 )
@@ -25,5 +26,7 @@ diagnose_task = task(name="recover-diagnose", **DB_TASK_OPTIONS)(diagnose_step)
 execute_task = task(name="recover-execute")(execute_step)
 verify_task = task(name="recover-verify", **DB_TASK_OPTIONS)(verify_step)
 alert_task = task(name="recover-alert")(alert_step)
+earlier_schema_task = task(name="recover-earlier-schema", **DB_TASK_OPTIONS)(earlier_schema_step)
 
-PREFECT_STEPS = RecoverSteps(detect_task, backup_task, diagnose_task, execute_task, verify_task, alert_task)
+PREFECT_STEPS = RecoverSteps(detect_task, backup_task, diagnose_task, execute_task, verify_task, alert_task,
+                             earlier_schema_task)

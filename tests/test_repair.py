@@ -259,3 +259,34 @@ def test_causes_no_recheck_can_see_come_from_the_logs(db: psycopg.Connection, lo
     cause = classify_failure(db, diagnose_migration(sql, "m", catalog), catalog, logs)
 
     assert (cause.kind, cause.present) == (kind, False)
+
+
+def test_rollback_restores_types_defaults_indexes_and_constraints_from_the_earlier_schema(
+    tmp_path: Path, db_url: str
+) -> None:
+    base = ("CREATE TABLE items (id int PRIMARY KEY, sku text DEFAULT 'new', qty int CHECK (qty >= 0));\n"
+            "CREATE INDEX items_qty_idx ON items (qty);\n")
+    failing = ("ALTER TABLE items ALTER COLUMN qty TYPE bigint;\n"
+               "ALTER TABLE items ALTER COLUMN sku SET DEFAULT 'none';\n"
+               "DROP INDEX items_qty_idx;\n"
+               "ALTER TABLE items DROP CONSTRAINT items_qty_check;\n"
+               "CREATE UNIQUE INDEX items_sku_key ON items (sku);\n")
+    directory = make_sql_project(tmp_path, {"0001_base": base, "0002_changes": failing})
+    project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=directory))
+    first, second = project.ledger.read_migrations()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        project.ledger.ensure_table(conn)
+        for statement in split_statements(first.sql):
+            conn.execute(statement.text)
+        project.ledger.record_finished(conn, project.ledger.record_started(conn, first))
+        conn.execute("INSERT INTO items VALUES (1, 'a', 1), (2, 'a', 2)")
+        entry = project.ledger.record_started(conn, second)
+        for statement in split_statements(second.sql)[:4]:
+            conn.execute(statement.text)
+        project.ledger.record_failed(conn, entry, "statement 5 (line 5) failed (SQLSTATE 23505)")
+
+    result = run_cli(["recover", "--mode", "rollback", "--yes"], _env(project, tmp_path))
+
+    assert result.exit_code == 0, result.output
+    assert "TYPE integer USING" in result.output and "SET DEFAULT 'new'::text" in result.output
+    assert "drift none" in result.output  # the live schema is exactly what 0001_base produces

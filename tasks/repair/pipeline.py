@@ -127,8 +127,14 @@ def _plan(project, options, steps, detection, target, report) -> RepairPlan:
     if target is not None:
         diagnosis, cause = steps.diagnose(project, target, options.lock_age_seconds)
         report.diagnosis, report.cause = diagnosis, cause
-        plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema,
-                           backup_path=_backup_before(project, target))
+        backup_path = _backup_before(project, target)
+        plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path)
+        if options.mode == "rollback" and plan.irreversible:
+            before, note = steps.earlier_schema(project, target)
+            if before is not None:
+                plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path,
+                                   before=before)
+            plan.warnings.append(note)
         covered = {s.invalid_index for s in diagnosis.statements if s.invalid_index}
         failed = target.failed_entries
         if failed and target.migration is not None and not target.migration.matches_checksum(failed[-1].checksum):

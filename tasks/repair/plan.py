@@ -18,6 +18,7 @@ from pglast.stream import RawStream
 
 from migration_guard.tasks.diagnose.model import Diagnosis, Effect, StatementDiagnosis
 from migration_guard.tasks.repair.cause import FailureCause, qualified, quote
+from migration_guard.tasks.schema.model import SchemaSnapshot
 
 AT = enums.AlterTableType
 OT = enums.ObjectType
@@ -106,10 +107,15 @@ class RepairPlan:
 
 
 def choose_plan(diagnosis: Diagnosis, cause: FailureCause | None, mode: str, *, schema: str = "public",
-                backup_path: str | None = None) -> RepairPlan:
-    """The plan for ``mode`` (auto | forward | rollback) given the diagnosis and the cause."""
+                backup_path: str | None = None, before: SchemaSnapshot | None = None) -> RepairPlan:
+    """The plan for ``mode`` (auto | forward | rollback) given the diagnosis and the cause.
+
+    ``before`` is the schema as the earlier migrations leave it (a shadow database's snapshot); with
+    it a rollback can restore changed types and defaults and re-create dropped indexes and
+    constraints instead of asking for a restore.
+    """
     forward = forward_plan(diagnosis, schema)
-    rollback = rollback_plan(diagnosis, schema, backup_path)
+    rollback = rollback_plan(diagnosis, schema, backup_path, before)
     if mode == "rollback":
         return rollback
     if mode == "forward":
@@ -221,7 +227,8 @@ def _forward_steps(s: StatementDiagnosis, schema: str) -> tuple[list[PlanStep], 
 
 
 # ---- rollback
-def rollback_plan(diagnosis: Diagnosis, schema: str = "public", backup_path: str | None = None) -> RepairPlan:
+def rollback_plan(diagnosis: Diagnosis, schema: str = "public", backup_path: str | None = None,
+                  before: SchemaSnapshot | None = None) -> RepairPlan:
     """Undo what was done, last first; then mark the migration rolled back."""
     plan = RepairPlan("rollback", diagnosis.migration, ledger_action="rolled_back")
     for s in reversed(diagnosis.statements):
@@ -230,7 +237,7 @@ def rollback_plan(diagnosis: Diagnosis, schema: str = "public", backup_path: str
         if s.effect is Effect.UNKNOWN:
             plan.irreversible.append(f"statement {s.index + 1} (line {s.line}) may have run and cannot be undone blindly")
             continue
-        steps, irreversible = _undo(s, schema)
+        steps, irreversible = _undo(s, schema, before)
         plan.steps.extend(steps)
         plan.irreversible.extend(irreversible)
     if plan.irreversible:
@@ -243,18 +250,19 @@ def rollback_plan(diagnosis: Diagnosis, schema: str = "public", backup_path: str
     return plan
 
 
-def _undo(s: StatementDiagnosis, schema: str) -> tuple[list[PlanStep], list[str]]:
+def _undo(s: StatementDiagnosis, schema: str, before: SchemaSnapshot | None = None) -> tuple[list[PlanStep], list[str]]:
     node = s.node
     number = s.index + 1
     where = f"statement {number} (line {s.line})"
     if isinstance(node, ast.AlterTableStmt):
-        table = qualified(node.relation.schemaname or schema, node.relation.relname)
+        table_key = (node.relation.schemaname or schema, node.relation.relname)
+        table = qualified(*table_key)
         actions, irreversible = [], []
         checks = s.commands or ()
         for cmd, check in reversed(list(zip(node.cmds, checks))):
             if check.effect is Effect.NOT_DONE:
                 continue
-            undo = _undo_command(cmd, check.resolved_name)
+            undo = _undo_command(cmd, check.resolved_name, table_key, before)
             if undo is None:
                 irreversible.append(f"{where}: {AT(cmd.subtype).name.removeprefix('AT_')} {cmd.name or ''}".rstrip())
             elif undo:
@@ -287,13 +295,31 @@ def _undo(s: StatementDiagnosis, schema: str) -> tuple[list[PlanStep], list[str]
         what = "COLUMN" if node.renameType == OT.OBJECT_COLUMN else "CONSTRAINT"
         return [PlanStep(f"ALTER TABLE {_rel(relation, schema)} RENAME {what} {quote(node.newname)} TO {quote(node.subname)}",
                          "rename back", True, number)], []
+    if isinstance(node, ast.DropStmt) and node.removeType == OT.OBJECT_INDEX and before is not None:
+        recreate = []
+        for item in node.objects or ():
+            names = [n.sval for n in item]
+            index = before.indexes.get((names[-2], names[-1]) if len(names) > 1 else (schema, names[-1]))
+            if index is None or index.constraint:
+                return [], [f"{where}: the dropped index {names[-1]} is not in the earlier schema"]
+            recreate.append(PlanStep(index.definition, f"re-create index {index.name}", True, number))
+        return recreate, []
     if isinstance(node, ast.AlterEnumStmt):
         return [], [f"{where}: PostgreSQL cannot remove the enum label {node.newVal!r}"]
     return [], [f"{where}: {s.kind} cannot be undone statement by statement"]
 
 
-def _undo_command(cmd: ast.AlterTableCmd, resolved: str | None) -> str | None:
-    """The ALTER TABLE action that undoes one sub-command; '' for nothing to undo; None if impossible."""
+def _undo_command(cmd: ast.AlterTableCmd, resolved: str | None, table: tuple[str, str] = ("public", ""),
+                  before: SchemaSnapshot | None = None) -> str | None:
+    """The ALTER TABLE action that undoes one sub-command; '' for nothing to undo; None if impossible.
+
+    Without ``before`` (the schema the earlier migrations produce), changed types and defaults and
+    dropped constraints cannot be put back.
+    """
+    if before is not None:
+        restored = _restore_from_before(cmd, table, before)
+        if restored is not None:
+            return restored
     if cmd.subtype == AT.AT_AddColumn:
         return f"DROP COLUMN IF EXISTS {quote(cmd.def_.colname)}"
     if cmd.subtype == AT.AT_AddConstraint:
@@ -305,6 +331,25 @@ def _undo_command(cmd: ast.AlterTableCmd, resolved: str | None) -> str | None:
         return f"ALTER COLUMN {quote(cmd.name)} SET NOT NULL"
     if cmd.subtype == AT.AT_ValidateConstraint:
         return ""
+    return None
+
+
+def _restore_from_before(cmd: ast.AlterTableCmd, table: tuple[str, str], before: SchemaSnapshot) -> str | None:
+    """Undo a type change, a default change or a dropped constraint from the earlier schema."""
+    column = before.column(*table, cmd.name) if cmd.name else None
+    if cmd.subtype in (AT.AT_ColumnDefault, AT.AT_AlterColumnType) and cmd.name and column is None:
+        return ""  # the column is new in this migration; undoing its ADD COLUMN drops it
+    if cmd.subtype == AT.AT_ColumnDefault:
+        if column.default is None:
+            return f"ALTER COLUMN {quote(cmd.name)} DROP DEFAULT"
+        return f"ALTER COLUMN {quote(cmd.name)} SET DEFAULT {column.default}"
+    if cmd.subtype == AT.AT_AlterColumnType:
+        return f"ALTER COLUMN {quote(cmd.name)} TYPE {column.type} USING {quote(cmd.name)}::{column.type}"
+    if cmd.subtype == AT.AT_DropConstraint:
+        constraint = before.constraints.get((*table, cmd.name))
+        if constraint is not None:
+            not_valid = "" if constraint.validated else " NOT VALID"
+            return f"ADD CONSTRAINT {quote(cmd.name)} {constraint.definition}{not_valid}"
     return None
 
 

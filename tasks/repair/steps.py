@@ -67,6 +67,23 @@ def verify_step(project, migration: str | None, expected_state: str | None, drif
     return verify_recovery(project, migration, expected_state, drift=drift)
 
 
+def earlier_schema_step(project, status: MigrationStatus) -> tuple[Any, str]:
+    """(snapshot, note): the schema the migrations before ``status`` produce, from a shadow database;
+    (None, why) when it cannot be built (no CREATEDB, an earlier migration missing locally ...)."""
+    from migration_guard.tasks.errors import MigrationGuardError
+    from migration_guard.tasks.schema.shadow import applied_migrations, expected_snapshot
+
+    earlier, missing = applied_migrations(project)
+    if missing:
+        return None, f"applied migrations missing locally: {', '.join(missing)}"
+    earlier = [m for m in earlier if m.name < status.name]
+    try:
+        snapshot, label = expected_snapshot(project, earlier)
+    except MigrationGuardError as exc:
+        return None, exc.message
+    return snapshot, f"earlier schema from {len(earlier)} migration(s) in a {label}"
+
+
 def alert_step(project, report_dict: dict[str, Any]) -> str:
     """Raise an alert when not recovered, resolve recover alerts when recovered; '' when alerts are off."""
     try:
@@ -102,6 +119,8 @@ class RecoverSteps:
     execute: Callable[..., ExecutionOutcome]
     verify: Callable[..., Verification]
     alert: Callable[..., str]
+    earlier_schema: Callable[..., tuple[Any, str]]
 
 
-PLAIN_STEPS = RecoverSteps(detect_step, backup_step, diagnose_step, execute_step, verify_step, alert_step)
+PLAIN_STEPS = RecoverSteps(detect_step, backup_step, diagnose_step, execute_step, verify_step, alert_step,
+                           earlier_schema_step)

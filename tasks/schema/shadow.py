@@ -20,7 +20,7 @@ from migration_guard.tasks.db import classify_error, connect, libpq_dsn
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.models import Migration
 from migration_guard.tasks.schema.compare import compare_snapshots
-from migration_guard.tasks.schema.model import DriftReport
+from migration_guard.tasks.schema.model import DriftReport, SchemaSnapshot
 from migration_guard.tasks.schema.snapshot import snapshot_schema
 from migration_guard.tasks.sql.statements import split_statements
 
@@ -50,17 +50,11 @@ def check_drift(project, *, migrations: Sequence[Migration] | None = None) -> Dr
                 "restore them to check drift", seconds=time.perf_counter() - started,
             )
     names = [m.name for m in migrations]
-    shadow_url = _shadow_url_setting(project)
-    excluded = {"_prisma_migrations"}
-    if project.ledger.table_schema == project.schema:
-        excluded.add(project.ledger.table_name)
+    excluded = _excluded_tables(project)
     try:
-        with shadow_database(project.dsn, shadow_url, project.schema) as (shadow_dsn, label):
-            with connect(shadow_dsn, connect_timeout=project.settings.connect_timeout) as shadow:
-                apply_migrations(shadow, migrations, project.schema)
-                expected = snapshot_schema(shadow, [project.schema], exclude_tables=excluded)
-            with connect(project.dsn, connect_timeout=project.settings.connect_timeout) as live:
-                actual = snapshot_schema(live, [project.schema], exclude_tables=excluded)
+        expected, label = expected_snapshot(project, migrations)
+        with connect(project.dsn, connect_timeout=project.settings.connect_timeout) as live:
+            actual = snapshot_schema(live, [project.schema], exclude_tables=excluded)
     except MigrationGuardError as exc:
         reason = f"{exc.message} ({exc.suggestion})" if exc.suggestion else exc.message
         return DriftReport(checked=False, applied_migrations=names, reason=reason,
@@ -69,6 +63,25 @@ def check_drift(project, *, migrations: Sequence[Migration] | None = None) -> Dr
     return DriftReport(checked=True, differences=differences, applied_migrations=names, shadow=label,
                        seconds=time.perf_counter() - started)
 
+
+
+def expected_snapshot(project, migrations: Sequence[Migration]) -> tuple[SchemaSnapshot, str]:
+    """(snapshot, shadow label) of the schema ``migrations`` produce, built in a shadow database.
+
+    Raises:
+        ShadowDatabaseError: the shadow database cannot be created or a migration fails in it.
+    """
+    with shadow_database(project.dsn, _shadow_url_setting(project), project.schema) as (shadow_dsn, label):
+        with connect(shadow_dsn, connect_timeout=project.settings.connect_timeout) as shadow:
+            apply_migrations(shadow, migrations, project.schema)
+            return snapshot_schema(shadow, [project.schema], exclude_tables=_excluded_tables(project)), label
+
+
+def _excluded_tables(project) -> set[str]:
+    excluded = {"_prisma_migrations"}
+    if project.ledger.table_schema == project.schema:
+        excluded.add(project.ledger.table_name)
+    return excluded
 
 
 def applied_migrations(project) -> tuple[list[Migration], list[str]]:
