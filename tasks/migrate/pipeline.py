@@ -382,7 +382,11 @@ def _recovery(report: SafeMigrateReport, project: Project, error: Any) -> None:
     if stage == "apply" and isinstance(error, MigrationApplyError):
         outcome = error.outcome
         path = next((str(m.path) for m in read_migrations(project) if m.name == outcome.name), outcome.name)
-        if outcome.mode == "transaction":
+        kind = getattr(error.cause, "kind", "other")
+        if outcome.mode == "transaction" and kind != "other":  # connection lost, timeout, privilege: the file is fine
+            report.recovery.append(f"{outcome.name} was rolled back completely ({kind}, not the migration file); "
+                                   f"{error.cause.suggestion}; then re-run: migration-guard migrate")
+        elif outcome.mode == "transaction":
             report.recovery.append(f"{outcome.name} was rolled back completely; fix {path} and re-run: migration-guard migrate")
         else:
             report.recovery.append(f"{outcome.name} stopped after {outcome.steps_done} of {outcome.total_steps} statements; "

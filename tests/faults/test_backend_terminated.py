@@ -51,6 +51,7 @@ def test_safe_migrate_backend_terminated_inside_the_transaction(tmp_path: Path, 
     assert "Traceback" not in run.stdout + run.stderr
     assert "rolled back completely" in run.stdout and "terminating connection" in run.stdout
     assert "re-run: `migration-guard migrate`" in run.stdout
+    assert "fix " + str(migrations / NEXT / "migration.sql") not in run.stdout  # the file is fine: no wrong advice
     assert columns(db, "accounts") == ["id"]  # nothing of the transaction remains
     status = status_json(env, tmp_path)
     assert states(status)[NEXT] in {"pending", "rolled_back"}
