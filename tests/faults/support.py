@@ -138,10 +138,10 @@ def assert_no_duplicate_applied(rows: list[tuple[str, bool, bool, int]]) -> None
 
 
 def status_json(env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
-    """`migration-guard status --json --all` as a process."""
-    from tests.helpers import run_cli_process
+    """`migration-guard status --json --all` (in-process: status never imports Prefect)."""
+    from tests.helpers import run_cli
 
-    done = run_cli_process(["status", "--json", "--all"], env=env, cwd=cwd, timeout=60)
+    done = run_cli(["status", "--json", "--all"], env=env, cwd=cwd)
     assert "Traceback" not in done.stderr, done.stderr
     return json.loads(done.stdout)
 
