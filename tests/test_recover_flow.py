@@ -89,3 +89,22 @@ def test_flow_pauses_for_approval_and_resumes_with_input(tmp_path: Path, db_url:
     assert outcome["state"].is_completed(), outcome["state"].message
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM pg_class WHERE relname = 'items_sku_key'").fetchone() == (1,)
+
+
+def test_cli_flow_option_runs_the_flow_and_keeps_the_url_out_of_parameters(tmp_path: Path, db_url: str,
+                                                                           prefect_harness) -> None:
+    from prefect.client.orchestration import get_client
+
+    from tests.helpers import run_cli
+    from tests.test_repair import _env
+
+    project = _sql_project(tmp_path, db_url)
+    _fix_duplicates(db_url)
+
+    result = run_cli(["recover", "--flow", "--yes", "--json", "--no-backup"], _env(project, tmp_path))
+
+    assert result.exit_code == 0, result.output
+    assert '"outcome": "recovered"' in result.stdout
+    with get_client(sync_client=True) as client:
+        runs = [r for r in client.read_flow_runs() if r.parameters.get("migrations_dir") == str(project.migrations_dir)]
+    assert runs and all("database_url" not in r.parameters or r.parameters["database_url"] is None for r in runs)
