@@ -104,8 +104,10 @@ def test_every_kind_of_drift_is_listed(tmp_path: Path, db_url: str, db: psycopg.
         ("missing", "sequence", "public.ticket_seq"),
     }
     assert all(d.describe() for d in report.differences)
+    shadow = report.shadow.split()[2]  # "temporary database mg_shadow_... (dropped)"
+    assert shadow.startswith("mg_shadow_")
     with psycopg.connect(pg_admin_url) as admin:  # the temporary shadow database is gone
-        assert admin.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'mg_shadow_%%'").fetchone()[0] == 0
+        assert admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (shadow,)).fetchone()[0] == 0
 
 
 def test_shadow_database_url_is_reset_and_reused(tmp_path: Path, db_url: str, pg_admin_url: str) -> None:
