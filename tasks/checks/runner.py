@@ -77,6 +77,14 @@ def check_database(
                 continue
             begun = time.perf_counter()
             outcome = _run_one(check, ctx, secrets)
+            if conn.broken or conn.closed:  # session terminated under this check: new session, one retry
+                try:
+                    conn = open_check_connection(target, settings)
+                except DatabaseError:
+                    pass  # still down: the next checks report UNKNOWN
+                else:
+                    ctx = CheckContext(target, conn, settings, config, now)
+                    outcome = _run_one(check, ctx, secrets)
             elapsed = (time.perf_counter() - begun) * 1000
             if check.name == connectivity.NAME:
                 elapsed += connect_ms
