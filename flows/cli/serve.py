@@ -59,12 +59,18 @@ class HealthCache:
         return (503 if health["status"] == "fail" else 200), health
 
 
-def build_server(settings: Any, host: str = "127.0.0.1", port: int = 8080, cache_seconds: float = 30.0) -> ThreadingHTTPServer:
-    """The HTTP server (not started): ``server.serve_forever()``; port 0 picks a free port."""
+def build_server(settings: Any, host: str = "127.0.0.1", port: int = 8080, cache_seconds: float = 30.0,
+                 request_timeout: float = 30.0) -> ThreadingHTTPServer:
+    """The HTTP server (not started): ``server.serve_forever()``; port 0 picks a free port.
+
+    A client that does not finish its request within ``request_timeout`` seconds is disconnected,
+    so idle connections cannot pile up threads.
+    """
     cache = HealthCache(settings, cache_seconds)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "migration-guard"
+        timeout = request_timeout
         sys_version = ""
 
         def do_GET(self) -> None:

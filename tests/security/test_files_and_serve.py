@@ -167,3 +167,26 @@ def test_serve_never_echoes_internal_errors(tmp_path: Path) -> None:
         _assert_opaque(body)
         assert "Srv-Sec-77" not in body and str(tmp_path) not in body, body
     assert not_a_folder.read_text() == "{}"
+
+
+def test_serve_drops_clients_that_never_finish_a_request(tmp_path: Path) -> None:
+    """A client that connects and sends nothing (slowloris) must not hold a server thread forever."""
+    import socket
+    import time
+
+    settings = load_settings(alerts_dir=tmp_path)
+    server = build_server(settings, "127.0.0.1", 0, cache_seconds=0, request_timeout=1.0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=15) as idle:
+            idle.sendall(b"GET /health HTTP/1.1\r\n")  # never finished
+            started = time.monotonic()
+            closed = idle.recv(1024) == b""
+            waited = time.monotonic() - started
+        assert closed and waited < 10, (closed, waited)
+        assert _call(f"http://127.0.0.1:{server.server_address[1]}/nope")[0] == 404  # still serving
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
