@@ -6,6 +6,7 @@ tool suggests to the operator."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,6 +133,15 @@ def test_backup_restore_check_counts_rows_of_hostile_tables(hostile_url: str, tm
                      env={"DATABASE_URL": hostile_url})
     assert verify.exit_code == 0, verify.output
     assert json.loads(verify.stdout)["table_rows"] == rows
+    into = f'restored "db"; DROP DATABASE postgres; -- {uuid.uuid4().hex[:6]}'
+    restored = run_cli(["backup", "restore", json.loads(result.stdout)["path"], "--into", into, "--json"],
+                       env={"DATABASE_URL": hostile_url})
+    try:
+        assert restored.exit_code == 0, restored.output
+        _sentinel_alive(psycopg.conninfo.make_conninfo(hostile_url, dbname=into))
+    finally:
+        with psycopg.connect(hostile_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_ident(into)))
     _sentinel_alive(hostile_url)
 
 
@@ -258,7 +268,6 @@ def test_validate_privilege_fixes_are_safe_to_paste_for_hostile_schema_and_role(
     db_url: str, pg_admin_url: str, tmp_path: Path
 ) -> None:
     """The GRANT the privileges check suggests must grant exactly that, on exactly that schema."""
-    import uuid
 
     role = f'mg "lim"; DROP TABLE sentinel; -- {uuid.uuid4().hex[:6]}'
     schema = 'app"s; DROP TABLE sentinel; --'
@@ -295,7 +304,6 @@ def test_idle_in_transaction_fix_names_a_hostile_database_safely(pg_admin_url: s
     """Database names with dashes, quotes and spaces are common enough; the suggested ALTER DATABASE
     must still be one statement on that database."""
     import time
-    import uuid
 
     name = f'mg-sec "db"; DROP TABLE sentinel; -- {uuid.uuid4().hex[:6]}'
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
