@@ -118,6 +118,13 @@ async def _trigger(name, params, timeout_s, poll_interval_s, on_state, on_log, o
         raise TriggerUnreachable("PREFECT_API_URL is not set: the trigger starts a deployment on a Prefect server",
                                  "export PREFECT_API_URL=http://HOST:4200/api (the server running the deployments)")
     full_name = full_deployment_name(name)
+    from migration_guard.flows.prefect_api import PrefectApiUnreachable, require_prefect_api
+
+    try:  # bounded probe first: the client's own retries wait minutes on a hung API
+        require_prefect_api()
+    except PrefectApiUnreachable as exc:
+        raise TriggerUnreachable(exc.message.replace("; the flow was not started", "; nothing was started"),
+                                 "check PREFECT_API_URL and that `prefect server start` (or Prefect Cloud) is up") from None
     async with get_client() as client:
         try:
             deployment = await client.read_deployment_by_name(full_name)

@@ -5,17 +5,13 @@ notification that did not go out is retried by the next run) and the alert files
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.faults.support import alert_files
+from tests.faults.support import alert_files, silent_server
 from tests.helpers import run_cli_process
 from tests.recording_server import recording_server
 
@@ -33,30 +29,6 @@ def env(tmp_path: Path, db_url: str, db: psycopg.Connection) -> dict[str, str]:
     (tmp_path / "healthcheck.yaml").write_text(CONFIG)
     return {"DATABASE_URL": db_url, "HEALTHCHECK_CONFIG": str(tmp_path / "healthcheck.yaml"),
             "ALERTS_DIR": str(tmp_path / "alerts"), "LOG_DIR": str(tmp_path / "logs")}
-
-
-@contextmanager
-def silent_server() -> Iterator[str]:
-    """Accepts connections and never answers: every request times out."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
-    finally:
-        listener.close()
-        for conn in held:
-            conn.close()
 
 
 def healthcheck(env: dict[str, str], tmp_path: Path) -> tuple[int, dict]:

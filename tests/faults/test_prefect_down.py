@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import assert_operator_error
+from tests.faults.support import assert_operator_error, silent_server
 from tests.helpers import make_sql_project, run_cli_process
 
 pytestmark = pytest.mark.faults
@@ -74,3 +74,19 @@ def test_flows_started_from_the_cli_fail_clearly_and_quickly(env: dict[str, str]
     assert elapsed < BOUND_S
     with psycopg.connect(db_url) as conn:  # nothing was applied behind the failure
         assert conn.execute("SELECT to_regclass('accounts')").fetchone()[0] is None
+
+
+def test_a_hung_api_is_not_waited_for(env: dict[str, str], tmp_path: Path) -> None:
+    """An API that accepts connections and never answers (a hung server, a stuck proxy)."""
+    with silent_server() as url:
+        hung = {**env, "PREFECT_API_URL": url.removesuffix("/hook") + "/api"}
+        started = time.monotonic()
+        trigger = run_cli_process(["trigger", "safe-migrate", "--timeout", "5"], env=hung, cwd=tmp_path, timeout=BOUND_S)
+        flow = run_cli_process(["healthcheck", "--flow"], env=hung, cwd=tmp_path, timeout=BOUND_S)
+        elapsed = time.monotonic() - started
+
+    assert trigger.exit_code == 2, trigger.output
+    assert_operator_error(trigger.stderr, "cannot reach the Prefect API", "PREFECT_API_URL")
+    assert flow.exit_code == 3, flow.output
+    assert_operator_error(flow.stderr, "cannot reach the Prefect API", "without --flow")
+    assert elapsed < 30, elapsed
