@@ -4,12 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from migration_guard.blocks.settings import Settings
-from migration_guard.tasks.db import connection, describe_target, schema_from_dsn
+from psycopg import conninfo as pg_conninfo
+
+from migration_guard.tasks.db import connection, describe_target, libpq_dsn, schema_from_dsn
 from migration_guard.tasks.ledgers import Ledger, get_ledger
 from migration_guard.tasks.models import LedgerEntry, Migration, StatusReport
 from migration_guard.tasks.status import build_report
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    """``dsn`` whose sessions start with ``search_path`` = ``schema`` (what Prisma does for
+    ``?schema=``), so migrations create their objects where the ledger and the diagnosis look.
+
+    ``public`` is PostgreSQL's default and leaves the DSN untouched.
+    """
+    if schema == "public":
+        return dsn
+    quoted = '"' + schema.replace('"', '""') + '"'
+    option = "-c search_path=" + quoted.replace("\\", "\\\\").replace(" ", "\\ ")
+    existing = pg_conninfo.conninfo_to_dict(libpq_dsn(dsn)).get("options") or ""
+    combined = f"{existing} {option}".strip()
+    if "://" in dsn:
+        separator = "&" if "?" in dsn else "?"
+        return f"{dsn}{separator}options={quote(combined, safe='')}" if not existing else (
+            pg_conninfo.make_conninfo(libpq_dsn(dsn), options=combined))
+    return pg_conninfo.make_conninfo(dsn, options=combined)
 
 
 @dataclass(frozen=True)
@@ -32,7 +54,8 @@ class Project:
         schema = settings.db_schema
         if "db_schema" not in settings.model_fields_set:
             schema = schema_from_dsn(dsn) or schema
-        return cls(settings=settings, ledger=get_ledger(settings.migration_tool, directory, schema), dsn=dsn)
+        ledger = get_ledger(settings.migration_tool, directory, schema)
+        return cls(settings=settings, ledger=ledger, dsn=with_search_path(dsn, schema))
 
     @property
     def migrations_dir(self) -> Path:

@@ -136,3 +136,16 @@ def test_hostile_schema_name_is_quoted_not_executed(tmp_path: Path, db_url: str,
     assert [s.state for s in report.statuses] == [State.APPLIED]
     assert db.execute("SELECT to_regclass('keep') IS NOT NULL").fetchone() == (True,)
     assert report.ledger_table == f"{hostile}._prisma_migrations"
+
+
+@pytest.mark.parametrize("schema", ["app", "with space", 'q"uote\\slash'])
+def test_project_sessions_start_in_the_configured_schema(tmp_path: Path, db_url: str, db: psycopg.Connection, schema: str) -> None:
+    db.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema)))
+    directory = make_prisma_project(tmp_path, {"20240101000000_init": "SELECT 1;\n"})
+    project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=directory, DB_SCHEMA=schema))
+
+    with psycopg.connect(project.dsn) as conn:
+        conn.execute("CREATE TABLE placed (id int)")
+        where = conn.execute("SELECT schemaname FROM pg_tables WHERE tablename = 'placed'").fetchone()
+
+    assert where == (schema,)

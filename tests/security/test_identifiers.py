@@ -362,8 +362,6 @@ def test_hostile_migration_names_are_recorded_verbatim(db_url: str, tmp_path: Pa
     _sentinel_alive(db_url)
 
 
-@pytest.mark.xfail(strict=True, reason="migrate and recover's execution do not set search_path to DB_SCHEMA (Prisma "
-                   "does for ?schema=): tables land in public while the ledger and the diagnosis use DB_SCHEMA")
 def test_migrations_run_in_the_configured_hostile_schema(db_url: str, tmp_path: Path) -> None:
     from tests.helpers import make_prisma_project
 
