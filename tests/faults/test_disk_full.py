@@ -138,3 +138,22 @@ def test_read_only_alert_folder(tmp_path: Path, db_url: str, db: psycopg.Connect
 
     assert code == 0
     assert [a["status"] for a in alert_files(alerts)] == ["resolved"]  # the resolution caught up
+
+
+def test_recover_with_a_full_backup_disk_changes_nothing(tmp_path: Path, db_url: str, db: psycopg.Connection,
+                                                         disks: TinyDisks) -> None:
+    from tests.faults.support import assert_operator_error, columns, recover_project
+
+    env = recover_project(tmp_path, db_url)
+    backups = disks.mount("backups")
+    disks.fill(backups)
+    env["BACKUP_DIR"] = str(backups)
+
+    done = run_cli_process(["recover", "--yes", "--no-drift"], env=env, cwd=tmp_path)
+
+    assert done.exit_code == 1, done.output
+    assert_operator_error(done.stderr, "free", "BACKUP_DIR")  # one line: why, and where to make room
+    assert columns(db, "items") == ["id", "sku", "qty", "price"]  # nothing ran without its backup
+    assert states(status_json(env, tmp_path))["0002_prices"] == "failed"
+    assert sorted(p.name for p in backups.iterdir()) == ["filler"]
+    alert_files(tmp_path / "alerts")
