@@ -38,6 +38,8 @@ def env(tmp_path: Path, db_url: str) -> dict[str, str]:
     (["status"], 1, "0001_accounts"),
     (["lint"], 0, "0 error(s)"),
     (["alerts", "list"], 0, "no firing alerts"),
+    (["healthcheck", "--no-alerts"], 0, "healthcheck: OK"),
+    (["migrate", "--skip-backup"], 0, "applied 1 migration(s)"),
 ])
 def test_commands_without_prefect_still_work(env: dict[str, str], tmp_path: Path, args: list[str], exit_code: int,
                                              needle: str) -> None:
