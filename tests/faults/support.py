@@ -205,12 +205,27 @@ def assert_backup_restores(path: Path, env: Mapping[str, str], cwd: Path, query:
 def recover_project(tmp_path: Path, db_url: str, applied_statements: int = 1) -> dict[str, str]:
     """A SQL-folder project whose 0002 failed after ``applied_statements`` statements because its
     connection was killed (the cause is gone, so recover goes forward); returns the CLI env."""
-    from tests.test_repair import _env, _sql_project
+    from migration_guard.blocks.settings import load_settings
+    from migration_guard.tasks.project import Project
+    from migration_guard.tasks.sql.statements import split_statements
+    from tests.helpers import make_sql_project
 
-    project = _sql_project(tmp_path, db_url, RECOVER_FAILING, applied_statements=applied_statements,
-                           logs="statement 2 (line 2) failed: terminating connection due to administrator command "
-                                "(SQLSTATE 57P01)")
-    return {**_env(project, tmp_path), "LOCK_TIMEOUT": "30s"}
+    directory = make_sql_project(tmp_path, {"0001_base": "CREATE TABLE items (id int PRIMARY KEY, sku text, qty int);\n",
+                                            "0002_prices": RECOVER_FAILING})
+    project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=directory))
+    base, change = project.ledger.read_migrations()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        project.ledger.ensure_table(conn)
+        conn.execute(base.sql)
+        project.ledger.record_finished(conn, project.ledger.record_started(conn, base))
+        conn.execute("INSERT INTO items VALUES (1, 'a', 1), (2, 'b', 2)")
+        entry = project.ledger.record_started(conn, change)
+        for statement in split_statements(change.sql)[:applied_statements]:
+            conn.execute(statement.text)
+        project.ledger.record_failed(conn, entry, f"statement {applied_statements + 1} failed: terminating connection "
+                                                  "due to administrator command (SQLSTATE 57P01)")
+    return {"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(directory), "BACKUP_DIR": str(tmp_path / "backups"),
+            "ALERTS_DIR": str(tmp_path / "alerts"), "LOCK_TIMEOUT": "30s"}
 
 
 RECOVER_FAILING = """\
