@@ -252,7 +252,11 @@ def _apply_all(dsn: str, ledger: Ledger, options: ApplyOptions, migrations: list
                 last_check = time.monotonic()
                 for item, resume in prepared:
                     if time.monotonic() - last_check > LOCK_CHECK_INTERVAL_S:
-                        _check_lock_session(lock_conn, ledger.lock_key)
+                        try:
+                            _check_lock_session(lock_conn, ledger.lock_key)
+                        except MigrationGuardError as exc:
+                            exc.report = report  # type: ignore[attr-defined] - what is already committed
+                            raise
                         last_check = time.monotonic()
                     try:
                         outcome = apply_migration(conn, ledger, item, dsn=dsn, options=options, resume=resume, logger=log)

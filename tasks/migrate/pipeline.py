@@ -251,6 +251,10 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: Steps
         except MigrationLockError as exc:
             return fail("lock", exc)
         except MigrationGuardError as exc:
+            partial = getattr(exc, "report", None)  # e.g. the lock session died between migrations
+            if partial is not None:
+                report.apply = partial.to_dict()
+                report.committed = bool(report.applied)
             return fail("apply", exc)
     report.apply = applied.to_dict()
     report.committed = bool(applied.applied)

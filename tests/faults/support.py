@@ -321,3 +321,10 @@ def silent_server() -> Iterator[str]:
         listener.close()
         for conn in held:
             conn.close()
+
+
+def sessions_all(conn: psycopg.Connection) -> list[tuple[int, str, str, str]]:
+    """(pid, application_name, state, query) of every other session of this database."""
+    return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        "SELECT pid, application_name, coalesce(state, ''), coalesce(query, '') FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'").fetchall()]

@@ -13,7 +13,8 @@ import pytest
 
 from tests.faults.support import (
     SQL_LEDGER, LedgerBlocker, alert_files, assert_backup_restores, assert_no_duplicate_applied, assert_operator_error,
-    columns, indexes, ledger_rows, recover_project, sessions, spawn_cli, states, status_json, terminate, wait_for,
+    columns, indexes, ledger_rows, recover_project, sessions, sessions_all, spawn_cli, states, status_json, terminate,
+    wait_for,
 )
 from tests.helpers import add_prisma_migration, make_prisma_project, run_cli, run_cli_process
 
@@ -178,3 +179,36 @@ def test_healthcheck_backend_terminated_mid_run(tmp_path: Path, db_url: str, db:
     alert_files(tmp_path / "alerts")  # every file parses
     for line in (tmp_path / "logs" / "healthcheck.log").read_text().splitlines():
         json.loads(line)
+
+
+def test_migration_lock_session_terminated_stops_before_the_next_migration(
+    tmp_path: Path, db_url: str, db: psycopg.Connection
+) -> None:
+    migrations = applied_base(tmp_path, db_url)
+    add_prisma_migration(migrations, NEXT, "ALTER TABLE accounts ADD COLUMN email text;\nSELECT pg_sleep(2);\n")
+    add_prisma_migration(migrations, "20240103000000_later", "ALTER TABLE accounts ADD COLUMN name text;\n")
+    env = prisma_env(db_url, tmp_path)
+    run = spawn_cli(["migrate", "--skip-backup"], env, tmp_path)
+
+    wait_for(lambda: sessions(db, query_like="%pg_sleep%"), running=run, what="the first migration")
+    (lock_pid,) = [pid for pid, app, _state, _query in sessions_all(db) if app == "migration-guard migrate lock"]
+    terminate(db, lock_pid)  # e.g. idle_session_timeout, or a DBA ending idle sessions
+    code = run.wait()
+
+    output = run.stdout + run.stderr
+    assert code == 1, output
+    assert "Traceback" not in output
+    assert "migration lock" in output and "lost" in output
+    # the migration running when the lock vanished finishes in its own transaction; the next one
+    # never runs unprotected (another migrator may already hold the lock)
+    assert columns(db, "accounts") == ["id", "email"]
+    assert states(status_json(env, tmp_path))["20240103000000_later"] == "pending"
+    assert f"| {NEXT} | transaction | applied" in run.stdout  # the report says what is committed
+    (alert,) = alert_files(tmp_path / "alerts")
+    assert "committed" in alert["impact"], alert["impact"]
+
+    again = run_cli_process(["migrate", "--skip-backup"], env=env, cwd=tmp_path)
+
+    assert again.exit_code == 0, again.output
+    assert columns(db, "accounts") == ["id", "email", "name"]
+    assert_no_duplicate_applied(ledger_rows(db))
