@@ -120,6 +120,13 @@ def render(data: dict) -> None:
     failures = data.get("alerts", {}).get("notification_failures") or {}
     if failures:
         console.print(f"[yellow]{len(failures)} notification(s) not delivered; they are retried next run[/]")
+    unsaved = data.get("alerts", {}).get("unsaved") or {}
+    if unsaved:
+        from rich.markup import escape
+
+        reason = escape(next(iter(unsaved.values())))
+        console.print(f"[yellow]{len(unsaved)} alert(s) not saved ({reason}); make room or fix ALERTS_DIR — "
+                      "the next run saves them[/]", markup=True, highlight=False)
     style = STATUS_STYLES.get(data["status"], "")
     counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
     console.print(f"\nhealthcheck: [{style}]{data['status']}[/] ({counts}) in {data['duration_ms']:.0f} ms")

@@ -130,6 +130,8 @@ def test_read_only_alert_folder(tmp_path: Path, db_url: str, db: psycopg.Connect
     assert code == 0
     assert report["alerts"]["unsaved"] and "Read-only" in json.dumps(report["alerts"]["unsaved"])
     assert alert_files(alerts) == before  # untouched, still valid JSON
+    text = run_cli_process(["healthcheck"], env=env, cwd=tmp_path)
+    assert "1 alert(s) not saved" in text.stdout and "Read-only file system" in text.stdout, text.output
     listed = run_cli_process(["alerts", "list", "--json"], env=env, cwd=tmp_path)
     assert listed.exit_code == 0 and "Traceback" not in listed.stderr
 
