@@ -10,11 +10,16 @@ BAD = [
     'SELECT $$ unterminated',
     "DO $$ BEGIN RAISE NOTIC 'x'; END $$;",
     "DO $$ BEGIN EXECUTE 'ALTR TABLE t'; END $$;",
+    "CREATE FUNCTION v() RETURNS void LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;",
 ]
 
 GOOD = [
     'CREATE TABLE "User" ("id" TEXT NOT NULL);',
     "DO $$ BEGIN RAISE NOTICE 'x'; END $$;",
+    # PL/pgSQL is checked against the function's real signature
+    "CREATE FUNCTION add_one(i int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN i + 1; END $$;",
+    "CREATE FUNCTION nums() RETURNS SETOF int LANGUAGE plpgsql AS $$ BEGIN RETURN NEXT 1; RETURN; END $$;",
+    "CREATE FUNCTION o(OUT a int) LANGUAGE plpgsql AS $$ BEGIN a := 1; RETURN; END $$;",
 ]
 
 

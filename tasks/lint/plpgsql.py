@@ -58,7 +58,7 @@ def embedded_sql(node: Any) -> list[EmbeddedSQL]:
         if language == "sql":
             return [EmbeddedSQL(body, executed=False, origin=origin)]
         if language == "plpgsql":
-            return _plpgsql_sql(body, origin, executed=False)
+            return _plpgsql_sql(body, origin, executed=False, source=_function_source(node))
     return []
 
 
@@ -80,11 +80,22 @@ def _body(options: Any) -> str | None:
     return None
 
 
-def _plpgsql_sql(body: str, origin: str, *, executed: bool) -> list[EmbeddedSQL]:
+def _function_source(node: Any) -> str | None:
+    """The CREATE FUNCTION statement itself (deparsed), so PL/pgSQL sees the real return type and
+    parameters: ``RETURN i`` is valid in a function returning int, not in a void wrapper."""
+    from pglast.stream import RawStream
+
+    try:
+        return RawStream()(node)
+    except Exception:  # noqa: BLE001 - a node pglast cannot print falls back to the void wrapper
+        return None
+
+
+def _plpgsql_sql(body: str, origin: str, *, executed: bool, source: str | None = None) -> list[EmbeddedSQL]:
     tag = "mg_body"
     while f"${tag}$" in body:
         tag += "_"
-    source = f"CREATE FUNCTION mg_lint() RETURNS void LANGUAGE plpgsql AS ${tag}${body}${tag}$"
+    source = source or f"CREATE FUNCTION mg_lint() RETURNS void LANGUAGE plpgsql AS ${tag}${body}${tag}$"
     try:
         tree = json.loads(parse_plpgsql_json(source))
     except ParseError as exc:
