@@ -45,8 +45,11 @@ def recover_flow(
     """Recover a failed migration (finish it or undo it), fix the ledger, verify, report.
 
     Args:
-        database_url / migrations_dir / migration_tool / database_block / project_block: where
-            (see the status flow).
+        database_url: PostgreSQL URL; prefer database_block in deployments (parameters are stored).
+        migrations_dir: the migrations folder (default MIGRATIONS_DIR).
+        migration_tool: prisma or sql (default: detected from the folder).
+        database_block: name of the PostgresDatabase block holding the connection.
+        project_block: name of the MigrationProject block holding the project settings.
         mode: auto (forward only when safe), forward, or rollback.
         approve: run the plan without pausing for approval in the UI.
         backup: take a verified backup first (default True).
