@@ -21,13 +21,13 @@ ROOT = BENCH.parent
 
 #: script -> (what it measures, extra args for --quick)
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "status_scale.py": ("status on 1,000 migrations vs prisma migrate status", []),
-    "lint_speed.py": ("lint of a 2,000-statement file vs squawk", []),
-    "apply_overhead.py": ("200 migrations: migrate vs psql -1 -f vs prisma migrate deploy", []),
-    "availability.py": ("client latency while migrating behind a long transaction", []),
-    "backup_speed.py": ("backup vs pg_dump -Fc vs raw COPY read", []),
-    "healthcheck_fleet.py": ("healthcheck of 1/10/50 databases against a Prefect server", []),
-    "recovery_time.py": ("seed incident recovered end to end on a large database", []),
+    "status_scale.py": ("status on 1,000 migrations vs prisma migrate status", ["--repeat", "3"]),
+    "lint_speed.py": ("lint of a 2,000-statement file vs squawk", ["--repeat", "1"]),
+    "apply_overhead.py": ("200 migrations: migrate vs psql -1 -f vs prisma migrate deploy", ["--repeat", "1"]),
+    "availability.py": ("client latency while migrating behind a long transaction", ["--blocker", "3"]),
+    "backup_speed.py": ("backup vs pg_dump -Fc vs raw COPY read", ["--mib", "60", "--rounds", "1"]),
+    "healthcheck_fleet.py": ("healthcheck of 1/10/50 databases against a Prefect server", ["--repeat", "1"]),
+    "recovery_time.py": ("seed incident recovered end to end on a large database", ["--size-mb", "128"]),
 }
 
 
