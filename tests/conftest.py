@@ -24,7 +24,14 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PRISMA_HARNESS = REPO_ROOT.parent / "shared" / "prisma-harness" / "setup.sh"
+#: where the team's Prisma harness may live: $PRISMA_HARNESS_SETUP, beside the checkout, the workplace
+PRISMA_HARNESS_CANDIDATES = [
+    Path(os.environ["PRISMA_HARNESS_SETUP"]) if os.environ.get("PRISMA_HARNESS_SETUP") else None,
+    REPO_ROOT.parent / "shared" / "prisma-harness" / "setup.sh",
+    Path("/work/shared/prisma-harness/setup.sh"),
+]
+PRISMA_HARNESS = next((p for p in PRISMA_HARNESS_CANDIDATES if p is not None and p.exists()),
+                      REPO_ROOT.parent / "shared" / "prisma-harness" / "setup.sh")
 
 
 @pytest.fixture(scope="session")
