@@ -103,6 +103,9 @@ def prisma_cli() -> Path:
     """Path of the real Prisma CLI (7.10, via ../shared/prisma-harness); skips when npm is missing."""
     if shutil.which("npm") is None or shutil.which("node") is None:
         pytest.skip("the Prisma interop tests need node and npm (the prisma-harness installs Prisma with npm)")
+    node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    if int(node_version.lstrip("v").split(".")[0] or 0) < 20:
+        pytest.skip(f"Prisma 7 needs Node.js >= 20, found {node_version or 'unknown'}")
     if not PRISMA_HARNESS.exists():
         pytest.skip(f"prisma harness not found at {PRISMA_HARNESS}")
     done = subprocess.run(["bash", str(PRISMA_HARNESS)], capture_output=True, text=True, timeout=600)
