@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     connect_timeout: int = Field(default=5, ge=1, le=300, description="Seconds (CONNECT_TIMEOUT).")
     lock_timeout: str = Field(default="5s", description="lock_timeout for migration DDL (LOCK_TIMEOUT).")
     statement_timeout: str = Field(
-        default="0", description="statement_timeout for migration statements; 0 = none (STATEMENT_TIMEOUT)."
+        default="inherit",
+        description="statement_timeout for migration statements: a duration, 0 = none, or inherit = keep "
+        "the role's / database's own setting (STATEMENT_TIMEOUT).",
     )
     slack_webhook_url: SecretStr | None = Field(default=None, description="Slack incoming webhook.")
     slack_bot_token: SecretStr | None = Field(default=None, description="Slack bot token.")

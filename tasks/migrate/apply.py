@@ -143,7 +143,7 @@ class ApplyOptions:
     """Timeouts and budgets for applying migrations."""
 
     lock_timeout: str | float = "5s"
-    statement_timeout: str | float = "0"
+    statement_timeout: str | float = "inherit"
     retry_budget_s: float = 60.0
     lock_wait_s: float = 30.0
     connect_timeout: int = 5

@@ -33,3 +33,24 @@ def duration_seconds(value: str | float | int, *, name: str = "timeout") -> floa
 def pg_duration(value: str | float | int, *, name: str = "timeout") -> str:
     """A value PostgreSQL accepts for ``SET lock_timeout``: whole milliseconds, e.g. ``'5000ms'``."""
     return f"{round(duration_seconds(value, name=name) * 1000)}ms"
+
+
+#: STATEMENT_TIMEOUT value meaning "keep the session's own statement_timeout" (the role's or the
+#: database's setting, as Prisma would run under), instead of overriding it
+INHERIT = "inherit"
+
+
+def is_inherit(value: str | float | int | None) -> bool:
+    """True for the ``inherit`` setting (or an empty value)."""
+    return value is None or (isinstance(value, str) and value.strip().lower() in {INHERIT, ""})
+
+
+def validate_statement_timeout(value: str | float | int | None, *, name: str = "STATEMENT_TIMEOUT") -> None:
+    """Check a statement timeout setting: ``inherit`` or a PostgreSQL duration.
+
+    Raises:
+        ConfigError: neither.
+    """
+    if not is_inherit(value):
+        duration_seconds(value, name=name)  # type: ignore[arg-type]
+

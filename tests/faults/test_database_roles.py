@@ -118,6 +118,25 @@ def test_read_only_role(tmp_path: Path, db: psycopg.Connection, make_role) -> No
     nothing_applied(db)
 
 
+def test_statement_timeout_on_the_role_is_inherited_by_default(
+    tmp_path: Path, db: psycopg.Connection, make_role
+) -> None:
+    url = make_role(statement_timeout="300ms")
+    env = env_for(url, tmp_path)
+
+    inherited = cli(["migrate", "--json", "--skip-backup"], env, tmp_path)  # STATEMENT_TIMEOUT unset = inherit
+
+    assert inherited.exit_code == 1, inherited.output
+    report = json.loads(inherited.stdout)
+    assert report["error_category"] == "TIMEOUT" and "57014" in report["error"], report
+    nothing_applied(db)
+
+    unlimited = cli(["migrate", "--skip-backup", "--statement-timeout", "0"], env, tmp_path)
+
+    assert unlimited.exit_code == 0, unlimited.output
+    assert db.execute("SELECT to_regclass('public.accounts_id_idx')").fetchone()[0] == "accounts_id_idx"
+
+
 def test_statement_timeout_on_the_role(tmp_path: Path, db: psycopg.Connection, make_role) -> None:
     url = make_role(statement_timeout="300ms")
     env = env_for(url, tmp_path)
