@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, print_table, run, scratch_database  # noqa: E402
+from bench.common import ROOT, prisma_cli, print_table, run, scratch_database  # noqa: E402
 from tests.helpers import make_prisma_project  # noqa: E402
 
 MG = str(ROOT / ".venv" / "bin" / "migration-guard")
@@ -31,14 +31,6 @@ def build_project(root: Path, count: int) -> Path:
             f"CREATE TABLE t{index} (id bigint PRIMARY KEY, note text);\nCREATE INDEX t{index}_note ON t{index} (note);\n"
         for index in range(count)
     })
-
-
-def prisma_cli() -> str | None:
-    setup = ROOT.parent / "shared" / "prisma-harness" / "setup.sh"
-    if not setup.exists():
-        return None
-    done = run(["bash", str(setup)])
-    return done.stdout.strip().splitlines()[-1] + "/prisma" if done.returncode == 0 else None
 
 
 def timed_fresh(action: Callable[[str], None], repeat: int) -> float:

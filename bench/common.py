@@ -53,3 +53,14 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
     print("|" + "|".join("---" for _ in header) + "|")
     for row in rows:
         print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def prisma_cli() -> str | None:
+    """Path of the real Prisma CLI from the team's prisma-harness (installed with npm on first
+    use), or None when the harness or npm is missing."""
+    for setup in (ROOT.parent / "shared" / "prisma-harness" / "setup.sh", Path("/work/shared/prisma-harness/setup.sh")):
+        if setup.exists():
+            done = run(["bash", str(setup)])
+            return done.stdout.strip().splitlines()[-1] + "/prisma" if done.returncode == 0 else None
+    return None
+

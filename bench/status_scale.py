@@ -17,7 +17,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, median_seconds, print_table, run, scratch_database  # noqa: E402
+from bench.common import ROOT, median_seconds, print_table, prisma_cli, run, scratch_database  # noqa: E402
 from migration_guard.blocks.settings import load_settings  # noqa: E402
 from migration_guard.tasks.project import Project  # noqa: E402
 from tests.helpers import make_prisma_project  # noqa: E402
@@ -40,14 +40,6 @@ def fill_ledger(db_url: str, migrations_dir: Path) -> None:
         with conn.transaction():
             for migration in ledger.read_migrations():
                 ledger.record_finished(conn, ledger.record_started(conn, migration))
-
-
-def prisma_cli() -> str | None:
-    setup = ROOT.parent / "shared" / "prisma-harness" / "setup.sh"
-    if not setup.exists():
-        return None
-    done = run(["bash", str(setup)])
-    return done.stdout.strip().splitlines()[-1] + "/prisma" if done.returncode == 0 else None
 
 
 def main() -> None:
