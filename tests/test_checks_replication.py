@@ -3,14 +3,8 @@ with pg_basebackup -R, both on free ports; replay paused on the standby to creat
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,50 +12,32 @@ import pytest
 from migration_guard.tasks.checks import replication
 from migration_guard.tasks.checks.base import CheckStatus
 from tests.checks_support import config_with, run_one
-from tests.pg_server import _server_binaries
+from tests.pg_server import PrivateClusters, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def replica_pair() -> Iterator[tuple[str, str]]:
     """(primary URL, standby URL)."""
-    bin_dir = _server_binaries()
-    if bin_dir is None or not (bin_dir / "pg_basebackup").exists():
-        pytest.skip("needs PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup)")
-    root = Path(tempfile.mkdtemp(prefix="mg-replica-", dir="/tmp"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-
-    def tool(name: str, *args: str) -> None:
-        subprocess.run([*as_user, str(bin_dir / name), *args], check=True, capture_output=True, timeout=120)
-
-    primary, standby = root / "primary", root / "standby"
-    p_port, s_port = _free_port(), _free_port()
-    options = "-c listen_addresses=127.0.0.1 -c fsync=off -k " + str(root)
-    started: list[Path] = []
     try:
-        tool("initdb", "-D", str(primary), "-U", "postgres", "-A", "trust", "--no-sync")
-        tool("pg_ctl", "-D", str(primary), "-w", "-l", str(root / "primary.log"), "-o", f"-p {p_port} {options}", "start")
-        started.append(primary)
-        tool("pg_basebackup", "-h", "127.0.0.1", "-p", str(p_port), "-U", "postgres", "-D", str(standby), "-R",
-             "--no-sync", "-X", "stream")
-        tool("pg_ctl", "-D", str(standby), "-w", "-l", str(root / "standby.log"), "-o", f"-p {s_port} {options}", "start")
-        started.append(standby)
+        clusters = PrivateClusters("mg-replica-")
+    except RuntimeError:
+        pytest.skip("needs PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup)")
+    if not clusters.has("pg_basebackup"):
+        clusters.stop()
+        pytest.skip("needs pg_basebackup")
+    primary, standby = clusters.root / "primary", clusters.root / "standby"
+    p_port, s_port = free_port(), free_port()
+    try:
+        clusters.run("initdb", "-D", str(primary), "-U", "postgres", "-A", "trust", "--no-sync")
+        clusters.start(primary, p_port)
+        clusters.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(p_port), "-U", "postgres", "-D", str(standby),
+                     "-R", "--no-sync", "-X", "stream")
+        clusters.start(standby, s_port)
         yield (f"postgresql://postgres@127.0.0.1:{p_port}/postgres", f"postgresql://postgres@127.0.0.1:{s_port}/postgres")
     finally:
-        for data in reversed(started):
-            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                           capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+        clusters.stop()
 
 
 def _write_and_wait_replayed(primary: str, standby: str) -> None:

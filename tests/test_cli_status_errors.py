@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import add_prisma_migration, make_prisma_project, run_cli_process
-from tests.pg_server import with_database
+from tests.pg_server import free_port, with_database
 
 SECRET = "Xk7-distinctive-password"
 
@@ -21,11 +20,6 @@ def _assert_one_line_error(result, exit_code: int = 3) -> None:
     assert SECRET not in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
@@ -33,7 +27,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_unreachable_host(project: Path) -> None:
-    url = f"postgresql://app:{SECRET}@127.0.0.1:{_free_port()}/app"
+    url = f"postgresql://app:{SECRET}@127.0.0.1:{free_port()}/app"
     result = run_cli_process(["status"], {"DATABASE_URL": url, "MIGRATIONS_DIR": str(project)})
     _assert_one_line_error(result)
     assert "connection refused" in result.stderr

@@ -11,15 +11,10 @@ from migration_guard.blocks.settings import load_settings
 from migration_guard.tasks.db import classify_error, connect, libpq_dsn, schema_from_dsn
 from migration_guard.tasks.errors import Category, ConfigError, DatabaseError
 from migration_guard.tasks.secrets import mask_dsn, passwords_in, redact
-from tests.pg_server import with_database
+from tests.pg_server import free_port, with_database
 
 SECRET = "Zq9-very-secret-pw"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +73,7 @@ def test_settings_never_show_the_password(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_connection_refused_is_classified() -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(DatabaseError) as caught:
         connect(f"postgresql://postgres:{SECRET}@127.0.0.1:{port}/postgres", connect_timeout=2)
     error = caught.value
