@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -98,3 +100,25 @@ CONFIG_VARIABLES = (
     "SHADOW_DATABASE_URL",
     "SLACK_API_URL", "ALERT_REPEAT_INTERVAL", "HEALTHCHECK_CONFIG", "CHECK_TIMEOUT", "ALERTS_API_TOKEN",
 )
+
+
+@contextmanager
+def serving_alerts_api(settings: Any, **options: Any) -> Iterator[str]:
+    """`migration-guard serve`'s HTTP server on a free port, in a thread; yields its base URL.
+
+    ``options`` go to ``build_server`` (cache_seconds defaults to 0 so every request is fresh).
+    """
+    import threading
+
+    from migration_guard.flows.cli.serve import build_server
+
+    server = build_server(settings, "127.0.0.1", 0, **{"cache_seconds": 0, **options})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from migration_guard.blocks.settings import load_settings
-from migration_guard.flows.cli.serve import build_server
 from migration_guard.tasks.alerts.api import fire_alert, resolve_alerts
+from tests.helpers import serving_alerts_api
 
 TOKEN = "serve-token-31337"
-
-
-@contextmanager
-def serving(settings) -> Iterator[str]:
-    server = build_server(settings, "127.0.0.1", 0, cache_seconds=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _call(url: str, method: str = "GET", token: str | None = None) -> tuple[int, dict, dict]:
@@ -49,9 +33,9 @@ def _fire(settings, check: str) -> str:
 def test_health_pass_and_fail(tmp_path: Path, db_url: str) -> None:
     healthy = load_settings(database_url=db_url, alerts_dir=tmp_path)
     broken = load_settings(database_url="postgresql://app:Srv-Pw-99@127.0.0.1:1/app", alerts_dir=tmp_path)
-    with serving(healthy) as base:
+    with serving_alerts_api(healthy) as base:
         ok_status, ok_headers, ok = _call(base + "/health")
-    with serving(broken) as base:
+    with serving_alerts_api(broken) as base:
         bad_status, _, bad = _call(base + "/health")
 
     assert ok_status == 200 and ok["status"] == "pass"
@@ -69,7 +53,7 @@ def test_alerts_endpoints_and_bearer_token(tmp_path: Path) -> None:
     settings = load_settings(alerts_dir=tmp_path, alerts_api_token=TOKEN)
     first, second, third = _fire(settings, "a"), _fire(settings, "b"), _fire(settings, "c")
     resolve_alerts(settings, check="b", database="app")
-    with serving(settings) as base:
+    with serving_alerts_api(settings) as base:
         listed = _call(base + "/alerts")
         firing = _call(base + "/alerts?status=firing")
         no_token = _call(base + "/alerts", "DELETE")
@@ -93,7 +77,7 @@ def test_alerts_endpoints_and_bearer_token(tmp_path: Path) -> None:
 def test_deletes_are_refused_when_no_token_is_configured(tmp_path: Path) -> None:
     settings = load_settings(alerts_dir=tmp_path)
     alert_id = _fire(settings, "a")
-    with serving(settings) as base:
+    with serving_alerts_api(settings) as base:
         status, _, body = _call(base + f"/alerts/{alert_id}", "DELETE", token="anything")
 
     assert status == 401 and body == {"error": "missing or wrong bearer token"}

@@ -8,18 +8,15 @@ import json
 import os
 import stat
 import subprocess
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from migration_guard.blocks.settings import load_settings
-from migration_guard.flows.cli.serve import build_server
-from tests.helpers import run_cli
+from tests.helpers import run_cli, serving_alerts_api
 from tests.security.conftest import SecretServer, assert_no_leak
 
 pytestmark = pytest.mark.security
@@ -88,19 +85,6 @@ def test_alert_files_and_logs_are_not_world_writable(tmp_path: Path, db_url: str
         assert not _mode(path) & stat.S_IWGRP, (path, oct(_mode(path)))
 
 
-@contextmanager
-def serving(settings) -> Iterator[str]:
-    server = build_server(settings, "127.0.0.1", 0, cache_seconds=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 def _call(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url, method=method, headers=headers or {})
     try:
@@ -126,7 +110,7 @@ def test_serve_rejects_deletes_without_the_right_token(tmp_path: Path, headers: 
 
     alert = fire_alert(settings, check="c", database="app", category="DATABASE_HEALTH", severity="LOW", title="t",
                        message="m", impact="i", suggestions=[], component="test")
-    with serving(settings) as base:
+    with serving_alerts_api(settings) as base:
         answers = [_call(base + path, "DELETE", headers) for path in
                    ("/alerts", "/alerts?all=true", f"/alerts/{alert.id}", f"/alerts?token={TOKEN}")]
 
@@ -138,7 +122,7 @@ def test_serve_rejects_deletes_without_the_right_token(tmp_path: Path, headers: 
 
 def test_serve_rejects_every_delete_when_no_token_is_configured(tmp_path: Path) -> None:
     settings = load_settings(alerts_dir=tmp_path)
-    with serving(settings) as base:
+    with serving_alerts_api(settings) as base:
         assert _call(base + "/alerts?all=true", "DELETE", {"Authorization": "Bearer "})[0] == 401
         assert _call(base + "/alerts?all=true", "DELETE", {"Authorization": "Bearer None"})[0] == 401
 
@@ -152,12 +136,12 @@ def test_serve_never_echoes_internal_errors(tmp_path: Path) -> None:
     bad_config.write_text("freshness: [{name: x, query: 'SELECT 1', period: soon}]\n")
     misconfigured = load_settings(database_url=unreachable, alerts_dir=tmp_path, healthcheck_config=bad_config)
 
-    with serving(broken) as base:
+    with serving_alerts_api(broken) as base:
         health = _call(base + "/health")
         alerts = _call(base + "/alerts")
         delete = _call(base + "/alerts?all=true", "DELETE", {"Authorization": f"Bearer {TOKEN}"})
         traversal = _call(base + "/alerts/..%2F..%2Fetc%2Fpasswd", "DELETE", {"Authorization": f"Bearer {TOKEN}"})
-    with serving(misconfigured) as base:
+    with serving_alerts_api(misconfigured) as base:
         config = _call(base + "/health")
 
     assert health[0] == 503 and json.loads(health[1])["status"] == "fail"
@@ -175,18 +159,12 @@ def test_serve_drops_clients_that_never_finish_a_request(tmp_path: Path) -> None
     import time
 
     settings = load_settings(alerts_dir=tmp_path)
-    server = build_server(settings, "127.0.0.1", 0, cache_seconds=0, request_timeout=1.0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=15) as idle:
+    with serving_alerts_api(settings, request_timeout=1.0) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as idle:
             idle.sendall(b"GET /health HTTP/1.1\r\n")  # never finished
             started = time.monotonic()
             closed = idle.recv(1024) == b""
             waited = time.monotonic() - started
         assert closed and waited < 10, (closed, waited)
-        assert _call(f"http://127.0.0.1:{server.server_address[1]}/nope")[0] == 404  # still serving
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        assert _call(f"{base}/nope")[0] == 404  # still serving

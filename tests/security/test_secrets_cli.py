@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import traceback
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.helpers import make_sql_project, run_cli, run_cli_process
+from tests.helpers import make_sql_project, run_cli, run_cli_process, serving_alerts_api
 from tests.recording_server import RecordingServer, recording_server
 from tests.security.conftest import SecretServer, assert_no_leak, files_leaking, leaks
 
@@ -146,7 +145,6 @@ def test_recover_plan_then_a_real_recovery(scenario: Scenario) -> None:
 
 def test_healthcheck_with_failing_checks_alerts_and_serve(scenario: Scenario) -> None:
     from migration_guard.blocks.settings import load_settings
-    from migration_guard.flows.cli.serve import build_server
 
     with psycopg.connect(scenario.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE job_runs (ran_at timestamptz)")
@@ -163,16 +161,8 @@ def test_healthcheck_with_failing_checks_alerts_and_serve(scenario: Scenario) ->
     assert any((scenario.root / "logs").rglob("*.log")), "healthcheck writes its JSON-lines log"
     settings = load_settings(**{k.lower(): v for k, v in scenario.env.items()}, healthcheck_config=config,
                              alerts_api_token="sec-token-1")
-    server = build_server(settings, "127.0.0.1", 0, cache_seconds=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving_alerts_api(settings) as base:
         bodies = [_get(base + path) for path in ("/health", "/alerts", "/alerts?status=firing", "/nope")]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
     assert bodies[0][0] == 503 and "late_fees" in bodies[0][1]
     for status, body in bodies:
         assert_no_leak(body, where=f"serve response {status}")
@@ -221,19 +211,11 @@ def test_lint_with_a_wrong_password_database_url_option(scenario: Scenario) -> N
 
 def test_serve_health_with_a_wrong_password(scenario: Scenario) -> None:
     from migration_guard.blocks.settings import load_settings
-    from migration_guard.flows.cli.serve import build_server
 
     settings = load_settings(database_url=scenario.server.wrong_url(scenario.dbname),
                              alerts_dir=scenario.root / "alerts-wrong")
-    server = build_server(settings, "127.0.0.1", 0, cache_seconds=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        status, body = _get(f"http://127.0.0.1:{server.server_address[1]}/health")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving_alerts_api(settings) as base:
+        status, body = _get(f"{base}/health")
     assert status == 503 and "fail" in body
     assert_no_leak(body, where="serve /health")
 
