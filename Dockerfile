@@ -30,6 +30,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY .ci/overrides.txt .ci/overrides.txt
+COPY cli cli
 COPY flows flows
 COPY tasks tasks
 COPY blocks blocks

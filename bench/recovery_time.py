@@ -26,13 +26,13 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table, run, scratch_database  # noqa: E402
-from migration_guard.blocks.settings import load_settings  # noqa: E402
-from migration_guard.tasks.repair.pipeline import RecoverOptions, run_recovery  # noqa: E402
+from migration_guard.tasks.settings import load_settings  # noqa: E402
+from migration_guard.tasks.recover.pipeline import RecoverOptions, run_recovery  # noqa: E402
 from migration_guard.tasks.backup.tools import find_tools  # noqa: E402
-from migration_guard.tasks.demo.scenario import INCIDENT, build_project, reproduce_incident  # noqa: E402
+from migration_guard.cli.demo_scenario.scenario import INCIDENT, build_project, reproduce_incident  # noqa: E402
 from migration_guard.tasks.diagnose import diagnose_migration, load_catalog  # noqa: E402
 from migration_guard.tasks.project import Project  # noqa: E402
-from migration_guard.tasks.repair.steps import PLAIN_STEPS  # noqa: E402
+from migration_guard.tasks.recover.steps import PLAIN_STEPS  # noqa: E402
 from migration_guard.tasks.sql.statements import split_statements  # noqa: E402
 
 MiB = 1 << 20

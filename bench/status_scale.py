@@ -18,7 +18,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, median_seconds, print_table, prisma_cli, run, scratch_database  # noqa: E402
-from migration_guard.blocks.settings import load_settings  # noqa: E402
+from migration_guard.tasks.settings import load_settings  # noqa: E402
 from migration_guard.tasks.project import Project  # noqa: E402
 from tests.helpers import make_prisma_project  # noqa: E402
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # Prefect imports stay inside functions (CLI start-up time)
     from prefect.blocks.abstract import NotificationBlock
 
-    from migration_guard.blocks.settings import Settings
+    from migration_guard.tasks.settings import Settings
 
 SLACK_CHANNEL_NAME = "migration-guard-slack"
 WEBHOOK_CHANNEL_NAME = "migration-guard-webhook"

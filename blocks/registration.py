@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from migration_guard.blocks.channels import ChannelRef
     from migration_guard.blocks.database import PostgresDatabase
     from migration_guard.blocks.project import MigrationProject
-    from migration_guard.blocks.settings import Settings
+    from migration_guard.tasks.settings import Settings
 
 
 @dataclass

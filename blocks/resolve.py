@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migration_guard.blocks.settings import Settings, load_settings
+from migration_guard.tasks.settings import Settings, load_settings
 
 
 def resolve_settings(

@@ -14,9 +14,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.tasks.alerts.model import utcnow
-from migration_guard.tasks.checks.config import load_config, resolve_targets
-from migration_guard.tasks.checks.report import HealthcheckCritical, HealthReport, high_alerts
-from migration_guard.tasks.healthcheck_tasks import (
+from migration_guard.tasks.healthcheck.config import load_config, resolve_targets
+from migration_guard.tasks.healthcheck.report import HealthcheckCritical, HealthReport, high_alerts
+from migration_guard.tasks.healthcheck.tasks import (
     check_database_task, publish_artifacts_task, record_alerts_task, write_log_task,
 )
 

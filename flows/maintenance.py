@@ -9,7 +9,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.tasks.maintenance_tasks import (
+from migration_guard.tasks.maintenance.tasks import (
     apply_backup_retention_task, delete_expired_alerts_task, delete_old_logs_task,
 )
 

@@ -1,8 +1,8 @@
 """The `recover` flow: a failed migration detected, diagnosed, explained, planned, approved,
 backed up, repaired, recorded in the ledger, verified and reported.
 
-The pipeline itself is ``tasks/repair/pipeline.run_recovery``; this flow runs it with Prefect tasks
-(``tasks/recover_tasks.py``), publishes the report as an artifact, raises or resolves the alert,
+The pipeline itself is ``tasks/recover/pipeline.run_recovery``; this flow runs it with Prefect tasks
+(``tasks/recover/tasks.py``), publishes the report as an artifact, raises or resolves the alert,
 and pauses for approval in the Prefect UI (``pause_flow_run`` with input, the plan as an artifact)
 unless it was started with ``approve=True``.
 """
@@ -16,9 +16,9 @@ from prefect import flow
 from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.repair.pipeline import RecoverOptions, run_recovery
-from migration_guard.tasks.repair.plan import RepairPlan
-from migration_guard.tasks.repair.report import RecoveryReport
+from migration_guard.tasks.recover.pipeline import RecoverOptions, run_recovery
+from migration_guard.tasks.recover.plan import RepairPlan
+from migration_guard.tasks.recover.report import RecoveryReport
 
 __all__ = ["RecoverOptions", "RecoveryFailed", "recover_flow", "run_recovery"]
 
@@ -66,7 +66,7 @@ def recover_flow(
     """
     from prefect.artifacts import create_markdown_artifact
 
-    from migration_guard.tasks.recover_tasks import PREFECT_STEPS
+    from migration_guard.tasks.recover.tasks import PREFECT_STEPS
 
     project = Project.from_settings(resolve_settings(
         database_block, project_block,

@@ -94,7 +94,7 @@ def safe_migrate_flow(
     logger = get_run_logger()
     key = artifact_key(project.target)
     if dry_run:
-        from migration_guard.tasks.migrate_tasks import plan_task
+        from migration_guard.tasks.migrate.tasks import plan_task
 
         plan = plan_task(project, options)
         _publish(plan_markdown(plan), key, f"safe-migrate plan for {project.target} (dry run)")
@@ -121,8 +121,8 @@ def safe_migrate_flow(
 
 def flow_steps(validate: Any) -> Steps:
     """The pipeline's steps as Prefect tasks."""
-    from migration_guard.tasks.backup_tasks import create_backup_task, verify_backup_task
-    from migration_guard.tasks.migrate_tasks import (
+    from migration_guard.tasks.backup.tasks import create_backup_task, verify_backup_task
+    from migration_guard.tasks.migrate.tasks import (
         apply_task,
         hooks_task,
         restore_task,

@@ -12,8 +12,8 @@ from prefect import flow
 
 from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.status import build_report, report_to_dict
-from migration_guard.tasks.status_tasks import read_ledger_task, read_migrations_task
+from migration_guard.tasks.status.compute import build_report, report_to_dict
+from migration_guard.tasks.status.tasks import read_ledger_task, read_migrations_task
 
 
 @flow(name="status", log_prints=False)

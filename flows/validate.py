@@ -13,11 +13,11 @@ from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.tasks.backup import BackupError
-from migration_guard.tasks.backup_tasks import create_backup_task, verify_backup_task
+from migration_guard.tasks.backup.tasks import create_backup_task, verify_backup_task
 from migration_guard.tasks.db import database_name
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.validation import (
+from migration_guard.tasks.validate import (
     Steps,
     ValidationContext,
     ValidationOptions,
@@ -26,9 +26,9 @@ from migration_guard.tasks.validation import (
     report_markdown,
     run_validation,
 )
-from migration_guard.tasks.validation.checks.backup import backup_result, failed_result
-from migration_guard.tasks.validation.model import CheckResult
-from migration_guard.tasks.validation.tasks import read_status_task, run_check_as_task
+from migration_guard.tasks.validate.checks.backup import backup_result, failed_result
+from migration_guard.tasks.validate.model import CheckResult
+from migration_guard.tasks.validate.tasks import read_status_task, run_check_as_task
 
 
 class ValidationFailed(MigrationGuardError):

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from migration_guard.blocks.settings import Settings
+from migration_guard.tasks.settings import Settings
 from psycopg import conninfo as pg_conninfo
 
 from migration_guard.tasks.db import connection, describe_target, libpq_dsn, schema_from_dsn
 from migration_guard.tasks.ledgers import Ledger, get_ledger
 from migration_guard.tasks.models import LedgerEntry, Migration, StatusReport
-from migration_guard.tasks.status import build_report
+from migration_guard.tasks.status.compute import build_report
 
 
 def with_search_path(dsn: str, schema: str) -> str:

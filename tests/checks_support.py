@@ -9,11 +9,11 @@ from typing import Any
 
 import psycopg
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.alerts.model import utcnow
-from migration_guard.tasks.checks.base import Check, CheckContext, CheckResult, DatabaseTarget, status_of
-from migration_guard.tasks.checks.config import HealthcheckConfig
-from migration_guard.tasks.checks.runner import check_database, open_check_connection
+from migration_guard.tasks.healthcheck.base import Check, CheckContext, CheckResult, DatabaseTarget, status_of
+from migration_guard.tasks.healthcheck.config import HealthcheckConfig
+from migration_guard.tasks.healthcheck.runner import check_database, open_check_connection
 
 
 def config_with(**thresholds: Any) -> HealthcheckConfig:

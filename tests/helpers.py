@@ -13,7 +13,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-CLI = [sys.executable, "-m", "migration_guard.flows.cli"]
+CLI = [sys.executable, "-m", "migration_guard.cli"]
 
 
 def make_prisma_project(root: Path, migrations: Mapping[str, str | bytes]) -> Path:
@@ -66,7 +66,7 @@ class CliResult:
 
 def run_cli(args: Sequence[str], env: Mapping[str, str] | None = None, cwd: Path | None = None) -> CliResult:
     """Run `migration-guard ARGS` in-process (fast) with a clean configuration environment."""
-    from migration_guard.flows.cli import app, hoist_global_options
+    from migration_guard.cli import app, hoist_global_options
 
     runner = CliRunner()
     clean = {name: None for name in CONFIG_VARIABLES}
@@ -110,7 +110,7 @@ def serving_alerts_api(settings: Any, **options: Any) -> Iterator[str]:
     """
     import threading
 
-    from migration_guard.flows.cli.serve import build_server
+    from migration_guard.cli.serve import build_server
 
     server = build_server(settings, "127.0.0.1", 0, **{"cache_seconds": 0, **options})
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.alerts.api import fire_alert, resolve_alerts
 from migration_guard.tasks.alerts.store import AlertStore
 from tests.recording_server import recording_server

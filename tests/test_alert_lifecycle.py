@@ -11,12 +11,12 @@ from pathlib import Path
 
 import psycopg
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.alerts.api import delete_expired_alerts, fire_alert, reconcile
 from migration_guard.tasks.alerts.model import utcnow
 from migration_guard.tasks.alerts.store import AlertStore
-from migration_guard.tasks.checks.config import load_config, resolve_targets
-from migration_guard.tasks.checks.report import record_alerts, run_checks
+from migration_guard.tasks.healthcheck.config import load_config, resolve_targets
+from migration_guard.tasks.healthcheck.report import record_alerts, run_checks
 from tests.recording_server import recording_server
 
 PASSWORD = "Lifecycle-Pw-4242"

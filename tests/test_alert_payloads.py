@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.alerts.lifecycle import Event, resolve
 from migration_guard.tasks.alerts.model import new_alert
 from migration_guard.tasks.alerts.notify import notify

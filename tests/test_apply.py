@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.catalog import invalid_indexes
 from migration_guard.tasks.migrate.apply import (
     ApplyOptions,

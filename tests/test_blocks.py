@@ -9,7 +9,7 @@ from pydantic import SecretStr, ValidationError
 from migration_guard.blocks.database import PostgresDatabase
 from migration_guard.blocks.project import MigrationProject
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.errors import ConfigError
 from tests.helpers import make_prisma_project, run_cli
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import psycopg
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.backup.metadata import BackupInfo, write_metadata
-from migration_guard.tasks.checks import assertions, backup_freshness, freshness
-from migration_guard.tasks.checks.base import CheckStatus
-from migration_guard.tasks.checks.config import Assertion, FreshnessCheck, HealthcheckConfig
+from migration_guard.tasks.healthcheck import assertions, backup_freshness, freshness
+from migration_guard.tasks.healthcheck.base import CheckStatus
+from migration_guard.tasks.healthcheck.config import Assertion, FreshnessCheck, HealthcheckConfig
 from tests.checks_support import config_with, run_one
 
 LATE_FEES = FreshnessCheck(name="late_fee_processing", query="SELECT max(processed_at) FROM late_fee_runs",
@@ -96,8 +96,8 @@ def test_backup_freshness(tmp_path: Path, db_url: str, db: psycopg.Connection) -
 
 
 def test_backup_freshness_only_runs_when_configured(db_url: str) -> None:
-    from migration_guard.tasks.checks.runner import check_database
-    from migration_guard.tasks.checks.base import DatabaseTarget
+    from migration_guard.tasks.healthcheck.runner import check_database
+    from migration_guard.tasks.healthcheck.base import DatabaseTarget
 
     results = check_database(DatabaseTarget("app", db_url), load_settings(database_url=db_url), HealthcheckConfig(),
                              checks=[backup_freshness.CHECK])

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 from psycopg import sql
 
-from migration_guard.blocks.settings import load_settings
-from migration_guard.tasks.checks import connectivity
-from migration_guard.tasks.checks.base import CheckStatus, DatabaseTarget
-from migration_guard.tasks.checks.config import HealthcheckConfig
-from migration_guard.tasks.checks.runner import check_database
+from migration_guard.tasks.settings import load_settings
+from migration_guard.tasks.healthcheck import connectivity
+from migration_guard.tasks.healthcheck.base import CheckStatus, DatabaseTarget
+from migration_guard.tasks.healthcheck.config import HealthcheckConfig
+from migration_guard.tasks.healthcheck.runner import check_database
 from tests.checks_support import run_one
 from tests.pg_server import with_database
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psycopg
 
-from migration_guard.tasks.checks import migrations
-from migration_guard.tasks.checks.base import CheckStatus
+from migration_guard.tasks.healthcheck import migrations
+from migration_guard.tasks.healthcheck.base import CheckStatus
 from migration_guard.tasks.ledgers.prisma import PrismaLedger
 from tests.checks_support import config_with, run_one
 from tests.helpers import make_prisma_project

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.alerts.api import fire_alert, resolve_alerts
 from tests.helpers import run_cli
 

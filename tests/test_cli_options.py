@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migration_guard.flows.cli import hoist_global_options
+from migration_guard.cli import hoist_global_options
 
 
 @pytest.mark.parametrize(

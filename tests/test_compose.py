@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from migration_guard.blocks.settings import Settings
+from migration_guard.tasks.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -47,7 +47,7 @@ def test_databases_report_healthy_only_through_pg_isready_and_the_server_through
 def migration_guard_commands() -> set[str]:
     from typer.main import get_command
 
-    from migration_guard.flows.cli import app
+    from migration_guard.cli import app
 
     return set(get_command(app).commands)
 

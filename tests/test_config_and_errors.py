@@ -7,7 +7,7 @@ import socket
 import psycopg
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.db import classify_error, connect, libpq_dsn, schema_from_dsn
 from migration_guard.tasks.errors import Category, ConfigError, DatabaseError
 from migration_guard.tasks.secrets import mask_dsn, passwords_in, redact

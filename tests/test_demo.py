@@ -8,10 +8,10 @@ import uuid
 import psycopg
 import pytest
 
-from migration_guard.blocks.settings import load_settings
-from migration_guard.tasks.demo import scenario
-from migration_guard.tasks.demo.server import DemoServer, drop_database, recreate_database
-from migration_guard.tasks.demo.story import DemoContext, DemoPaths, FlowNotAvailable, StepFailed, timed
+from migration_guard.tasks.settings import load_settings
+from migration_guard.cli.demo_scenario import scenario
+from migration_guard.cli.demo_scenario.server import DemoServer, drop_database, recreate_database
+from migration_guard.cli.demo_scenario.story import DemoContext, DemoPaths, FlowNotAvailable, StepFailed, timed
 from migration_guard.tasks.project import Project, read_status
 from tests.helpers import run_cli_process
 

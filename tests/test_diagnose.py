@@ -11,7 +11,7 @@ from migration_guard.tasks.diagnose import Effect, diagnose_migration, load_cata
 from migration_guard.tasks.diagnose.infer import infer_from_order
 from migration_guard.tasks.diagnose.logs import failing_statement_from_logs
 from migration_guard.tasks.diagnose.model import StatementDiagnosis
-from migration_guard.tasks.repair.plan import forward_plan
+from migration_guard.tasks.recover.plan import forward_plan
 from migration_guard.tasks.sql.statements import split_statements
 
 BASE = """

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.schema import check_drift, compare_snapshots, snapshot_schema
 from tests.helpers import make_prisma_project

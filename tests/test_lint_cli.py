@@ -134,7 +134,7 @@ def test_configuration_from_project_pyproject(tmp_path: Path) -> None:
 def test_lint_does_not_import_prefect(sql_file) -> None:
     path = sql_file(SAFE)
     code = (
-        "import sys\nfrom typer.testing import CliRunner\nfrom migration_guard.flows.cli import app\n"
+        "import sys\nfrom typer.testing import CliRunner\nfrom migration_guard.cli import app\n"
         f"r = CliRunner().invoke(app, ['lint', {str(path)!r}])\n"
         "print(r.exit_code, 'prefect' in sys.modules)\n"
     )

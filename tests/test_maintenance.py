@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.alerts.api import fire_alert, reconcile
 from migration_guard.tasks.alerts.model import utcnow
 from migration_guard.tasks.backup.metadata import BackupInfo, write_metadata
-from migration_guard.tasks.maintenance_tasks import delete_old_logs
+from migration_guard.tasks.maintenance.cleanup import delete_old_logs
 
 
 def _age(path: Path, days: float) -> None:

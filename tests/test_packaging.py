@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOP_LEVEL = ("flows", "tasks", "blocks", "deployments")
+TOP_LEVEL = ("cli", "flows", "tasks", "blocks", "deployments")
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
@@ -24,4 +24,4 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 
 def test_console_script_points_at_the_cli() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert config["project"]["scripts"]["migration-guard"] == "migration_guard.flows.cli:main"
+    assert config["project"]["scripts"]["migration-guard"] == "migration_guard.cli:main"

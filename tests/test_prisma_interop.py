@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.errors import LedgerError
 from migration_guard.tasks.models import State
 from migration_guard.tasks.project import Project, read_status

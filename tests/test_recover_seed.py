@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from migration_guard.tasks.demo.scenario import FOLLOW_UP, FOLLOW_UP_SQL, INCIDENT, INCIDENT_SQL, INIT, INIT_SQL
+from migration_guard.cli.demo_scenario.scenario import FOLLOW_UP, FOLLOW_UP_SQL, INCIDENT, INCIDENT_SQL, INIT, INIT_SQL
 from tests.test_recover_support import Scenario
 
 pytestmark = [pytest.mark.prisma, pytest.mark.slow]

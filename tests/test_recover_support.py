@@ -67,7 +67,7 @@ class Scenario:
                         "FROM _prisma_migrations ORDER BY started_at, migration_name")
 
     def drift(self):
-        from migration_guard.blocks.settings import load_settings
+        from migration_guard.tasks.settings import load_settings
         from migration_guard.tasks.project import Project
         from migration_guard.tasks.schema import check_drift
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.diagnose import diagnose_migration, load_catalog
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.repair import choose_plan, classify_failure, rollback_plan
-from migration_guard.tasks.repair.cause import sqlstate_from_logs
+from migration_guard.tasks.recover import choose_plan, classify_failure, rollback_plan
+from migration_guard.tasks.recover.cause import sqlstate_from_logs
 from migration_guard.tasks.sql.statements import split_statements
 from tests.helpers import make_sql_project, run_cli
 
@@ -205,7 +205,7 @@ def test_the_cli_asks_before_changing_anything(tmp_path: Path, db_url: str, answ
                                                outcome: str) -> None:
     from typer.testing import CliRunner
 
-    from migration_guard.flows.cli import app
+    from migration_guard.cli import app
     from tests.helpers import CONFIG_VARIABLES
 
     project = _sql_project(tmp_path, db_url)

@@ -9,7 +9,7 @@ import psycopg
 import psycopg.sql
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.models import State
 from migration_guard.tasks.project import Project, read_status
 from tests.helpers import make_prisma_project, make_sql_project, run_cli

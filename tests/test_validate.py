@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.validation import (
+from migration_guard.tasks.validate import (
     CheckStatus,
     ValidationContext,
     ValidationOptions,

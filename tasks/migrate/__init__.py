@@ -1,7 +1,7 @@
 """safe-migrate's machinery: the migration lock, bounded statement execution with lock-timeout
 retries, applying one migration while writing the ledger as the tool does, the dry-run plan, and
 post-migrate hooks. Plain functions over a psycopg connection; the Prefect layer lives in
-``tasks/migrate_tasks.py`` and ``flows/safe_migrate.py``.
+``tasks/migrate/tasks.py`` and ``flows/safe_migrate.py``.
 
 - ``lock.py``      ``migration_lock(conn, key, wait_s)``: the tool's advisory lock, bounded wait,
                    error naming the holder.

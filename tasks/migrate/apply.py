@@ -30,7 +30,7 @@ from migration_guard.tasks.migrate.lock import LockAcquisition, migration_lock
 from migration_guard.tasks.migrate.rerunnable import Step, steps_for
 from migration_guard.tasks.models import LedgerEntry, Migration, State
 from migration_guard.tasks.sql.statements import split_statements
-from migration_guard.tasks.status import compute_statuses
+from migration_guard.tasks.status.compute import compute_statuses
 
 #: prefix of the ``logs`` migration-guard writes on rows of step-by-step migrations; a failed row
 #: carrying it can be resumed (its applied_steps_count is exact)

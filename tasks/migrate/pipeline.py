@@ -1,5 +1,5 @@
 """The safe-migrate sequence and its decisions, independent of how each step executes: the CLI
-runs the steps directly, the Prefect flow runs them as tasks (``tasks/migrate_tasks.py``).
+runs the steps directly, the Prefect flow runs them as tasks (``tasks/migrate/tasks.py``).
 
 validate -> backup (verified) -> lock + apply -> post-migrate hooks -> start-up check -> verify.
 A failure stops the sequence and the report says what the database holds and what to run next.
@@ -65,7 +65,7 @@ class SafeMigrateOptions:
 def validate_directly(project: Project, options: SafeMigrateOptions) -> dict[str, Any]:
     """The validate checks (without their backup: safe-migrate takes its own), as a dict."""
     try:
-        from migration_guard.tasks.validation import ValidationContext, ValidationOptions, run_validation
+        from migration_guard.tasks.validate import ValidationContext, ValidationOptions, run_validation
     except ImportError:
         return {"ok": True, "unavailable": "validation is not installed; checks skipped", "checks": []}
     report = run_validation(ValidationContext(project, ValidationOptions(backup=False, strict=options.strict)))

@@ -205,7 +205,7 @@ def assert_backup_restores(path: Path, env: Mapping[str, str], cwd: Path, query:
 def recover_project(tmp_path: Path, db_url: str, applied_statements: int = 1) -> dict[str, str]:
     """A SQL-folder project whose 0002 failed after ``applied_statements`` statements because its
     connection was killed (the cause is gone, so recover goes forward); returns the CLI env."""
-    from migration_guard.blocks.settings import load_settings
+    from migration_guard.tasks.settings import load_settings
     from migration_guard.tasks.project import Project
     from migration_guard.tasks.sql.statements import split_statements
     from tests.helpers import make_sql_project

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from migration_guard.blocks.settings import load_settings
+from migration_guard.tasks.settings import load_settings
 from tests.helpers import run_cli, serving_alerts_api
 from tests.security.conftest import SecretServer, assert_no_leak
 

@@ -144,7 +144,7 @@ def test_recover_plan_then_a_real_recovery(scenario: Scenario) -> None:
 
 
 def test_healthcheck_with_failing_checks_alerts_and_serve(scenario: Scenario) -> None:
-    from migration_guard.blocks.settings import load_settings
+    from migration_guard.tasks.settings import load_settings
 
     with psycopg.connect(scenario.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE job_runs (ran_at timestamptz)")
@@ -210,7 +210,7 @@ def test_lint_with_a_wrong_password_database_url_option(scenario: Scenario) -> N
 
 
 def test_serve_health_with_a_wrong_password(scenario: Scenario) -> None:
-    from migration_guard.blocks.settings import load_settings
+    from migration_guard.tasks.settings import load_settings
 
     settings = load_settings(database_url=scenario.server.wrong_url(scenario.dbname),
                              alerts_dir=scenario.root / "alerts-wrong")
@@ -221,7 +221,7 @@ def test_serve_health_with_a_wrong_password(scenario: Scenario) -> None:
 
 
 def _entry_points(server: SecretServer, dbname: str, tmp_path: Path):
-    from migration_guard.blocks.settings import load_settings
+    from migration_guard.tasks.settings import load_settings
     from migration_guard.tasks.backup.create import create_backup
     from migration_guard.tasks.db import connect
     from migration_guard.tasks.project import Project, read_status

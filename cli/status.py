@@ -1,0 +1,85 @@
+"""`migration-guard status`: every migration's state, for humans (table) or machines (JSON)."""
+
+from __future__ import annotations
+
+import typer
+
+from migration_guard.cli.output import console, handle_errors, print_json
+
+STATE_STYLES = {
+    "applied": "green",
+    "pending": "cyan",
+    "rolled_back": "yellow",
+    "failed": "bold red",
+    "modified": "bold red",
+    "missing_locally": "bold red",
+}
+
+
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print stable JSON (see README) instead of a table."),
+    show_all: bool = typer.Option(False, "--all", "-a", help="List applied migrations too (default: only the last 5)."),
+) -> None:
+    """Show the state of every migration: applied, pending, failed, rolled_back, modified, missing_locally.
+
+    Reads the migrations folder and the ledger table; takes no lock; changes nothing.
+
+    Exit codes (monitoring convention): 0 all applied; 1 pending migrations only;
+    2 failed, modified or missing-locally migrations; 3 could not check (bad configuration,
+    unreachable database, unreadable migration file).
+    """
+    _status(ctx.obj, as_json, show_all)
+
+
+@handle_errors(error_exit_code=3, config_exit_code=3)
+def _status(options, as_json: bool, show_all: bool) -> None:
+    from migration_guard.tasks.project import read_status
+    from migration_guard.tasks.status.compute import report_to_dict
+
+    report = read_status(options.project())
+    if as_json:
+        print_json(report_to_dict(report))
+    else:
+        render_report(report, show_all)
+    raise typer.Exit(report.exit_code)
+
+
+def render_report(report, show_all: bool = False) -> None:
+    """Print a status report as a table, then each problem with its next command."""
+    from rich.table import Table
+
+    console.print(
+        f"[bold]{report.tool}[/] migrations in [bold]{report.migrations_dir}[/] "
+        f"against [bold]{report.database}[/] (ledger {report.ledger_table}"
+        f"{'' if report.ledger_exists else ', not created yet'})"
+    )
+    statuses = list(report.statuses)
+    applied = [s for s in statuses if s.state.value == "applied"]
+    hidden = 0
+    if not show_all and len(applied) > 5:
+        keep = {s.name for s in applied[-5:]}
+        hidden = len(applied) - 5
+        statuses = [s for s in statuses if s.state.value != "applied" or s.name in keep]
+    if statuses:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("migration")
+        table.add_column("state")
+        table.add_column("detail", overflow="fold")
+        for s in statuses:
+            style = STATE_STYLES.get(s.state.value, "")
+            table.add_row(s.name, f"[{style}]{s.state.value}[/]", s.detail)
+        console.print(table)
+    if hidden:
+        console.print(f"[dim]… {hidden} earlier applied migrations hidden (--all shows them)[/]")
+    for s in report.statuses:
+        if s.suggestion and s.state.value not in {"pending", "rolled_back"}:
+            console.print(f"[bold red]{s.state.value}[/] {s.name}: {s.detail}\n  next: {s.suggestion}")
+    if report.pending:
+        console.print(f"{len(report.pending)} migration(s) to apply\n  next: migration-guard migrate")
+    verdict = {0: "[green]up to date[/]", 1: "[cyan]pending migrations[/]", 2: "[bold red]needs attention[/]"}
+    console.print(f"summary: {report.summary} — {verdict[report.exit_code]}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)

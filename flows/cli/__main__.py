@@ -1,3 +1,0 @@
-from migration_guard.flows.cli import main
-
-main()

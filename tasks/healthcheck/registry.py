@@ -1,0 +1,52 @@
+"""The list of checks, in the order they run and are reported. Add a module, then list it here."""
+
+from __future__ import annotations
+
+from migration_guard.tasks.healthcheck import (
+    assertions,
+    backup_freshness,
+    connections,
+    connectivity,
+    freshness,
+    idle_in_transaction,
+    invalid_indexes,
+    lock_waits,
+    long_queries,
+    migrations,
+    not_valid_constraints,
+    replication,
+    stale_migration_lock,
+    wraparound,
+)
+from migration_guard.tasks.healthcheck.base import Check
+from migration_guard.tasks.healthcheck.config import HealthcheckConfig
+
+#: connectivity runs first (the runner opens the connection); the rest use that connection
+BUILTIN_CHECKS: tuple[Check, ...] = (
+    connectivity.CHECK,
+    migrations.CHECK,
+    invalid_indexes.CHECK,
+    not_valid_constraints.CHECK,
+    stale_migration_lock.CHECK,
+    connections.CHECK,
+    long_queries.CHECK,
+    idle_in_transaction.CHECK,
+    lock_waits.CHECK,
+    wraparound.CHECK,
+    replication.CHECK,
+    backup_freshness.CHECK,
+)
+
+
+def checks_for(config: HealthcheckConfig) -> list[Check]:
+    """Built-in checks (minus ``disabled_checks``), then the configured freshness checks and assertions."""
+    disabled = set(config.disabled_checks)
+    found = [c for c in BUILTIN_CHECKS if c.name not in disabled or c.name == connectivity.NAME]
+    found += [freshness.make_check(entry) for entry in config.freshness]
+    found += [assertions.make_check(entry) for entry in config.assertions]
+    return found
+
+
+def check_names() -> list[str]:
+    """Names of the built-in checks (for docs and --help)."""
+    return [c.name for c in BUILTIN_CHECKS]

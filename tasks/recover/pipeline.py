@@ -1,0 +1,165 @@
+"""The recovery pipeline: detect → diagnose → explain → plan → approve → backup → execute →
+ledger → verify → report. Plain Python (no Prefect import, so the CLI starts fast); its I/O steps
+come in as an argument: ``steps.PLAIN_STEPS`` for the CLI, ``recover_tasks.PREFECT_STEPS`` for the
+``recover`` flow, which wires the same pipeline with Prefect tasks, artifacts and approval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from migration_guard.tasks.errors import ConfigError
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.recover.plan import MODES, RepairPlan, choose_plan, debris_steps
+from migration_guard.tasks.recover.report import RecoveryReport
+from migration_guard.tasks.recover.steps import RecoverSteps
+
+Approver = Callable[[RepairPlan, RecoveryReport], bool]
+
+
+@dataclass(frozen=True)
+class RecoverOptions:
+    """How to recover.
+
+    Attributes:
+        mode: auto | forward | rollback.
+        backup: take a verified backup before any change (opt out only explicitly).
+        plan_only: stop after printing the plan.
+        drift: verify with a shadow-database drift check.
+        stale_lock_seconds: an idle holder of the migration lock is stale after this long.
+        lock_age_seconds: transactions older than this holding locks on the tables count as blockers.
+    """
+
+    mode: str = "auto"
+    backup: bool = True
+    plan_only: bool = False
+    drift: bool = True
+    stale_lock_seconds: float = 60.0
+    lock_age_seconds: float = 1.0
+
+
+def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps, approve: Approver) -> RecoveryReport:
+    """Detect → diagnose → explain → plan → approve → backup → execute → ledger → verify → report.
+
+    The verified backup is taken right before the first change (after approval), so a run that
+    stops at the plan costs no dump; a rollback that needs a restore names the newest backup
+    taken before the failed attempt (safe-migrate's pre-migrate backup).
+    """
+    if options.mode not in MODES:
+        raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {options.mode!r}")
+    started = time.perf_counter()
+    report = RecoveryReport(outcome="not_recovered", database=project.target)
+    clock = time.perf_counter()
+    detection = steps.detect(project, options.stale_lock_seconds)
+    report.timings["detect"] = time.perf_counter() - clock
+    report.findings = detection.lines()
+    if detection.nothing_to_do:
+        report.outcome = "nothing_to_do"
+        report.reason = "no failed migration, no INVALID index, no stale migration lock"
+        return _finish(report, started)
+    target = detection.target
+    report.migration = target.name if target else None
+    if detection.busy_lock_holders:
+        report.reason = "a migration is running now: " + "; ".join(h.describe() for h in detection.busy_lock_holders)
+        report.next_step = "wait for it to finish, then re-run migration-guard recover"
+        return _finish(report, started)
+    if target is not None and target.migration is None:
+        report.reason = f"the failed migration {target.name} has no local file, so what it did cannot be diagnosed"
+        report.next_step = (f"restore it from version control (git log --all -- '*{target.name}*', then git checkout "
+                            "<commit> -- <path>) and re-run migration-guard recover")
+        return _finish(report, started)
+    if len(detection.failed) > 1:
+        report.warnings.append("more failed migrations after this one: " + ", ".join(s.name for s in detection.failed[1:])
+                               + "; run recover again after this one")
+    clock = time.perf_counter()
+    plan = _plan(project, options, steps, detection, target, report)
+    report.plan = plan
+    report.timings["diagnose"] = time.perf_counter() - clock
+    if not plan.runnable:
+        report.reason = plan.blocked_reason
+        report.next_step = plan.next_step
+        return _finish(report, started)
+    if options.plan_only:
+        report.outcome = "planned"
+        report.next_step = "run without --plan to apply it"
+        return _finish(report, started)
+    if not approve(plan, report):
+        report.outcome = "declined"
+        report.reason = "the plan was not approved"
+        report.next_step = "re-run migration-guard recover when ready (or --mode rollback)"
+        return _finish(report, started)
+    if options.backup:
+        clock = time.perf_counter()
+        applied = [s.name for s in detection.report.statuses if s.state.value == "applied"]
+        report.backup = steps.backup(project, applied[-1] if applied else None)
+        report.timings["backup"] = time.perf_counter() - clock
+    else:
+        report.warnings.append("no backup taken (--no-backup)")
+    clock = time.perf_counter()
+    execution = steps.execute(project, plan, target, detection.stale_lock_holders)
+    report.execution = execution.to_dict()
+    report.timings["repair"] = time.perf_counter() - clock
+    if not execution.ok:
+        report.reason = f"the plan failed and was rolled back where possible: {execution.error}"
+        report.next_step = execution.suggestion or "inspect the error, then re-run migration-guard recover"
+        if report.backup:
+            report.next_step += f" (backup: {report.backup.get('path')})"
+        return _finish(report, started)
+    clock = time.perf_counter()
+    verification = steps.verify(project, target.name if target else None, plan.ledger_action, options.drift)
+    report.verification = verification.to_dict()
+    report.timings["verify"] = time.perf_counter() - clock
+    if verification.ok:
+        report.outcome = "recovered"
+        if verification.pending:
+            report.next_step = ("apply the pending migrations: migration-guard migrate (or prisma migrate deploy): "
+                                + ", ".join(verification.pending))
+    else:
+        report.reason = "verification failed: " + "; ".join(verification.problems)
+        report.next_step = "compare the live schema with the migrations (see the differences above) and fix by hand"
+    return _finish(report, started)
+
+
+def _plan(project, options, steps, detection, target, report) -> RepairPlan:
+    covered: set[str] = set()
+    if target is not None:
+        diagnosis, cause = steps.diagnose(project, target, options.lock_age_seconds)
+        report.diagnosis, report.cause = diagnosis, cause
+        backup_path = _backup_before(project, target)
+        plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path)
+        if options.mode == "rollback" and plan.irreversible:
+            before, note = steps.earlier_schema(project, target)
+            if before is not None:
+                plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path,
+                                   before=before)
+            plan.warnings.append(note)
+        covered = {s.invalid_index for s in diagnosis.statements if s.invalid_index}
+        failed = target.failed_entries
+        if failed and target.migration is not None and not target.migration.matches_checksum(failed[-1].checksum):
+            plan.warnings.append("the migration file changed after the failed attempt (checksum differs); the "
+                                 "diagnosis reads the current file and the ledger will record its checksum")
+        if len(failed) > 1:
+            plan.warnings.append(f"{len(failed)} failed rows for this migration; the ledger fix resolves all of them")
+    else:
+        plan = RepairPlan("cleanup")
+    plan.steps[:0] = debris_steps(detection.invalid_indexes, detection.unvalidated, covered)
+    plan.terminate = [h.describe() for h in detection.stale_lock_holders]
+    return plan
+
+
+def _backup_before(project: Project, target) -> str | None:
+    """The newest backup taken before the failed attempt started (what a restore should use)."""
+    from migration_guard.tasks.backup import list_backups
+
+    started = min((e.started_at for e in target.failed_entries), default=None)
+    for info in list_backups(project.settings.backup_dir):
+        if started is None or info.created_at <= started:
+            return str(info.path)
+    return None
+
+
+def _finish(report: RecoveryReport, started: float) -> RecoveryReport:
+    report.timings["total"] = time.perf_counter() - started
+    return report

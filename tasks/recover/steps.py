@@ -1,0 +1,126 @@
+"""The I/O steps of a recovery, as plain functions (no Prefect import: the CLI stays fast).
+
+Each ``*_step`` does one piece of I/O. ``PLAIN_STEPS`` bundles them for the CLI;
+``migration_guard.tasks.recover.tasks.PREFECT_STEPS`` wraps the same functions as Prefect tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from migration_guard.tasks.db import connection
+from migration_guard.tasks.diagnose import Diagnosis, diagnose_migration, load_catalog
+from migration_guard.tasks.models import MigrationStatus
+from migration_guard.tasks.recover.cause import FailureCause, classify_failure
+from migration_guard.tasks.recover.detect import Detection, detect
+from migration_guard.tasks.recover.execute import ExecutionOutcome, execute_plan
+from migration_guard.tasks.recover.plan import RepairPlan
+from migration_guard.tasks.recover.verify import Verification, verify_recovery
+
+
+def detect_step(project, stale_lock_seconds: float = 60.0) -> Detection:
+    """Failed migrations and failure debris (read-only)."""
+    return detect(project, stale_lock_seconds=stale_lock_seconds)
+
+
+def backup_step(project, migration_head: str | None) -> dict[str, Any]:
+    """A verified pg_dump backup taken before any change; returns its metadata.
+
+    Raises:
+        BackupError / DatabaseError: the backup could not be made or verified.
+    """
+    from migration_guard.tasks.backup import create_backup, verify_backup
+
+    info = create_backup(project.dsn, Path(project.settings.backup_dir), reason="pre-recover",
+                         migration_head=migration_head)
+    verified = verify_backup(info.path)
+    data = info.to_dict()
+    data["path"] = str(info.path)
+    data["verified"] = verified.ok
+    return data
+
+
+def diagnose_step(project, status: MigrationStatus, lock_age_seconds: float = 1.0) -> tuple[Diagnosis, FailureCause]:
+    """Diagnose the failed migration statement by statement and classify why it failed (read-only)."""
+    entries = status.failed_entries or status.entries
+    logs = entries[-1].logs if entries else None
+    with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
+        snapshot = load_catalog(conn, [project.schema])
+        diagnosis = diagnose_migration(status.migration.sql, status.name, snapshot, schema=project.schema, logs=logs)
+        cause = classify_failure(conn, diagnosis, snapshot, logs, schema=project.schema,
+                                 lock_age_seconds=lock_age_seconds)
+    return diagnosis, cause
+
+
+def execute_step(project, plan: RepairPlan, status: MigrationStatus | None, stale_holders: list) -> ExecutionOutcome:
+    """Run the plan and fix the ledger."""
+    settings = project.settings
+    return execute_plan(project, plan, status.migration if status else None, stale_holders=stale_holders,
+                        lock_wait_s=float(getattr(settings, "migrate_lock_wait", 10.0)),
+                        retry_budget_s=float(getattr(settings, "migrate_retry_budget", 60.0)))
+
+
+def verify_step(project, migration: str | None, expected_state: str | None, drift: bool = True) -> Verification:
+    """Status, INVALID indexes, the migration lock, drift (read-only; the shadow database is temporary)."""
+    return verify_recovery(project, migration, expected_state, drift=drift)
+
+
+def earlier_schema_step(project, status: MigrationStatus) -> tuple[Any, str]:
+    """(snapshot, note): the schema the migrations before ``status`` produce, from a shadow database;
+    (None, why) when it cannot be built (no CREATEDB, an earlier migration missing locally ...)."""
+    from migration_guard.tasks.errors import MigrationGuardError
+    from migration_guard.tasks.schema.shadow import applied_migrations, expected_snapshot
+
+    earlier, missing = applied_migrations(project)
+    if missing:
+        return None, f"applied migrations missing locally: {', '.join(missing)}"
+    earlier = [m for m in earlier if m.name < status.name]
+    try:
+        snapshot, label = expected_snapshot(project, earlier)
+    except MigrationGuardError as exc:
+        return None, exc.message
+    return snapshot, f"earlier schema from {len(earlier)} migration(s) in a {label}"
+
+
+def alert_step(project, report_dict: dict[str, Any]) -> str:
+    """Raise an alert when not recovered, resolve recover alerts when recovered; '' when alerts are off."""
+    try:
+        from migration_guard.tasks.alerts.api import fire_alert, resolve_alerts
+    except ImportError:  # pragma: no cover - the alerts package ships with the project
+        return "alerts unavailable"
+    settings = project.settings
+    outcome = report_dict["outcome"]
+    if outcome in ("recovered", "nothing_to_do"):
+        resolved = resolve_alerts(settings, check="recover", database=project.target)
+        return f"{len(resolved)} alert(s) resolved"
+    if outcome == "not_recovered":
+        fire_alert(
+            settings, check="recover", database=project.target, category="DATABASE_MIGRATION", severity="HIGH",
+            title=f"Migration recovery needs a decision: {report_dict.get('migration') or 'debris'}",
+            message=report_dict.get("reason") or "recovery did not complete",
+            impact="New migrations cannot be applied until the failed migration is resolved.",
+            suggestions=[s for s in (report_dict.get("next_step"), "migration-guard recover --plan") if s],
+            original_error=(report_dict.get("cause") or {}).get("summary", "") or "",
+            component="recover",
+        )
+        return "alert raised"
+    return ""
+
+
+@dataclass(frozen=True)
+class RecoverSteps:
+    """The pipeline's steps; plain functions for the CLI, Prefect tasks for flow runs."""
+
+    detect: Callable[..., Detection]
+    backup: Callable[..., dict[str, Any]]
+    diagnose: Callable[..., tuple[Diagnosis, FailureCause]]
+    execute: Callable[..., ExecutionOutcome]
+    verify: Callable[..., Verification]
+    alert: Callable[..., str]
+    earlier_schema: Callable[..., tuple[Any, str]]
+
+
+PLAIN_STEPS = RecoverSteps(detect_step, backup_step, diagnose_step, execute_step, verify_step, alert_step,
+                           earlier_schema_step)

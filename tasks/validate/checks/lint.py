@@ -1,0 +1,44 @@
+"""Lint of the pending migrations (live mode: table sizes decide how dangerous a lock is)."""
+
+from __future__ import annotations
+
+from migration_guard.tasks.validate.base import Check, check_connection
+from migration_guard.tasks.validate.context import ValidationContext
+from migration_guard.tasks.validate.model import CheckResult, CheckStatus
+
+
+def run(ctx: ValidationContext) -> CheckResult:
+    try:
+        from migration_guard.tasks.lint.config import load_config
+        from migration_guard.tasks.lint.context import LintContext
+        from migration_guard.tasks.lint.engine import has_errors, lint_migrations
+    except ImportError:
+        return CHECK.result(CheckStatus.WARN, "linter unavailable (migration_guard.tasks.lint is not installed)",
+                            fix="install migration-guard with its lint package, then re-run")
+    pending = ctx.pending_migrations
+    if not pending:
+        return CHECK.result(CheckStatus.PASS, "no pending migrations to lint")
+    try:
+        config = load_config()
+        with check_connection(ctx) as conn:
+            findings = lint_migrations(pending, conn=conn, config=config,
+                                       context=LintContext(default_schema=ctx.schema, tool=ctx.project.ledger.tool))
+    except ImportError as exc:
+        return CHECK.result(CheckStatus.WARN, f"linter unavailable ({exc})", fix="reinstall migration-guard, then re-run")
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    details = [f"{f.severity} {f.rule} at {f.location()}: {f.message}" for f in errors + warnings]
+    data = {"findings": [f.to_dict() for f in findings]}
+    names = ", ".join(m.name for m in pending[:3]) + (" …" if len(pending) > 3 else "")
+    if has_errors(findings):
+        first_fix = next((f.fix for f in errors if f.fix), "")
+        return CHECK.result(CheckStatus.FAIL, f"{len(errors)} lint error(s) in {len(pending)} pending migration(s) ({names})",
+                            details, fix=(first_fix + "  — details: migration-guard lint").strip(), **data)
+    if warnings:
+        return CHECK.result(CheckStatus.WARN, f"{len(warnings)} lint warning(s) in {len(pending)} pending migration(s)",
+                            details, fix="review with: migration-guard lint", **data)
+    return CHECK.result(CheckStatus.PASS, f"{len(pending)} pending migration(s) lint clean", **data)
+
+
+CHECK = Check("lint", "Lint of pending migrations", run,
+              why="a migration that locks a busy table or rewrites it stalls the application")

@@ -1,0 +1,54 @@
+"""Locks other sessions hold (or wait for) on the tables the pending migrations touch, when they
+conflict with the lock the migration will take."""
+
+from __future__ import annotations
+
+from migration_guard.tasks.catalog import TableLock, locks_on_tables
+from migration_guard.tasks.validate.base import Check, check_connection
+from migration_guard.tasks.validate.context import ValidationContext
+from migration_guard.tasks.validate.model import CheckResult, CheckStatus
+
+
+def blocking_locks(locks: list[TableLock], planned: dict[tuple[str, str], str], min_age_seconds: float) -> list[TableLock]:
+    """The locks that would make the migration wait: they conflict with the planned mode on their
+    table and belong to a transaction at least ``min_age_seconds`` old (plain logic)."""
+    from migration_guard.tasks.sql.locks import conflicts
+
+    found = []
+    for lock in locks:
+        mode = planned.get((lock.schema, lock.table))
+        if mode is None or not conflicts(mode, lock.mode):
+            continue
+        if (lock.session.age_seconds or 0) < min_age_seconds:
+            continue
+        found.append(lock)
+    return found
+
+
+def run(ctx: ValidationContext) -> CheckResult:
+    planned = ctx.planned_locks()
+    if planned is None:
+        return CHECK.result(CheckStatus.WARN, "lock analysis unavailable (migration_guard.tasks.sql.locks is not installed)",
+                            fix="the idle/long transaction check still covers open transactions")
+    if not planned:
+        return CHECK.result(CheckStatus.PASS, "the pending migrations lock no existing table")
+    with check_connection(ctx) as conn:
+        locks = blocking_locks(locks_on_tables(conn, list(planned)), planned, ctx.options.lock_min_age_seconds)
+    if locks:
+        details = [f"{lock.schema}.{lock.table}: {lock.mode} {'held' if lock.granted else 'awaited'} by "
+                   f"{lock.session.describe()} (transaction age {lock.session.age_seconds or 0:.0f} s; the migration "
+                   f"needs {planned[(lock.schema, lock.table)]})" for lock in locks]
+        pids = sorted({lock.session.pid for lock in locks})
+        return CHECK.result(
+            CheckStatus.FAIL,
+            f"{len(locks)} conflicting lock(s) on {len({(l.schema, l.table) for l in locks})} table(s) the migrations touch",
+            details, fix=f"wait for pid(s) {', '.join(map(str, pids))} to finish, or end them: SELECT pg_terminate_backend(<pid>);",
+            locks=[{"table": f"{l.schema}.{l.table}", "mode": l.mode, "granted": l.granted, "pid": l.session.pid,
+                    "user": l.session.usename, "application": l.session.application_name,
+                    "age_seconds": round(l.session.age_seconds or 0, 1), "query": l.session.query} for l in locks])
+    return CHECK.result(CheckStatus.PASS, f"no conflicting lock on the {len(planned)} table(s) the migrations touch",
+                        tables={f"{s}.{t}": mode for (s, t), mode in planned.items()})
+
+
+CHECK = Check("table-locks", "Locks on the tables to migrate", run,
+              why="the migration's lock would queue behind them, and all traffic to the table behind the migration")
