@@ -30,7 +30,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, print_table, scratch_database  # noqa: E402
-from migration_guard.tasks.migrate.timeouts import duration_seconds  # noqa: E402
+from migration_guard.tasks.durations import postgres_duration_seconds as duration_seconds  # noqa: E402
 from tests.helpers import make_prisma_project  # noqa: E402
 
 MG = str(ROOT / ".venv" / "bin" / "migration-guard")

@@ -86,14 +86,13 @@ def _create(options, reason, fmt, jobs, compression, backup_dir, verify, restore
 def _migration_head(options) -> str | None:
     """The last applied migration, when a migrations folder is configured and readable."""
     from migration_guard.tasks.errors import MigrationGuardError
-    from migration_guard.tasks.project import read_status
+    from migration_guard.tasks.project import last_applied_migration
 
     try:
-        report = read_status(options.project())
+        project = options.project()
     except MigrationGuardError:
         return None
-    applied = [s.name for s in report.statuses if s.state.value in {"applied", "modified"}]
-    return applied[-1] if applied else None
+    return last_applied_migration(project)
 
 
 class _progress_display:

@@ -1,5 +1,6 @@
-"""Fail fast, in one line, when a flow is started from the CLI (`--flow`) and the Prefect API in
-PREFECT_API_URL cannot be reached — instead of Prefect's RuntimeError traceback."""
+"""What flows ask of the Prefect runtime: the UI link of the running flow, and a one-line failure
+when a flow is started from the CLI (`--flow`) and the Prefect API in PREFECT_API_URL cannot be
+reached — instead of Prefect's RuntimeError traceback."""
 
 from __future__ import annotations
 
@@ -38,3 +39,14 @@ def require_prefect_api(timeout_s: float = PROBE_TIMEOUT_S) -> None:
             "start the server (`prefect server start`) or fix PREFECT_API_URL — or run the command without --flow "
             "(same steps, no Prefect)",
         ) from None
+
+
+def flow_run_url() -> str | None:
+    """The Prefect UI link of the running flow run; None outside a run or when the UI URL is unknown
+    (a missing link only loses the link)."""
+    try:
+        from prefect.runtime import flow_run
+
+        return flow_run.ui_url
+    except Exception:  # noqa: BLE001 - the URL is a convenience
+        return None

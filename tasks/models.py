@@ -124,6 +124,12 @@ class StatusReport:
         return [s for s in self.statuses if s.state in NOT_APPLIED_STATES]
 
     @property
+    def last_applied(self) -> str | None:
+        """Name of the last applied migration (edited after apply counts: it was applied), if any."""
+        applied = [s.name for s in self.statuses if s.state.value in {"applied", "modified"}]
+        return applied[-1] if applied else None
+
+    @property
     def exit_code(self) -> int:
         """0 all applied, 1 pending only, 2 failed / modified / missing locally."""
         if self.problems:

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from migration_guard.tasks.settings import Settings
 from psycopg import conninfo as pg_conninfo
 
 from migration_guard.tasks.db import connection, describe_target, libpq_dsn, schema_from_dsn
+from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.ledgers import Ledger, get_ledger
 from migration_guard.tasks.models import LedgerEntry, Migration, StatusReport
+from migration_guard.tasks.settings import Settings
+from migration_guard.tasks.sql.identifiers import quoted as quoted_identifier
 from migration_guard.tasks.status.compute import build_report
 
 
@@ -23,8 +25,7 @@ def with_search_path(dsn: str, schema: str) -> str:
     """
     if schema == "public":
         return dsn
-    quoted = '"' + schema.replace('"', '""') + '"'
-    option = "-c search_path=" + quoted.replace("\\", "\\\\").replace(" ", "\\ ")
+    option = "-c search_path=" + quoted_identifier(schema).replace("\\", "\\\\").replace(" ", "\\ ")
     existing = pg_conninfo.conninfo_to_dict(libpq_dsn(dsn)).get("options") or ""
     combined = f"{existing} {option}".strip()
     if "://" in dsn:
@@ -101,3 +102,12 @@ def read_status(project: Project) -> StatusReport:
         ledger_table=project.ledger.display_table,
         ledger_exists=exists,
     )
+
+
+def last_applied_migration(project: Project) -> str | None:
+    """The last applied migration's name (recorded in backup metadata); None when there is none or
+    the migrations or the ledger cannot be read."""
+    try:
+        return read_status(project).last_applied
+    except MigrationGuardError:
+        return None

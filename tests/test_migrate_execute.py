@@ -13,7 +13,7 @@ import pytest
 from migration_guard.tasks.errors import ConfigError
 from migration_guard.tasks.migrate.execute import LockRetryExhausted, StatementFailed, run_statements
 from migration_guard.tasks.migrate.rerunnable import steps_for
-from migration_guard.tasks.migrate.timeouts import duration_seconds, pg_duration
+from migration_guard.tasks.durations import postgres_duration_seconds as duration_seconds, postgres_duration_setting as pg_duration
 from migration_guard.tasks.sql.statements import split_statements
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
-from migration_guard.tasks.healthcheck.durations import format_duration
+from migration_guard.tasks.durations import format_duration
 
 NAME = "backup_freshness"
 

@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from migration_guard.tasks.healthcheck.base import DatabaseTarget
-from migration_guard.tasks.healthcheck.durations import parse_duration
+from migration_guard.tasks.durations import config_duration
 from migration_guard.tasks.db import database_name
 from migration_guard.tasks.errors import ConfigError
 
@@ -54,7 +54,7 @@ class _Strict(BaseModel):
 
 
 def _duration(value: Any) -> timedelta:
-    return parse_duration(value)
+    return config_duration(value)
 
 
 class DatabaseEntry(_Strict):

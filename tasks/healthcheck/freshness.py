@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
 from migration_guard.tasks.healthcheck.config import FreshnessCheck
-from migration_guard.tasks.healthcheck.durations import format_duration
+from migration_guard.tasks.durations import format_duration
 
 PREFIX = "freshness:"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from migration_guard.tasks import catalog
 from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
-from migration_guard.tasks.healthcheck.durations import format_duration
+from migration_guard.tasks.durations import format_duration
 
 NAME = "long_queries"
 

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem, max_severity
-from migration_guard.tasks.healthcheck.durations import format_duration
+from migration_guard.tasks.durations import format_duration
 from migration_guard.tasks.models import MigrationStatus, State, StatusReport
 
 NAME = "migrations"

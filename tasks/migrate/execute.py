@@ -30,7 +30,8 @@ from migration_guard.tasks.catalog import SessionInfo
 from migration_guard.tasks.db import classify_error
 from migration_guard.tasks.errors import Category, MigrationGuardError
 from migration_guard.tasks.migrate.rerunnable import Step, step_for, steps_for
-from migration_guard.tasks.migrate.timeouts import duration_seconds, is_inherit, pg_duration
+from migration_guard.tasks.durations import postgres_duration_seconds, postgres_duration_setting
+from migration_guard.tasks.migrate.timeouts import is_inherit
 from migration_guard.tasks.sql.statements import Statement, split_statements
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -148,8 +149,8 @@ def run_statements(
     conn.autocommit = True
     if is_inherit(statement_timeout):
         statement_timeout = conn.execute("SELECT current_setting('statement_timeout')").fetchone()[0]
-    lock_pg, statement_pg = pg_duration(lock_timeout, name="lock_timeout"), pg_duration(statement_timeout, name="statement_timeout")
-    watch_delay = min(max(duration_seconds(lock_timeout) / 2, 0.05), 1.0) if duration_seconds(lock_timeout) else 1.0
+    lock_pg, statement_pg = postgres_duration_setting(lock_timeout, name="lock_timeout"), postgres_duration_setting(statement_timeout, name="statement_timeout")
+    watch_delay = min(max(postgres_duration_seconds(lock_timeout) / 2, 0.05), 1.0) if postgres_duration_seconds(lock_timeout) else 1.0
     result = ExecutionResult(steps_done=start_at)
     started = time.monotonic()
     try:

@@ -437,12 +437,13 @@ def options_from_settings(settings: Any, **overrides: Any) -> SafeMigrateOptions
         ConfigError: a malformed duration or hook list.
     """
     from migration_guard.tasks.migrate.hooks import parse_commands
-    from migration_guard.tasks.migrate.timeouts import duration_seconds, validate_statement_timeout
+    from migration_guard.tasks.durations import postgres_duration_seconds
+    from migration_guard.tasks.migrate.timeouts import validate_statement_timeout
 
     given = {k: v for k, v in overrides.items() if v is not None}
     lock_timeout = given.pop("lock_timeout", settings.lock_timeout)
     statement_timeout = given.pop("statement_timeout", settings.statement_timeout)
-    duration_seconds(lock_timeout, name="LOCK_TIMEOUT")
+    postgres_duration_seconds(lock_timeout, name="LOCK_TIMEOUT")
     validate_statement_timeout(statement_timeout)
     apply = ApplyOptions(
         lock_timeout=lock_timeout, statement_timeout=statement_timeout,
