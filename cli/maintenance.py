@@ -43,17 +43,12 @@ def _maintenance(options, alert_hours: float, log_days: float, keep_last: int, k
             backup_keep_days=keep_days, prune_backups=not no_backups,
         )
     else:
-        from migration_guard.tasks.alerts.api import delete_expired_alerts
-        from migration_guard.tasks.backup import apply_retention
-        from migration_guard.tasks.maintenance.cleanup import delete_old_logs
+        from migration_guard.tasks.maintenance.steps import MaintenanceOptions, run_maintenance
 
-        result = {
-            "alerts_deleted": delete_expired_alerts(settings, retention=timedelta(hours=alert_hours)),
-            "logs_deleted": delete_old_logs(settings.log_dir, timedelta(days=log_days)),
-            "backups_deleted": [] if no_backups else [
-                str(p) for p in apply_retention(settings.backup_dir, keep_last, keep_days)
-            ],
-        }
+        result = run_maintenance(settings, MaintenanceOptions(
+            resolved_alert_age=timedelta(hours=alert_hours), log_age=timedelta(days=log_days),
+            backup_keep_last=keep_last, backup_keep_days=keep_days, prune_backups=not no_backups,
+        ))
     if as_json:
         print_json(result)
         return

@@ -9,9 +9,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.tasks.maintenance.tasks import (
-    apply_backup_retention_task, delete_expired_alerts_task, delete_old_logs_task,
-)
+from migration_guard.tasks.maintenance.steps import MaintenanceOptions, run_maintenance
+from migration_guard.tasks.maintenance.tasks import PREFECT_STEPS
 
 
 @flow(name="maintenance", log_prints=False)
@@ -46,9 +45,11 @@ def maintenance_flow(
         database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
         migration_tool=migration_tool, alerts_dir=alerts_dir, log_dir=log_dir, backup_dir=backup_dir,
     )
-    alerts = delete_expired_alerts_task(settings, timedelta(hours=resolved_alert_hours))
-    logs = delete_old_logs_task(settings.log_dir, timedelta(days=log_days))
-    backups = apply_backup_retention_task(settings.backup_dir, backup_keep_last, backup_keep_days) if prune_backups else []
+    options = MaintenanceOptions(
+        resolved_alert_age=timedelta(hours=resolved_alert_hours), log_age=timedelta(days=log_days),
+        backup_keep_last=backup_keep_last, backup_keep_days=backup_keep_days, prune_backups=prune_backups,
+    )
+    result = run_maintenance(settings, options, PREFECT_STEPS)
     logger.info("maintenance: deleted %d resolved alert(s), %d log file(s), %d backup(s)",
-                len(alerts), len(logs), len(backups))
-    return {"alerts_deleted": alerts, "logs_deleted": logs, "backups_deleted": backups}
+                len(result["alerts_deleted"]), len(result["logs_deleted"]), len(result["backups_deleted"]))
+    return result

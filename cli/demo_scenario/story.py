@@ -1,12 +1,10 @@
 """The demo's story: incident → healthcheck (HIGH alert) → recover → healthcheck (resolved) →
 safe-migrate of the next migration. Every flow runs for real, in this one process (one Prefect
-start-up), against the demo's own database. A step whose flow module is not installed reports
-"not available" instead of failing the whole story.
+start-up), against the demo's own database. A step that fails is reported and the story goes on.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,17 +88,6 @@ class StepFailed(Exception):
         self.details = details or []
 
 
-def load_flow(module: str, attribute: str) -> Any | None:
-    """The flow object, or None while its module has not been written/installed yet."""
-    try:
-        imported = importlib.import_module(f"migration_guard.flows.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(f"migration_guard.flows.{module}"):
-            return None
-        raise
-    return getattr(imported, attribute, None)
-
-
 def timed(name: str, action: Callable[[], tuple[bool, str, list[str]]]) -> StepResult:
     """Run one step, catching its failure into the result (the story goes on and reports it)."""
     started = time.perf_counter()
@@ -119,14 +106,7 @@ def timed(name: str, action: Callable[[], tuple[bool, str, list[str]]]) -> StepR
 
 
 class FlowNotAvailable(Exception):
-    """The flow module for a step is missing."""
-
-
-def require_flow(module: str, attribute: str) -> Any:
-    flow = load_flow(module, attribute)
-    if flow is None:
-        raise FlowNotAvailable(f"flows/{module}.py:{attribute} is not installed")
-    return flow
+    """A step cannot run in this environment; the story reports it as "not available yet"."""
 
 
 def setup_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
@@ -179,7 +159,7 @@ def alert_lines(alerts: list[Any]) -> list[str]:
 
 def healthcheck_sees_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
     """Step 1: the hourly healthcheck, run now, raises a HIGH alert for the failed migration."""
-    flow = require_flow("healthcheck", "healthcheck_flow")
+    from migration_guard.flows.healthcheck import healthcheck_flow as flow
     state, _ = run_flow(flow, **ctx.flow_parameters())
     high = [a for a in firing_alerts(ctx) if a.severity.value == "HIGH"]
     if not high:
@@ -191,7 +171,7 @@ def recover_incident(ctx: DemoContext) -> tuple[bool, str, list[str]]:
     """Step 2: recover. First the plan (diagnosis, cause), then — once the cause the diagnosis
     names is fixed, as an operator would — the approved run: back up, repair, fix the ledger,
     verify with the drift check."""
-    flow = require_flow("recover", "recover_flow")
+    from migration_guard.flows.recover import recover_flow as flow
     details: list[str] = []
     state, result = run_flow(flow, **ctx.flow_parameters(), plan_only=True, approve=True, backup=False)
     details.extend(describe_recovery("recover plan_only=True", state, result))
@@ -277,9 +257,9 @@ def incident_outcome(ctx: DemoContext) -> str:
 
 
 def read_status(ctx: DemoContext) -> Any:
-    from migration_guard.tasks.settings import load_settings
     from migration_guard.tasks.project import Project
     from migration_guard.tasks.project import read_status as read
+    from migration_guard.tasks.settings import load_settings
 
     assert ctx.project is not None
     return read(Project.from_settings(load_settings(
@@ -288,7 +268,7 @@ def read_status(ctx: DemoContext) -> Any:
 
 def healthcheck_resolves(ctx: DemoContext) -> tuple[bool, str, list[str]]:
     """Step 3: the next healthcheck finds the problem gone and resolves the alert."""
-    flow = require_flow("healthcheck", "healthcheck_flow")
+    from migration_guard.flows.healthcheck import healthcheck_flow as flow
     state, _ = run_flow(flow, **ctx.flow_parameters())
     from migration_guard.tasks.alerts.store import AlertStore
 
@@ -307,7 +287,7 @@ def healthcheck_resolves(ctx: DemoContext) -> tuple[bool, str, list[str]]:
 def safe_migrate_next(ctx: DemoContext) -> tuple[bool, str, list[str]]:
     """Step 4: the developer's next migration goes out through safe-migrate (validate, backup,
     lock, one transaction, verify)."""
-    flow = require_flow("safe_migrate", "safe_migrate_flow")
+    from migration_guard.flows.safe_migrate import safe_migrate_flow as flow
     assert ctx.project is not None
     details = [f"new migration: {scenario.FOLLOW_UP}"]
     ctx.project.add_follow_up()
