@@ -48,14 +48,8 @@ class DeploymentSpec:
         return f"{self.module}.{self.attribute}"
 
     def load_flow(self) -> Any | None:
-        """The Flow object, or None when its module is not installed (yet)."""
-        try:
-            module = importlib.import_module(self.module)
-        except ModuleNotFoundError as exc:
-            if exc.name and self.module.startswith(exc.name):
-                return None
-            raise
-        return getattr(module, self.attribute, None)
+        """The Flow object; None when its module does not define ``attribute`` (a wrong prefect.yaml)."""
+        return getattr(importlib.import_module(self.module), self.attribute, None)
 
 
 def load_specs(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
