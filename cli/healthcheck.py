@@ -55,16 +55,9 @@ def _healthcheck(options, as_json: bool, config: Path | None, environment: str |
 
 
 def _run_plain(settings, no_alerts: bool) -> dict:
-    from migration_guard.tasks.healthcheck.config import load_config, resolve_targets
-    from migration_guard.tasks.healthcheck.report import record_alerts, run_checks, write_log
+    from migration_guard.tasks.healthcheck.workflow import run_healthcheck
 
-    config = load_config(settings.healthcheck_config)
-    targets = resolve_targets(settings, config)
-    report = run_checks(targets, settings, config)
-    if not no_alerts:
-        record_alerts(report, settings, targets)
-        write_log(report, settings, targets)
-    return report.to_dict()
+    return run_healthcheck(settings, record=not no_alerts).to_dict()
 
 
 def _run_flow(options, settings, config: Path | None, environment: str | None) -> dict:
@@ -72,7 +65,7 @@ def _run_flow(options, settings, config: Path | None, environment: str | None) -
 
     require_prefect_api()  # one-line error, not a traceback, when the API is down
     from migration_guard.flows.healthcheck import healthcheck_flow
-    from migration_guard.tasks.healthcheck.report import HealthcheckCritical
+    from migration_guard.tasks.healthcheck.workflow import HealthcheckCritical
 
     import os
 

@@ -45,13 +45,11 @@ class HealthCache:
             return self._value
 
     def _compute(self) -> tuple[int, dict[str, Any]]:
-        from migration_guard.tasks.healthcheck.config import load_config, resolve_targets
-        from migration_guard.tasks.healthcheck.report import run_checks
         from migration_guard.tasks.errors import MigrationGuardError
+        from migration_guard.tasks.healthcheck.workflow import run_healthcheck
 
         try:
-            config = load_config(self.settings.healthcheck_config)
-            report = run_checks(resolve_targets(self.settings, config), self.settings, config)
+            report = run_healthcheck(self.settings, record=False)
         except MigrationGuardError as exc:
             logger.error("health: configuration problem: %s", exc.message)
             return 503, {"status": "fail", "output": "configuration error; see the server log"}

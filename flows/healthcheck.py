@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.tasks.alerts.model import utcnow
-from migration_guard.tasks.healthcheck.config import load_config, resolve_targets
-from migration_guard.tasks.healthcheck.report import HealthcheckCritical, HealthReport, high_alerts
-from migration_guard.tasks.healthcheck.tasks import (
-    check_database_task, publish_artifacts_task, record_alerts_task, write_log_task,
-)
+from migration_guard.flows.prefect_api import flow_run_url
+from migration_guard.tasks.healthcheck.tasks import PREFECT_STEPS
+from migration_guard.tasks.healthcheck.workflow import critical_error, run_healthcheck
 
 
 @flow(name="healthcheck", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=16))
@@ -54,39 +51,13 @@ def healthcheck_flow(
         HealthcheckCritical: a HIGH alert is firing (``.report`` holds the JSON).
         ConfigError: bad configuration.
     """
-    logger = get_run_logger()
     settings = resolve_settings(
         database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
         migration_tool=migration_tool, healthcheck_config=config_path, environment=environment,
         check_timeout=check_timeout, alerts_dir=alerts_dir, log_dir=log_dir,
     )
-    config = load_config(settings.healthcheck_config)
-    targets = resolve_targets(settings, config)
-    started = utcnow()
-    futures = check_database_task.map(targets, settings=unmapped(settings), config=unmapped(config), now=unmapped(started))
-    results = [r for future in futures for r in future.result()]
-    report = HealthReport(settings.environment, started, results,
-                          (utcnow() - started).total_seconds() * 1000)
-    record_alerts_task(report, settings, targets, _flow_run_url())
-    write_log_task(report, settings, targets)
-    publish_artifacts_task(report)
-    for r in report.results:
-        if r.status.value != "OK":
-            logger.warning("%s:%s %s: %s", r.database, r.check, r.status.value, r.summary)
-    logger.info("healthcheck of %d database(s): %s in %.0f ms", len(targets), report.status.value, report.duration_ms)
-    data = report.to_dict()
-    high = high_alerts(report)
-    if fail_on_high and high:
-        raise HealthcheckCritical(
-            f"{len(high)} HIGH alert(s) firing: " + "; ".join(f"{a.database}: {a.title}" for a in high[:5]), data
-        )
-    return data
-
-
-def _flow_run_url() -> str | None:
-    try:
-        from prefect.runtime import flow_run
-
-        return flow_run.ui_url
-    except Exception:  # noqa: BLE001 - a missing UI URL only loses the link
-        return None
+    report = run_healthcheck(settings, PREFECT_STEPS, flow_run_url=flow_run_url(), logger=get_run_logger())
+    error = critical_error(report) if fail_on_high else None
+    if error is not None:
+        raise error
+    return report.to_dict()

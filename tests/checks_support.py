@@ -11,7 +11,9 @@ import psycopg
 
 from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.alerts.model import utcnow
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, CheckResult, DatabaseTarget, status_of
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, CheckResult, status_of
+from migration_guard.tasks.healthcheck.target import DatabaseTarget
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.runner import check_database, open_check_connection
 

@@ -97,7 +97,7 @@ def test_backup_freshness(tmp_path: Path, db_url: str, db: psycopg.Connection) -
 
 def test_backup_freshness_only_runs_when_configured(db_url: str) -> None:
     from migration_guard.tasks.healthcheck.runner import check_database
-    from migration_guard.tasks.healthcheck.base import DatabaseTarget
+    from migration_guard.tasks.healthcheck.target import DatabaseTarget
 
     results = check_database(DatabaseTarget("app", db_url), load_settings(database_url=db_url), HealthcheckConfig(),
                              checks=[backup_freshness.CHECK])

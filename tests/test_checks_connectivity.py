@@ -12,7 +12,8 @@ from psycopg import sql
 
 from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.healthcheck import connectivity
-from migration_guard.tasks.healthcheck.base import CheckStatus, DatabaseTarget
+from migration_guard.tasks.healthcheck.base import CheckStatus
+from migration_guard.tasks.healthcheck.target import DatabaseTarget
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.runner import check_database
 from tests.checks_support import run_one

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.durations import format_duration
 
 NAME = "backup_freshness"
@@ -21,10 +22,8 @@ def applies(ctx: CheckContext) -> bool:
 
 
 def run(ctx: CheckContext) -> Outcome:
-    try:
-        from migration_guard.tasks.backup import list_backups
-    except ImportError:
-        return Outcome("backup metadata reader not installed (tasks.backup)", unknown=True)
+    from migration_guard.tasks.backup import list_backups
+
     backups = list_backups(Path(ctx.settings.backup_dir))
     dbname = ctx.conn.info.dbname
     return evaluate(backups, dbname, ctx.now, ctx.config.thresholds.backup_max_age, ctx.target.name,

@@ -1,19 +1,19 @@
-"""The check contract: a check looks at one database and returns a :class:`CheckResult`,
-carrying at most one :class:`Problem` (which becomes an alert). Plain data, no I/O."""
+"""The healthcheck suite's words on top of the check kernel (``tasks/checks``): a check looks at
+one database and returns an :class:`Outcome` carrying at most one :class:`Problem` (which becomes
+an alert); the runner turns it into a :class:`CheckResult` with a monitoring status. Plain data, no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import psycopg
+import psycopg
 
-    from migration_guard.tasks.healthcheck.config import HealthcheckConfig
+from migration_guard.tasks.checks.check import Check, Verdict
+from migration_guard.tasks.healthcheck.config import HealthcheckConfig
+from migration_guard.tasks.healthcheck.target import DatabaseTarget
 
 
 class CheckStatus(StrEnum):
@@ -27,6 +27,16 @@ class CheckStatus(StrEnum):
     @property
     def exit_code(self) -> int:
         return {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}[self.value]
+
+
+#: the kernel's verdicts in monitoring words (a healthcheck never SKIPs: a check that does not
+#: apply is not reported at all)
+STATUS_OF_VERDICT: dict[Verdict, CheckStatus] = {
+    Verdict.PASS: CheckStatus.OK,
+    Verdict.WARN: CheckStatus.WARNING,
+    Verdict.FAIL: CheckStatus.CRITICAL,
+    Verdict.UNKNOWN: CheckStatus.UNKNOWN,
+}
 
 
 @dataclass(frozen=True)
@@ -74,17 +84,6 @@ class CheckResult:
         }
 
 
-@dataclass(frozen=True)
-class DatabaseTarget:
-    """One database to watch. ``dsn`` is secret: never print it (``name`` is the label)."""
-
-    name: str
-    dsn: str = field(repr=False)
-    migrations_dir: Path | None = None
-    migration_tool: str | None = None
-    schema: str | None = None
-
-
 @dataclass
 class CheckContext:
     """What a check gets: the database (open connection), its settings and thresholds."""
@@ -94,9 +93,6 @@ class CheckContext:
     settings: Any
     config: HealthcheckConfig
     now: datetime
-
-
-CheckFunction = Callable[[CheckContext], "Outcome"]
 
 
 @dataclass(frozen=True)
@@ -109,24 +105,24 @@ class Outcome:
     problem: Problem | None = None
     unknown: bool = False
 
+    @property
+    def verdict(self) -> Verdict:
+        """UNKNOWN when the check could not judge; PASS without a problem; FAIL for a HIGH
+        problem (it pages); WARN for MEDIUM / LOW."""
+        if self.unknown:
+            return Verdict.UNKNOWN
+        if self.problem is None:
+            return Verdict.PASS
+        return Verdict.FAIL if self.problem.severity == "HIGH" else Verdict.WARN
 
-@dataclass(frozen=True)
-class Check:
-    """A registered check: a name, what it does, and the function that does it."""
 
-    name: str
-    description: str
-    run: CheckFunction
-    applies: Callable[[CheckContext], bool] = lambda ctx: True
+#: a healthcheck check: looks at one database through its CheckContext, returns an Outcome
+HealthCheck = Check[CheckContext, Outcome]
 
 
 def status_of(outcome: Outcome) -> CheckStatus:
     """OK without a problem; CRITICAL for a HIGH problem; WARNING for MEDIUM / LOW."""
-    if outcome.unknown:
-        return CheckStatus.UNKNOWN
-    if outcome.problem is None:
-        return CheckStatus.OK
-    return CheckStatus.CRITICAL if outcome.problem.severity == "HIGH" else CheckStatus.WARNING
+    return STATUS_OF_VERDICT[outcome.verdict]
 
 
 def worst(statuses: list[CheckStatus]) -> CheckStatus:
@@ -138,27 +134,6 @@ def worst(statuses: list[CheckStatus]) -> CheckStatus:
 
 
 def max_severity(severities: list[str]) -> str:
+    """The highest of HIGH / MEDIUM / LOW."""
     order = {"LOW": 1, "MEDIUM": 2, "HIGH": 3}
     return max(severities, key=lambda s: order.get(s, 0))
-
-
-def quote_name(part: str) -> str:
-    """One identifier quoted as PostgreSQL needs it (anything but plain lower-case ASCII, and keywords),
-    so a suggestion people copy runs as exactly one statement on exactly that object."""
-    from pglast.keywords import UNRESERVED_KEYWORDS
-
-    plain = part.isascii() and part.isidentifier() and part == part.lower()
-    if plain and (part in UNRESERVED_KEYWORDS or not _is_keyword(part)):
-        return part
-    return '"' + part.replace('"', '""') + '"'
-
-
-def _is_keyword(word: str) -> bool:
-    from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-
-    return word in RESERVED_KEYWORDS or word in TYPE_FUNC_NAME_KEYWORDS or word in COL_NAME_KEYWORDS
-
-
-def quote_literal_ident(schema: str, name: str) -> str:
-    """``schema.name`` quoted as PostgreSQL would need it, for suggestions people copy."""
-    return f"{quote_name(schema)}.{quote_name(name)}"

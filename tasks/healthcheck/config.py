@@ -39,10 +39,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from migration_guard.tasks.healthcheck.base import DatabaseTarget
-from migration_guard.tasks.durations import config_duration
 from migration_guard.tasks.db import database_name
+from migration_guard.tasks.durations import config_duration
 from migration_guard.tasks.errors import ConfigError
+from migration_guard.tasks.healthcheck.target import DatabaseTarget
 
 Comparison = Literal["<", "<=", "==", "!=", ">=", ">"]
 SeverityName = Literal["HIGH", "MEDIUM", "LOW"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.errors import DatabaseError
 
 NAME = "connectivity"

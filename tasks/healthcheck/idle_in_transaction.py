@@ -9,7 +9,10 @@ and VACUUM cannot remove dead rows. Solution: terminate the session and fix the 
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem, quote_name
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.checks.fixes import terminate_backend
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
+from migration_guard.tasks.sql.identifiers import quoted_if_needed
 from migration_guard.tasks.durations import format_duration
 
 NAME = "idle_in_transaction"
@@ -28,8 +31,8 @@ def run(ctx: CheckContext) -> Outcome:
                 f"{len(sessions)} session(s) idle inside an open transaction longer than {format_duration(limit)}. "
                 f"Oldest: {oldest.describe()}",
                 "Their locks block migrations and writes; VACUUM cannot clean up behind their snapshot.",
-                tuple(f"SELECT pg_terminate_backend({s.pid});" for s in sessions[:3])
-                + (f"ALTER DATABASE {quote_name(ctx.conn.info.dbname)} SET idle_in_transaction_session_timeout = '10min';",)),
+                tuple(terminate_backend(s.pid) for s in sessions[:3])
+                + (f"ALTER DATABASE {quoted_if_needed(ctx.conn.info.dbname)} SET idle_in_transaction_session_timeout = '10min';",)),
     )
 
 

@@ -2,29 +2,39 @@
 
 Problem: an invalid index is maintained on every write but never used by queries, and a unique one
 does not enforce uniqueness. Solution: drop it and build it again concurrently (or REINDEX it).
-Indexes being built right now are skipped (they are invalid until the build ends).
+
+Judgement (the validate suite's ``invalid-indexes`` reads the same probe and judges differently,
+see ``tasks/checks``): an index being built right now is skipped — it is invalid until its build
+ends, so alerting on it would page for every healthy CREATE INDEX CONCURRENTLY, and suggesting a
+REINDEX or DROP would break that build. Debris is MEDIUM (WARNING): writes pay for it, nothing is down.
 """
 
 from __future__ import annotations
 
-from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem, quote_literal_ident
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.checks.fixes import (
+    create_index_concurrently,
+    drop_index_concurrently,
+    reindex_index_concurrently,
+)
+from migration_guard.tasks.checks.probes import invalid_indexes
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
+from migration_guard.tasks.sql.identifiers import qualified_if_needed
 
 NAME = "invalid_indexes"
 
 
 def run(ctx: CheckContext) -> Outcome:
-    building = catalog.indexes_being_built(ctx.conn)
-    debris = [i for i in catalog.invalid_indexes(ctx.conn) if (i.schema, i.name) not in building]
+    debris = [i for i in invalid_indexes(ctx.conn) if not i.being_built]
     if not debris:
         return Outcome("no invalid indexes", 0, "indexes")
     suggestions = []
     for index in debris[:5]:
-        qualified = quote_literal_ident(index.schema, index.name)
-        suggestions.append(f"REINDEX INDEX CONCURRENTLY {qualified};")
-        suggestions.append(f"DROP INDEX CONCURRENTLY {qualified};   then re-create it: "
-                           f"{index.definition.replace('CREATE INDEX', 'CREATE INDEX CONCURRENTLY', 1).replace('CREATE UNIQUE INDEX', 'CREATE UNIQUE INDEX CONCURRENTLY', 1)};")
-    names = ", ".join(quote_literal_ident(i.schema, i.name) for i in debris)
+        qualified = qualified_if_needed(index.schema, index.name)
+        suggestions.append(reindex_index_concurrently(qualified))
+        suggestions.append(f"{drop_index_concurrently(qualified)}   then re-create it: "
+                           f"{create_index_concurrently(index.definition)}")
+    names = ", ".join(qualified_if_needed(i.schema, i.name) for i in debris)
     return Outcome(
         f"{len(debris)} invalid index(es): {names}", len(debris), "indexes",
         Problem("MEDIUM", "DATABASE_HEALTH", f"{len(debris)} invalid index(es) in {ctx.target.name}",

@@ -7,7 +7,9 @@ Solution: find the blocking pid and end its transaction.
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.checks.fixes import terminate_backend
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.durations import format_duration
 
 NAME = "lock_waits"
@@ -29,7 +31,7 @@ def run(ctx: CheckContext) -> Outcome:
                 f"blocked: {longest.waiting.describe()}; blocking pid(s): {', '.join(map(str, blockers)) or 'unknown'}",
                 "Requests touching the locked tables stall until the blocker finishes.",
                 tuple(f"SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid = {pid};" for pid in blockers[:3])
-                + tuple(f"SELECT pg_terminate_backend({pid});   -- ends the blocking transaction" for pid in blockers[:3])),
+                + tuple(f"{terminate_backend(pid)}   -- ends the blocking transaction" for pid in blockers[:3])),
     )
 
 

@@ -7,7 +7,9 @@ CPU / IO. Solution: look at it, then cancel it (pg_cancel_backend) or terminate 
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.checks.fixes import terminate_backend
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.durations import format_duration
 
 NAME = "long_queries"
@@ -28,7 +30,7 @@ def run(ctx: CheckContext) -> Outcome:
                 "Long statements hold locks and block VACUUM; writes to the same tables can queue behind them.",
                 tuple(f"SELECT pg_cancel_backend({s.pid});   -- cancel the statement, keep the session"
                       for s in sessions[:3])
-                + (f"SELECT pg_terminate_backend({oldest.pid});   -- if cancel does not stop it",)),
+                + (f"{terminate_backend(oldest.pid)}   -- if cancel does not stop it",)),
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem, max_severity
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem, max_severity
 from migration_guard.tasks.durations import format_duration
 from migration_guard.tasks.models import MigrationStatus, State, StatusReport
 

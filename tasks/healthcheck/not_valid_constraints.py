@@ -7,7 +7,9 @@ Problem: existing rows were never checked, so the rule may not hold for old data
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem, quote_literal_ident
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
+from migration_guard.tasks.sql.identifiers import qualified_if_needed, quoted
 
 NAME = "not_valid_constraints"
 
@@ -16,9 +18,9 @@ def run(ctx: CheckContext) -> Outcome:
     pending = catalog.not_valid_constraints(ctx.conn)
     if not pending:
         return Outcome("every constraint is validated", 0, "constraints")
-    names = ", ".join(f"{c.name} on {quote_literal_ident(c.schema, c.table)}" for c in pending)
+    names = ", ".join(f"{c.name} on {qualified_if_needed(c.schema, c.table)}" for c in pending)
     suggestions = tuple(
-        f'ALTER TABLE {quote_literal_ident(c.schema, c.table)} VALIDATE CONSTRAINT {_quoted(c.name)};' for c in pending[:5]
+        f'ALTER TABLE {qualified_if_needed(c.schema, c.table)} VALIDATE CONSTRAINT {quoted(c.name)};' for c in pending[:5]
     )
     return Outcome(
         f"{len(pending)} NOT VALID constraint(s): {names}", len(pending), "constraints",
@@ -27,11 +29,6 @@ def run(ctx: CheckContext) -> Outcome:
                 "Rows written before the constraint was added were never checked against it.",
                 suggestions),
     )
-
-
-def _quoted(name: str) -> str:
-    """Always quoted, embedded quotes doubled: the suggestion stays one statement whatever the name."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 CHECK = Check(NAME, "constraints added NOT VALID and never validated", run)

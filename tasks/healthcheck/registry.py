@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from migration_guard.tasks.checks.registry import Registry
 from migration_guard.tasks.healthcheck import (
     assertions,
     backup_freshness,
@@ -18,11 +19,11 @@ from migration_guard.tasks.healthcheck import (
     stale_migration_lock,
     wraparound,
 )
-from migration_guard.tasks.healthcheck.base import Check
+from migration_guard.tasks.healthcheck.base import HealthCheck
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 
 #: connectivity runs first (the runner opens the connection); the rest use that connection
-BUILTIN_CHECKS: tuple[Check, ...] = (
+BUILTIN: Registry[HealthCheck] = Registry([
     connectivity.CHECK,
     migrations.CHECK,
     invalid_indexes.CHECK,
@@ -35,13 +36,14 @@ BUILTIN_CHECKS: tuple[Check, ...] = (
     wraparound.CHECK,
     replication.CHECK,
     backup_freshness.CHECK,
-)
+])
+BUILTIN_CHECKS: tuple[HealthCheck, ...] = BUILTIN.checks
 
 
-def checks_for(config: HealthcheckConfig) -> list[Check]:
-    """Built-in checks (minus ``disabled_checks``), then the configured freshness checks and assertions."""
-    disabled = set(config.disabled_checks)
-    found = [c for c in BUILTIN_CHECKS if c.name not in disabled or c.name == connectivity.NAME]
+def checks_for(config: HealthcheckConfig) -> list[HealthCheck]:
+    """Built-in checks (minus ``disabled_checks``; connectivity always runs), then the configured
+    freshness checks and assertions."""
+    found = BUILTIN.without(config.disabled_checks, keep=[connectivity.NAME])
     found += [freshness.make_check(entry) for entry in config.freshness]
     found += [assertions.make_check(entry) for entry in config.assertions]
     return found
@@ -49,4 +51,4 @@ def checks_for(config: HealthcheckConfig) -> list[Check]:
 
 def check_names() -> list[str]:
     """Names of the built-in checks (for docs and --help)."""
-    return [c.name for c in BUILTIN_CHECKS]
+    return BUILTIN.names()

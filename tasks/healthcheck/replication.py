@@ -7,7 +7,8 @@ receiver and the primary's replication slots; check network and replica IO.
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.healthcheck.config import Thresholds
 from migration_guard.tasks.durations import format_duration
 

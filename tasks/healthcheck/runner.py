@@ -10,16 +10,18 @@ from datetime import datetime
 
 import psycopg
 
+from migration_guard.tasks.alerts.model import utcnow
+from migration_guard.tasks.checks.result import Failure, FailureKind
+from migration_guard.tasks.checks.runner import check_applies, run_check
+from migration_guard.tasks.db import connect
+from migration_guard.tasks.errors import DatabaseError
 from migration_guard.tasks.healthcheck import connectivity
 from migration_guard.tasks.healthcheck.base import (
-    Check, CheckContext, CheckResult, CheckStatus, DatabaseTarget, Outcome, status_of,
+    CheckContext, CheckResult, CheckStatus, HealthCheck, Outcome, status_of,
 )
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.registry import checks_for
-from migration_guard.tasks.db import classify_error, connect
-from migration_guard.tasks.errors import DatabaseError, MigrationGuardError
-from migration_guard.tasks.alerts.model import utcnow
-from migration_guard.tasks.secrets import passwords_in, redact
+from migration_guard.tasks.healthcheck.target import DatabaseTarget
 
 logger = logging.getLogger("migration_guard.healthcheck")
 
@@ -48,13 +50,12 @@ def check_database(
     settings,
     config: HealthcheckConfig,
     *,
-    checks: list[Check] | None = None,
+    checks: list[HealthCheck] | None = None,
     now: datetime | None = None,
 ) -> list[CheckResult]:
     """Every applicable check on ``target``; never raises for a database problem."""
     checks = checks if checks is not None else checks_for(config)
     now = now or utcnow()
-    secrets = passwords_in(target.dsn)
     started = time.perf_counter()
     try:
         conn = open_check_connection(target, settings)
@@ -64,7 +65,7 @@ def check_database(
         results = [_result(target, connectivity.NAME, failed, elapsed)]
         ctx = CheckContext(target, None, settings, config, now)  # type: ignore[arg-type]
         for check in checks:
-            if check.name != connectivity.NAME and _applies(check, ctx):
+            if check.name != connectivity.NAME and check_applies(check, ctx, logger):
                 results.append(_result(target, check.name, Outcome(
                     "not checked: the database is unreachable", unknown=True), 0.0))
         return results
@@ -73,10 +74,10 @@ def check_database(
     try:
         ctx = CheckContext(target, conn, settings, config, now)
         for check in checks:
-            if not _applies(check, ctx):
+            if not check_applies(check, ctx, logger):
                 continue
             begun = time.perf_counter()
-            outcome = _run_one(check, ctx, secrets)
+            outcome = _run_one(check, ctx)
             if conn.broken or conn.closed:  # session terminated under this check: new session, one retry
                 try:
                     conn = open_check_connection(target, settings)
@@ -84,7 +85,7 @@ def check_database(
                     pass  # still down: the next checks report UNKNOWN
                 else:
                     ctx = CheckContext(target, conn, settings, config, now)
-                    outcome = _run_one(check, ctx, secrets)
+                    outcome = _run_one(check, ctx)
             elapsed = (time.perf_counter() - begun) * 1000
             if check.name == connectivity.NAME:
                 elapsed += connect_ms
@@ -94,25 +95,19 @@ def check_database(
     return results
 
 
-def _applies(check: Check, ctx: CheckContext) -> bool:
-    try:
-        return bool(check.applies(ctx))
-    except Exception:  # noqa: BLE001 - a broken applicability test skips the check, loudly
-        logger.exception("check %s: cannot decide whether it applies", check.name)
-        return False
+def _run_one(check: HealthCheck, ctx: CheckContext) -> Outcome:
+    result = run_check(check, ctx, dsn=ctx.target.dsn, logger=logger)
+    if result.failure is not None:
+        return could_not_check(result.failure)
+    return result.output
 
 
-def _run_one(check: Check, ctx: CheckContext, secrets: list[str]) -> Outcome:
-    try:
-        return check.run(ctx)
-    except psycopg.Error as exc:
-        error = classify_error(exc, ctx.target.dsn)
-        return Outcome(f"could not check: {redact(error.message, secrets)}", unknown=True)
-    except MigrationGuardError as exc:
-        return Outcome(f"could not check: {redact(exc.message, secrets)}", unknown=True)
-    except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
-        logger.exception("check %s failed unexpectedly", check.name)
-        return Outcome(f"could not check: internal error ({type(exc).__name__})", unknown=True)
+def could_not_check(failure: Failure) -> Outcome:
+    """A check that raised is UNKNOWN, not CRITICAL: monitoring neither pages nor resolves an alert
+    on what it could not see (the validate suite FAILs instead: a gate fails closed)."""
+    if failure.kind is FailureKind.INTERNAL:
+        return Outcome(f"could not check: internal error ({failure.error_type})", unknown=True)
+    return Outcome(f"could not check: {failure.message}", unknown=True)
 
 
 def _result(target: DatabaseTarget, name: str, outcome: Outcome, elapsed_ms: float) -> CheckResult:
@@ -123,4 +118,4 @@ def _result(target: DatabaseTarget, name: str, outcome: Outcome, elapsed_ms: flo
     )
 
 
-__all__ = ["CheckStatus", "check_database", "open_check_connection"]
+__all__ = ["CheckStatus", "check_database", "could_not_check", "open_check_connection"]

@@ -8,7 +8,9 @@ Solution: terminate the idle session holding it.
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.checks.fixes import terminate_backend
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.durations import format_duration
 from migration_guard.tasks.ledgers.prisma import PrismaLedger
 from migration_guard.tasks.ledgers.sqldir import SqlDirLedger
@@ -35,7 +37,7 @@ def run(ctx: CheckContext) -> Outcome:
                 f"The {owner} migration lock (pg_advisory_lock({key})) has been held for "
                 f"{format_duration(idle_for)} by a session doing nothing: {holder.describe()}",
                 "Every migration waits for this lock and fails; deploys are blocked.",
-                (f"SELECT pg_terminate_backend({holder.pid});   -- after checking no migration is running",
+                (f"{terminate_backend(holder.pid)}   -- after checking no migration is running",
                  f"SELECT pid, state, state_change, query FROM pg_stat_activity WHERE pid = {holder.pid};")),
     )
 

@@ -1,85 +1,58 @@
-"""Prefect tasks behind the healthcheck flow: check one database (mapped over the fleet), record
-alerts, write the log, publish artifacts. The logic lives in ``tasks/checks`` and ``tasks/alerts``."""
+"""Prefect tasks of the healthcheck flow: the plain steps of ``steps.py`` wrapped as tasks
+(``check-database`` per database, ``record-alerts``, ``write-healthcheck-log``) plus the two parts
+only Prefect has: the fan-out as a task map, and ``publish-health-artifacts``."""
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from datetime import datetime
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+from prefect import task, unmapped
 
-from migration_guard.tasks.alerts.api import ReconcileResult
-from migration_guard.tasks.healthcheck.base import CheckResult, CheckStatus, DatabaseTarget
+from migration_guard.tasks.healthcheck.artifacts import alerts_key, alerts_markdown, table_key, table_rows
+from migration_guard.tasks.healthcheck.base import CheckResult
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
-from migration_guard.tasks.healthcheck.report import HealthReport, record_alerts, write_log
-from migration_guard.tasks.healthcheck.runner import check_database
+from migration_guard.tasks.healthcheck.report import HealthReport
+from migration_guard.tasks.healthcheck.steps import PLAIN_STEPS, CheckDatabase
+from migration_guard.tasks.healthcheck.target import DatabaseTarget
 from migration_guard.tasks.retry import DB_TASK_OPTIONS
-
-_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
-
-
-@task(name="check-database", task_run_name="check-{target.name}", **DB_TASK_OPTIONS, **_TASK)
-def check_database_task(target: DatabaseTarget, settings: Any, config: HealthcheckConfig,
-                        now: datetime) -> list[CheckResult]:
-    """Every check on one database. Database problems are results, not exceptions; bounded by
-    CONNECT_TIMEOUT and CHECK_TIMEOUT (a task timeout would not interrupt a blocking query)."""
-    return check_database(target, settings, config, now=now)
+from migration_guard.tasks.tasks import UNCACHED, prefect_steps
 
 
-@task(name="record-alerts", **_TASK)
-def record_alerts_task(report: HealthReport, settings: Any, targets: list[DatabaseTarget],
-                       flow_run_url: str | None) -> ReconcileResult:
-    """Fire / update / resolve alerts and notify (a notification failure never fails this task)."""
-    return record_alerts(report, settings, targets, flow_run_url)
+def fan_out_as_task_map(check: CheckDatabase, targets: list[DatabaseTarget], settings: Any,
+                        config: HealthcheckConfig, now: datetime) -> list[list[CheckResult]]:
+    """``check`` (the ``check-database`` task) mapped over the databases: one task run each,
+    concurrent under the flow's task runner. Not a task itself: it only submits them."""
+    futures = check.map(targets, settings=unmapped(settings), config=unmapped(config), now=unmapped(now))  # type: ignore[attr-defined]
+    return [future.result() for future in futures]
 
 
-@task(name="write-healthcheck-log", **_TASK)
-def write_log_task(report: HealthReport, settings: Any, targets: list[DatabaseTarget]) -> str:
-    """One JSON line per check in LOG_DIR/healthcheck.log."""
-    return str(write_log(report, settings, targets))
-
-
-def artifact_key(prefix: str, environment: str) -> str:
-    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", environment.lower()).strip("-") or "default"
-    return f"{prefix}-{slug}"
-
-
-@task(name="publish-health-artifacts", **_TASK)
+@task(name="publish-health-artifacts", **UNCACHED)
 def publish_artifacts_task(report: HealthReport) -> list[str]:
     """Table artifact ``db-health-<environment>`` (every check) and markdown artifact
     ``db-health-alerts-<environment>`` (firing alerts). Returns the keys."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    table_key = artifact_key("db-health", report.environment)
-    rows = [{
-        "database": r.database, "check": r.check, "status": r.status.value,
-        "observed": "" if r.observed_value is None else f"{r.observed_value} {r.observed_unit or ''}".strip(),
-        "summary": r.summary, "duration_ms": round(r.duration_ms, 1),
-    } for r in report.results]
-    create_table_artifact(table=rows, key=table_key,
+    table = table_key(report.environment)
+    create_table_artifact(table=table_rows(report), key=table,
                           description=f"Database health, {report.environment}: {report.status.value}")
-    alerts_key = artifact_key("db-health-alerts", report.environment)
-    create_markdown_artifact(markdown=alerts_markdown(report), key=alerts_key,
+    alerts = alerts_key(report.environment)
+    create_markdown_artifact(markdown=alerts_markdown(report), key=alerts,
                              description=f"Firing alerts, {report.environment}")
-    return [table_key, alerts_key]
+    return [table, alerts]
 
 
-def alerts_markdown(report: HealthReport) -> str:
-    """Markdown list of the firing alerts with their suggestions."""
-    firing = report.alerts.firing if report.alerts else []
-    counts = {s: sum(1 for r in report.results if r.status is s) for s in CheckStatus}
-    lines = [f"# Database health: {report.status.value} ({report.environment})", "",
-             ", ".join(f"{n} {s.value}" for s, n in counts.items() if n), ""]
-    if not firing:
-        lines.append("No alert is firing.")
-    for alert in sorted(firing, key=lambda a: -a.severity.rank):
-        lines += [f"## {alert.severity.value}: {alert.title}", "",
-                  f"*{alert.category}* on `{alert.database}`, check `{alert.check}`, "
-                  f"seen {alert.occurrences} time(s) since {alert.first_seen:%Y-%m-%d %H:%M} UTC", "",
-                  alert.message, "", f"**Impact:** {alert.impact}", ""]
-        lines += [f"1. `{s}`" for s in alert.suggestions]
-        lines.append("")
-    return "\n".join(lines)
+#: ``fan_out`` and ``publish`` are replaced, not wrapped: a fan-out is a Prefect map of the
+#: ``check-database`` task (wrapping it as a task would nest every database's run under one task),
+#: and publishing artifacts exists only under Prefect (the plain step publishes nothing).
+PREFECT_STEPS = dataclasses.replace(
+    prefect_steps(PLAIN_STEPS, {
+        "check_database": {"name": "check-database", "task_run_name": "check-{target.name}",
+                           **DB_TASK_OPTIONS, **UNCACHED},
+        "record_alerts": {"name": "record-alerts", **UNCACHED},
+        "write_log": {"name": "write-healthcheck-log", **UNCACHED},
+    }),
+    fan_out=fan_out_as_task_map,
+    publish=publish_artifacts_task,
+)

@@ -8,7 +8,8 @@ prepared transactions) and VACUUM (FREEZE) the oldest tables.
 from __future__ import annotations
 
 from migration_guard.tasks import catalog
-from migration_guard.tasks.healthcheck.base import Check, CheckContext, Outcome, Problem
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 
 NAME = "xid_wraparound"
 WRAPAROUND = 2**31

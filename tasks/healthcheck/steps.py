@@ -1,0 +1,75 @@
+"""The I/O steps of a healthcheck run, as plain functions (no Prefect import: the CLI and `serve`
+stay fast). ``PLAIN_STEPS`` bundles them; ``tasks/healthcheck/tasks.PREFECT_STEPS`` is the same
+port with the steps run as Prefect tasks. The sequence is ``workflow.run_healthcheck``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from migration_guard.tasks.alerts.api import ReconcileResult
+from migration_guard.tasks.healthcheck import alerts, log
+from migration_guard.tasks.healthcheck.base import CheckResult
+from migration_guard.tasks.healthcheck.config import HealthcheckConfig
+from migration_guard.tasks.healthcheck.report import HealthReport
+from migration_guard.tasks.healthcheck.runner import check_database
+from migration_guard.tasks.healthcheck.target import DatabaseTarget
+
+CheckDatabase = Callable[[DatabaseTarget, Any, HealthcheckConfig, datetime], list[CheckResult]]
+
+
+def check_database_step(target: DatabaseTarget, settings: Any, config: HealthcheckConfig,
+                        now: datetime) -> list[CheckResult]:
+    """Every check on one database. Database problems are results, not exceptions; bounded by
+    CONNECT_TIMEOUT and CHECK_TIMEOUT (a task timeout would not interrupt a blocking query)."""
+    return check_database(target, settings, config, now=now)
+
+
+def fan_out_in_threads(check: CheckDatabase, targets: list[DatabaseTarget], settings: Any,
+                       config: HealthcheckConfig, now: datetime) -> list[list[CheckResult]]:
+    """``check`` on every database concurrently, one thread each (one slow database only holds its
+    own thread); results in the order of ``targets``."""
+    with ThreadPoolExecutor(max_workers=max(1, min(32, len(targets)))) as pool:
+        return list(pool.map(lambda t: check(t, settings, config, now), targets))
+
+
+def record_alerts_step(report: HealthReport, settings: Any, targets: list[DatabaseTarget],
+                       flow_run_url: str | None) -> ReconcileResult:
+    """Fire / update / resolve alerts and notify (a notification failure never fails this step)."""
+    return alerts.record_alerts(report, settings, targets, flow_run_url)
+
+
+def write_log_step(report: HealthReport, settings: Any, targets: list[DatabaseTarget]) -> str:
+    """One JSON line per check in LOG_DIR/healthcheck.log; returns the file's path."""
+    return str(log.write_log(report, settings, targets))
+
+
+def no_artifacts(report: HealthReport) -> list[str]:
+    """Outside Prefect there is nowhere to publish: no artifact keys."""
+    return []
+
+
+@dataclass(frozen=True)
+class HealthcheckSteps:
+    """The healthcheck's steps; plain functions for the CLI and `serve`, Prefect tasks for the flow.
+
+    Attributes:
+        check_database: every check on one database.
+        fan_out: runs ``check_database`` over the databases concurrently (threads, or a Prefect map).
+        record_alerts: fire / update / resolve alerts for the run.
+        write_log: append the run to the JSON-lines log.
+        publish: publish the run (Prefect artifacts; nothing outside Prefect); returns the keys.
+    """
+
+    check_database: CheckDatabase
+    fan_out: Callable[[CheckDatabase, list[DatabaseTarget], Any, HealthcheckConfig, datetime], list[list[CheckResult]]]
+    record_alerts: Callable[[HealthReport, Any, list[DatabaseTarget], str | None], ReconcileResult]
+    write_log: Callable[[HealthReport, Any, list[DatabaseTarget]], str]
+    publish: Callable[[HealthReport], list[str]]
+
+
+PLAIN_STEPS = HealthcheckSteps(check_database_step, fan_out_in_threads, record_alerts_step, write_log_step,
+                               no_artifacts)
