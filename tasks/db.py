@@ -13,8 +13,8 @@ from urllib.parse import unquote
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from migration_guard.tasks.errors import Category, DatabaseError
-from migration_guard.tasks.secrets import mask_dsn, passwords_in, redact
+from migration_guard.tasks.errors import Category, ConfigError, DatabaseError
+from migration_guard.tasks.secrets import URL_ENCODE_HINT, mask_dsn, passwords_in, redact, repaired_dsn, unparseable_userinfo
 
 APPLICATION_NAME = "migration-guard"
 
@@ -34,7 +34,14 @@ def connect(
         connect_timeout: seconds before giving up on the server.
         autocommit: psycopg autocommit mode (read-only checks want True).
         application_name: shown in pg_stat_activity, so DBAs can tell who holds a lock.
+
+    Raises:
+        ConfigError: a URL whose user or password holds reserved characters unencoded (it would be
+            split in the wrong place and its password shown as a host or database name).
+        DatabaseError: the connection failed (classified).
     """
+    if unparseable_userinfo(dsn) is not None:
+        raise ConfigError(f"the connection string for {describe_target(dsn)} does not parse", URL_ENCODE_HINT)
     started = time.monotonic()
     try:
         return psycopg.connect(
@@ -116,7 +123,7 @@ def database_name(dsn: str) -> str:
 
 def _conninfo(dsn: str) -> dict[str, str]:
     try:
-        return {k: str(v) for k, v in pg_conninfo.conninfo_to_dict(libpq_dsn(dsn)).items() if v is not None}
+        return {k: str(v) for k, v in pg_conninfo.conninfo_to_dict(libpq_dsn(repaired_dsn(dsn))).items() if v is not None}
     except psycopg.ProgrammingError:
         return {}
 

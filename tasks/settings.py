@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from migration_guard.tasks.errors import ConfigError
-from migration_guard.tasks.secrets import mask_dsn
+from migration_guard.tasks.secrets import URL_ENCODE_HINT, mask_dsn, unparseable_userinfo
 
 MigrationTool = Literal["prisma", "sql"]
 
@@ -104,6 +104,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"expected a PostgreSQL URL like postgresql://user:password@host:5432/dbname, got {mask_dsn(url)!r}"
             )
+        if unparseable_userinfo(url) is not None:
+            raise ValueError(f"does not parse ({mask_dsn(url)}): {URL_ENCODE_HINT}")
         return SecretStr(url)
 
     @field_validator("migration_tool", mode="before")
@@ -172,6 +174,8 @@ def _describe_validation_error(exc: ValidationError) -> str:
     field = str(first["loc"][0]) if first["loc"] else "settings"
     variable = _ENV_NAMES.get(field, field.upper())
     message = first["msg"].removeprefix("Value error, ")
+    if message.startswith("does not parse"):
+        return f"{variable} {message}"
     if first["type"] == "literal_error":
         message = f"expected one of prisma, sql (or unset to detect it), got {first['input']!r}"
     elif first["type"] in {"int_parsing", "greater_than_equal", "less_than_equal"}:
