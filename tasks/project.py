@@ -9,7 +9,7 @@ from urllib.parse import quote
 from psycopg import conninfo as pg_conninfo
 
 from migration_guard.tasks.db import connection, describe_target, libpq_dsn, schema_from_dsn
-from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.errors import ConfigError, MigrationGuardError
 from migration_guard.tasks.ledgers import Ledger, get_ledger
 from migration_guard.tasks.models import LedgerEntry, Migration, StatusReport
 from migration_guard.tasks.settings import Settings
@@ -48,13 +48,21 @@ class Project:
         """Resolve the migrations folder, the tool and the schema; validate what is needed.
 
         Raises:
-            ConfigError: DATABASE_URL unset, migrations folder missing, tool undetectable.
+            ConfigError: DATABASE_URL unset, migrations folder missing, tool undetectable or
+                contradicted by the folder, DB_SCHEMA contradicting the URL's ``?schema=``.
         """
         dsn = settings.require_database_url()
         directory = settings.require_migrations_dir()
         schema = settings.db_schema
+        url_schema = schema_from_dsn(dsn)
         if "db_schema" not in settings.model_fields_set:
-            schema = schema_from_dsn(dsn) or schema
+            schema = url_schema or schema
+        elif url_schema is not None and url_schema != schema:
+            raise ConfigError(
+                f"DB_SCHEMA={schema} disagrees with ?schema={url_schema} in DATABASE_URL (the schema Prisma uses): "
+                "the two would read different ledgers",
+                f"unset DB_SCHEMA (the URL's ?schema={url_schema} is used), or change ?schema= in DATABASE_URL",
+            )
         ledger = get_ledger(settings.migration_tool, directory, schema)
         return cls(settings=settings, ledger=ledger, dsn=with_search_path(dsn, schema))
 
