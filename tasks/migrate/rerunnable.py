@@ -17,6 +17,7 @@ from pglast import ast
 from pglast.stream import RawStream
 from psycopg import sql
 
+from migration_guard.tasks.sql.identifiers import qualified, quoted
 from migration_guard.tasks.sql.statements import Statement
 
 
@@ -95,7 +96,7 @@ def drop_invalid_index(
     """
     if table is None:
         return []
-    regclass = f"{_quote(table_schema)}.{_quote(table)}" if table_schema else _quote(table)
+    regclass = qualified(table_schema, table) if table_schema else quoted(table)
     row = conn.execute(
         "SELECT n.nspname FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -108,7 +109,3 @@ def drop_invalid_index(
     drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(sql.Identifier(row[0]), sql.Identifier(index_name))
     conn.execute(drop)
     return [drop.as_string(conn)]
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
