@@ -4,15 +4,15 @@ reads the files and the ledger and takes no lock."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.lint.engine import lint_migrations
 from migration_guard.tasks.migrate.apply import ApplyOptions, PreparedMigration, pending_work, prepare_migration
+from migration_guard.tasks.models import Migration
 from migration_guard.tasks.project import Project, read_ledger, read_migrations
-
-_log = logging.getLogger("migration_guard.migrate")
+from migration_guard.tasks.sql.locks import lock_for
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class MigrationPlan:
     ledger_table: str
     migrations: list[PlannedMigration] = field(default_factory=list)
     blocked: str | None = None
-    lint_note: str = ""
+    lint_note: str = ""  # always empty now that lint always ships; kept: it is part of the plan's JSON
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def build_plan(project: Project, options: ApplyOptions, *, hooks: list[list[str]
         plan.blocked = f"{exc.message} — {exc.suggestion}"
         return plan
     prepared = [(prepare_migration(m), resume) for m, resume in work]
-    findings = _lint([p.migration for p, _ in prepared], plan)
+    findings = _lint([p.migration for p, _ in prepared])
     for item, resume in prepared:
         plan.migrations.append(_planned(item, resume.applied_steps_count if resume else None,
                                         findings.get(str(item.migration.path), []), project.schema))
@@ -102,10 +102,6 @@ def _planned(item: PreparedMigration, resume_from: int | None, findings: list[st
 def _locks(statement: Any, schema: str) -> list[str]:
     if statement is None:
         return []
-    try:
-        from migration_guard.tasks.sql.locks import lock_for
-    except ImportError:
-        return ["(lock analysis not available)"]
     described = []
     for lock in lock_for(statement, schema):
         extra = " (rewrites the table)" if lock.rewrites else " (new table)" if lock.creates else ""
@@ -113,14 +109,8 @@ def _locks(statement: Any, schema: str) -> list[str]:
     return described
 
 
-def _lint(migrations: list, plan: MigrationPlan) -> dict[str, list[str]]:
+def _lint(migrations: list[Migration]) -> dict[str, list[str]]:
     if not migrations:
-        return {}
-    try:
-        from migration_guard.tasks.lint.engine import lint_migrations
-    except ImportError:
-        plan.lint_note = "lint not available in this installation; findings not shown"
-        _log.warning(plan.lint_note)
         return {}
     by_path: dict[str, list[str]] = {}
     for finding in lint_migrations(migrations):
@@ -144,8 +134,6 @@ def plan_markdown(plan: MigrationPlan) -> str:
         return "\n".join(lines)
     if not plan.migrations:
         lines += ["No pending migrations: nothing to apply.", ""]
-    if plan.lint_note:
-        lines += [f"_{plan.lint_note}_", ""]
     for migration in plan.migrations:
         resume = f", resumes at statement {migration.resume_from + 1}" if migration.resume_from is not None else ""
         lines += [f"## {migration.name}", "", f"Runs **{migration.mode}**{resume}.", ""]
