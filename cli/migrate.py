@@ -54,7 +54,7 @@ def migrate(
 def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lock_timeout, statement_timeout,
              retry_budget, lock_wait, validate_constraints, hooks, startup_command, startup_url, backup_dir, as_flow) -> None:
     from migration_guard.tasks.migrate.hooks import parse_commands
-    from migration_guard.tasks.migrate.pipeline import options_from_settings
+    from migration_guard.tasks.migrate.options import options_from_settings
     from migration_guard.tasks.project import Project
 
     settings = options.settings(**({"backup_dir": backup_dir} if backup_dir is not None else {}))
@@ -62,29 +62,30 @@ def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lo
     hook_commands = [c for h in hooks for c in parse_commands(h, name="--hook")] if hooks else None
     run_options = options_from_settings(
         settings, lock_timeout=lock_timeout, statement_timeout=statement_timeout, retry_budget_s=retry_budget,
-        lock_wait_s=lock_wait, hooks=hook_commands, startup_command=startup_command, startup_url=startup_url,
-        validate=validate, backup=backup, strict=strict, on_failure=on_failure,
+        lock_wait_s=lock_wait, hooks=hook_commands, startup_check_command=startup_command,
+        startup_check_url=startup_url, validate=validate, backup=backup, strict=strict, on_failure=on_failure,
         validate_constraints=validate_constraints,
     )
     if as_flow:
         _run_flow(project, run_options, dry_run, as_json, backup_dir)
         return
-    if dry_run:
-        from migration_guard.tasks.migrate.plan import build_plan, plan_markdown
+    from migration_guard.tasks.migrate.steps import PLAIN_STEPS
 
-        plan = build_plan(project, run_options.apply, hooks=run_options.hooks,
-                          startup_check=run_options.startup_command or run_options.startup_url,
-                          backup=backup, validate=validate)
+    if dry_run:
+        from migration_guard.tasks.migrate.plan import plan_markdown
+
+        plan = PLAIN_STEPS.plan(project, run_options)
         if as_json:
             print_json({"dry_run": True, "plan": plan.to_dict()})
         else:
             _print_markdown(plan_markdown(plan))
         raise typer.Exit(0)
-    from migration_guard.tasks.migrate.pipeline import alert_outcome, run_safe_migrate
+    from migration_guard.tasks.migrate.alerting import alert_outcome
+    from migration_guard.tasks.migrate.pipeline import run_safe_migrate
     from migration_guard.tasks.migrate.report import report_markdown
 
     _log_to_stderr(as_json)
-    report = run_safe_migrate(project, run_options)
+    report = run_safe_migrate(project, run_options, PLAIN_STEPS)
     alert_outcome(settings, report)
     if as_json:
         print_json(report.to_dict())
@@ -94,18 +95,16 @@ def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lo
 
 
 def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir) -> None:
+    import os
+
     from migration_guard.flows.prefect_api import require_prefect_api
 
     require_prefect_api()  # one-line error, not a traceback, when the API is down
-    import os
-
     # Without PREFECT_API_URL Prefect starts a temporary server; on a busy machine it needs longer
     # than Prefect's default to come up.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from migration_guard.flows.safe_migrate import SafeMigrateFailed, safe_migrate_flow
     from migration_guard.tasks.migrate.report import report_markdown
-
-    import os
 
     apply = run_options.apply
     # the URL reaches the in-process flow through the environment, never as a stored flow parameter
@@ -117,8 +116,8 @@ def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir) ->
             on_failure=run_options.on_failure, lock_timeout=str(apply.lock_timeout),
             statement_timeout=str(apply.statement_timeout), retry_budget_s=apply.retry_budget_s,
             lock_wait_s=apply.lock_wait_s, validate_constraints=run_options.validate_constraints,
-            hooks=run_options.hooks, startup_check_command=run_options.startup_command,
-            startup_check_url=run_options.startup_url, backup_dir=str(backup_dir) if backup_dir else None,
+            hooks=run_options.hooks, startup_check_command=run_options.startup_check_command,
+            startup_check_url=run_options.startup_check_url, backup_dir=str(backup_dir) if backup_dir else None,
         )
     except SafeMigrateFailed as exc:
         if as_json:

@@ -1,29 +1,27 @@
 """The `safe-migrate` flow: validate, back up, apply under the migration lock without ever leaving a
 half-applied migration, run hooks and the start-up check, verify, report (artifact + alert).
 
-The sequence and its decisions live in ``tasks/migrate/pipeline.py``; this flow runs each step as
-a Prefect task (validate as the `validate` subflow) and ends Failed when the run failed.
+The sequence lives in ``tasks/migrate/pipeline.py``; this flow runs it over the Prefect steps of
+``tasks/migrate/tasks.py`` (validate as the `validate` subflow) and ends Failed when the run failed.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
+from migration_guard.flows.prefect_api import flow_run_url
+from migration_guard.flows.validate import validate_flow
 from migration_guard.tasks.errors import MigrationGuardError
-from migration_guard.tasks.migrate.pipeline import (
-    SafeMigrateOptions,
-    SafeMigrateReport,
-    Steps,
-    alert_outcome,
-    options_from_settings,
-    run_safe_migrate,
-)
+from migration_guard.tasks.migrate.alerting import alert_outcome
+from migration_guard.tasks.migrate.options import SafeMigrateOptions, options_from_settings
+from migration_guard.tasks.migrate.pipeline import run_safe_migrate
 from migration_guard.tasks.migrate.plan import plan_markdown
-from migration_guard.tasks.migrate.report import artifact_key, report_markdown
+from migration_guard.tasks.migrate.report import SafeMigrateReport, artifact_key, report_markdown
+from migration_guard.tasks.migrate.tasks import PREFECT_STEPS
 from migration_guard.tasks.project import Project
 
 
@@ -87,73 +85,36 @@ def safe_migrate_flow(
     project = Project.from_settings(settings)
     options = options_from_settings(
         settings, lock_timeout=lock_timeout, statement_timeout=statement_timeout, retry_budget_s=retry_budget_s,
-        lock_wait_s=lock_wait_s, hooks=hooks, startup_command=startup_check_command, startup_url=startup_check_url,
-        validate=validation, backup=backup, strict=strict, on_failure=on_failure,
-        validate_constraints=validate_constraints,
+        lock_wait_s=lock_wait_s, hooks=hooks, startup_check_command=startup_check_command,
+        startup_check_url=startup_check_url, validate=validation, backup=backup, strict=strict,
+        on_failure=on_failure, validate_constraints=validate_constraints,
     )
     logger = get_run_logger()
     key = artifact_key(project.target)
     if dry_run:
-        from migration_guard.tasks.migrate.tasks import plan_task
-
-        plan = plan_task(project, options)
+        plan = PREFECT_STEPS.plan(project, options)
         _publish(plan_markdown(plan), key, f"safe-migrate plan for {project.target} (dry run)")
         logger.info("dry run: %d pending migration(s); nothing changed", len(plan.migrations))
         return {"dry_run": True, "plan": plan.to_dict()}
 
     def validate_subflow(proj: Project, opts: SafeMigrateOptions) -> dict[str, Any]:
-        try:
-            from migration_guard.flows.validate import validate_flow
-        except ImportError:
-            logger.warning("the validate flow is not installed: validation skipped")
-            return {"ok": True, "unavailable": "validate flow not installed", "checks": []}
         return validate_flow(database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
                              database_block=database_block, project_block=project_block, backup=False,
                              strict=opts.strict)
 
-    report = run_safe_migrate(project, options, flow_steps(validate_subflow), logger=logger)
+    steps = dataclasses.replace(PREFECT_STEPS, validate=validate_subflow)
+    report = run_safe_migrate(project, options, steps, logger=logger)
     _publish(report_markdown(report.to_dict()), key, f"safe-migrate {project.target}: {report.summary}")
-    alert_outcome(settings, report, flow_run_url=_flow_run_url(), logger=logger)
+    alert_outcome(settings, report, flow_run_url=flow_run_url(), logger=logger)
     if not report.ok:
         raise SafeMigrateFailed(report)
     return report.to_dict()
-
-
-def flow_steps(validate: Any) -> Steps:
-    """The pipeline's steps as Prefect tasks."""
-    from migration_guard.tasks.backup.tasks import create_backup_task, verify_backup_task
-    from migration_guard.tasks.migrate.tasks import (
-        apply_task,
-        hooks_task,
-        restore_task,
-        startup_check_task,
-        verify_task,
-    )
-
-    def backup(project: Project, head: str | None, options: SafeMigrateOptions) -> dict[str, Any]:
-        info = create_backup_task(project.dsn, Path(project.settings.backup_dir), "pre-migrate", head)
-        verified = verify_backup_task(info.path, options.restore_check, project.dsn)
-        return {**info.to_dict(), "verified": verified.ok, "verify_level": verified.level}
-
-    return Steps(
-        validate=validate, backup=backup, apply=apply_task, hooks=hooks_task, startup_check=startup_check_task,
-        verify=verify_task, restore=restore_task,
-    )
 
 
 def _publish(markdown: str, key: str, description: str) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(markdown=markdown, key=key, description=description[:500])
-
-
-def _flow_run_url() -> str | None:
-    try:
-        from prefect.runtime import flow_run
-
-        return flow_run.ui_url
-    except Exception:  # noqa: BLE001 - the URL is a convenience
-        return None
 
 
 __all__ = ["SafeMigrateFailed", "safe_migrate_flow"]

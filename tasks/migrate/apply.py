@@ -140,7 +140,15 @@ class MigrationBlockedError(MigrationGuardError):
 
 @dataclass
 class ApplyOptions:
-    """Timeouts and budgets for applying migrations."""
+    """Timeouts and budgets for applying migrations.
+
+    Attributes:
+        lock_timeout: PostgreSQL duration per attempt of a statement (LOCK_TIMEOUT).
+        statement_timeout: PostgreSQL duration, 0 = none, or ``inherit`` (STATEMENT_TIMEOUT).
+        retry_budget_s: seconds to keep retrying a statement that hits lock_timeout (MIGRATE_RETRY_BUDGET).
+        lock_wait_s: seconds to wait for the migration advisory lock (MIGRATE_LOCK_WAIT).
+        connect_timeout: seconds to connect (CONNECT_TIMEOUT).
+    """
 
     lock_timeout: str | float = "5s"
     statement_timeout: str | float = "inherit"

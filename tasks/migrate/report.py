@@ -1,16 +1,81 @@
-"""The safe-migrate report as markdown (Prefect artifact, CLI output) and its artifact key."""
+"""What one safe-migrate run did (``SafeMigrateReport``), the report as markdown (Prefect artifact,
+CLI output) and the artifact's key."""
 
 from __future__ import annotations
 
-import re
+import time
+from dataclasses import dataclass, field
 from typing import Any
+
+from migration_guard.tasks import artifacts
+
+#: the Prefect artifact key prefix of safe-migrate reports and dry-run plans
+ARTIFACT_PREFIX = "safe-migrate"
+
+
+@dataclass
+class SafeMigrateReport:
+    """What one safe-migrate run did, and what to do next when it failed."""
+
+    target: str
+    tool: str
+    started_at: float = field(default_factory=time.time)
+    ok: bool = False
+    failed_stage: str | None = None
+    error: str = ""
+    error_category: str = ""
+    suggestion: str = ""
+    committed: bool = False  # migrations were applied before the failure
+    validation: dict[str, Any] | None = None
+    ignored_checks: list[str] = field(default_factory=list)
+    backup: dict[str, Any] | None = None
+    apply: dict[str, Any] | None = None
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    startup_check: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None
+    restored: dict[str, Any] | None = None
+    recovery: list[str] = field(default_factory=list)
+    rollback_choices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def applied(self) -> list[str]:
+        """Names of the migrations this run applied."""
+        return list((self.apply or {}).get("applied", []))
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the run succeeded, else 1."""
+        return 0 if self.ok else 1
+
+    @property
+    def backup_path(self) -> str | None:
+        """Where this run's pre-migrate backup is, None when none was taken."""
+        return str(self.backup["path"]) if self.backup and self.backup.get("path") else None
+
+    @property
+    def summary(self) -> str:
+        """One line: what was applied, or where and why it failed."""
+        if self.ok:
+            return f"applied {len(self.applied)} migration(s)" if self.applied else "no pending migrations"
+        return f"FAILED at {self.failed_stage}: {self.error}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-able data (CLI ``--json``, the flow's return value)."""
+        return {
+            "target": self.target, "tool": self.tool, "ok": self.ok, "exit_code": self.exit_code,
+            "summary": self.summary, "failed_stage": self.failed_stage, "error": self.error,
+            "error_category": self.error_category, "suggestion": self.suggestion, "committed": self.committed,
+            "applied": self.applied, "validation": self.validation, "ignored_checks": self.ignored_checks,
+            "backup": self.backup, "apply": self.apply, "hooks": self.hooks, "startup_check": self.startup_check,
+            "verify": self.verify, "restored": self.restored, "recovery": self.recovery,
+            "rollback_choices": self.rollback_choices, "timings": self.timings,
+        }
 
 
 def artifact_key(target: str) -> str:
-    """``safe-migrate-<database>`` restricted to what Prefect accepts (lowercase, digits, dashes)."""
-    database = target.rsplit("/", 1)[-1]
-    slug = re.sub(r"[^a-z0-9]+", "-", database.lower()).strip("-") or "database"
-    return f"safe-migrate-{slug}"
+    """``safe-migrate-<database>``: the slug of the database name (after the last ``/`` of the target)."""
+    return artifacts.artifact_key(ARTIFACT_PREFIX, target.rsplit("/", 1)[-1])
 
 
 def report_markdown(report: dict[str, Any]) -> str:

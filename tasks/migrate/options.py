@@ -1,0 +1,94 @@
+"""The switches and limits of one safe-migrate run, and how they are read from the settings.
+
+Each field names the setting (environment variable) it defaults to; the CLI options and the
+``safe-migrate`` flow parameters override them (``options_from_settings``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migration_guard.tasks.durations import postgres_duration_seconds
+from migration_guard.tasks.migrate.apply import ApplyOptions
+from migration_guard.tasks.migrate.hooks import parse_commands
+from migration_guard.tasks.migrate.timeouts import validate_statement_timeout
+from migration_guard.tasks.settings import Settings
+
+
+@dataclass
+class SafeMigrateOptions:
+    """Switches and limits of one safe-migrate run.
+
+    Attributes:
+        apply: timeouts and budgets of the apply step (LOCK_TIMEOUT, STATEMENT_TIMEOUT,
+            MIGRATE_RETRY_BUDGET, MIGRATE_LOCK_WAIT, CONNECT_TIMEOUT).
+        validate: run the validate checks first (``--validate/--skip-validate``; flow ``validation``).
+        backup: take and verify a pg_dump first (``--backup/--skip-backup``).
+        strict: a validation WARN stops the run like a FAIL (``--strict``).
+        restore_check: verify the backup by restoring it into a scratch database.
+        on_failure: ``report`` or ``restore`` (the pre-migrate backup, after a post-commit failure).
+        hooks: post-migrate commands as argv lists (POST_MIGRATE_HOOKS).
+        hook_timeout_s: seconds each hook may run (HOOK_TIMEOUT).
+        startup_check_command: command that must exit 0 (STARTUP_CHECK_COMMAND).
+        startup_check_url: URL that must answer 2xx (STARTUP_CHECK_URL).
+        startup_check_timeout_s: seconds the start-up check may take (STARTUP_CHECK_TIMEOUT).
+        validate_constraints: VALIDATE constraints added NOT VALID, during verification.
+        cwd: working directory of the hooks and the start-up command (None: the current one).
+    """
+
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
+    validate: bool = True
+    backup: bool = True
+    strict: bool = False
+    restore_check: bool = False
+    on_failure: str = "report"  # "report" | "restore"
+    hooks: list[list[str]] = field(default_factory=list)
+    hook_timeout_s: float = 300.0
+    startup_check_command: str | None = None
+    startup_check_url: str | None = None
+    startup_check_timeout_s: float = 60.0
+    validate_constraints: bool = False
+    cwd: Path | None = None
+
+    @property
+    def startup_check(self) -> str | None:
+        """The start-up check as configured (the command, else the URL), None when there is none."""
+        return self.startup_check_command or self.startup_check_url
+
+
+def options_from_settings(settings: Settings, **overrides: Any) -> SafeMigrateOptions:
+    """SafeMigrateOptions from Settings, with explicit values (None = not given) taking precedence.
+
+    ``overrides`` are SafeMigrateOptions fields, plus the ApplyOptions fields ``lock_timeout``,
+    ``statement_timeout``, ``retry_budget_s`` and ``lock_wait_s``; ``hooks`` may be argv lists or
+    a POST_MIGRATE_HOOKS-style string.
+
+    Raises:
+        ConfigError: a malformed duration or hook list.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    lock_timeout = given.pop("lock_timeout", settings.lock_timeout)
+    statement_timeout = given.pop("statement_timeout", settings.statement_timeout)
+    postgres_duration_seconds(lock_timeout, name="LOCK_TIMEOUT")
+    validate_statement_timeout(statement_timeout)
+    apply = ApplyOptions(
+        lock_timeout=lock_timeout, statement_timeout=statement_timeout,
+        retry_budget_s=float(given.pop("retry_budget_s", settings.migrate_retry_budget)),
+        lock_wait_s=float(given.pop("lock_wait_s", settings.migrate_lock_wait)),
+        connect_timeout=settings.connect_timeout,
+    )
+    hooks = given.pop("hooks", None)
+    if hooks is None:
+        hooks = parse_commands(settings.post_migrate_hooks)
+    elif isinstance(hooks, str):
+        hooks = parse_commands(hooks)
+    return SafeMigrateOptions(
+        apply=apply, hooks=[list(h) for h in hooks],
+        hook_timeout_s=float(given.pop("hook_timeout_s", settings.hook_timeout)),
+        startup_check_command=given.pop("startup_check_command", settings.startup_check_command),
+        startup_check_url=given.pop("startup_check_url", settings.startup_check_url),
+        startup_check_timeout_s=float(given.pop("startup_check_timeout_s", settings.startup_check_timeout)),
+        **given,
+    )
