@@ -2,7 +2,8 @@
 
 Applying is not retried by Prefect (its own lock_timeout retries are bounded and logged); reads
 and verification are retried on transient database errors. The backup steps are the backup
-capability's own tasks (``create-backup``, ``verify-backup`` in ``tasks/backup/tasks.py``).
+capability's own tasks (``create-backup``, ``verify-backup`` in ``tasks/backup/tasks.py``); the
+validate step stays a plain call here: ``flows/safe_migrate.py`` runs it as the `validate` subflow.
 """
 
 from __future__ import annotations
