@@ -28,16 +28,20 @@ RUN apt-get update \
  && pg_dump --version | grep -q " ${PG_MAJOR}\."
 
 WORKDIR /app
+# Dependencies first, pinned (.ci/constraints.txt): this layer is rebuilt only when the pins change,
+# not on every code change. prefect 3.9 pins a certifi newer than some registries offer: uv's
+# --override (see README).
+COPY .ci/overrides.txt .ci/constraints.txt .ci/
+RUN pip install --no-cache-dir uv \
+ && uv pip install --system --no-cache --compile-bytecode --override .ci/overrides.txt -r .ci/constraints.txt
+
 COPY pyproject.toml README.md ./
-COPY .ci/overrides.txt .ci/overrides.txt
 COPY cli cli
 COPY flows flows
 COPY tasks tasks
 COPY blocks blocks
 COPY deployments deployments
-# prefect 3.9 pins a certifi newer than the registries offer: uv's --override (see README).
-RUN pip install --no-cache-dir uv \
- && uv pip install --system --no-cache --compile-bytecode --override .ci/overrides.txt . \
+RUN uv pip install --system --no-cache --compile-bytecode --no-deps . \
  && migration-guard --help > /dev/null
 
 RUN useradd --create-home --uid 10001 guard \

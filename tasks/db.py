@@ -96,6 +96,29 @@ def libpq_dsn(dsn: str) -> str:
     return f"{base}?{'&'.join(kept)}" if kept else base
 
 
+def dsn_with_password(dsn: str, password: str) -> str:
+    """``dsn`` carrying ``password`` (quoted as its format needs: percent-encoded in a URL, quoted in a
+    keyword DSN), for a password kept apart from the URL (DATABASE_PASSWORD).
+
+    Raises:
+        ConfigError: the DSN already carries a password (two sources: keep one).
+    """
+    from urllib.parse import quote
+
+    if _conninfo(dsn).get("password"):
+        raise ConfigError(
+            "DATABASE_URL already carries a password and DATABASE_PASSWORD is set",
+            "keep one: remove the password from DATABASE_URL, or unset DATABASE_PASSWORD",
+        )
+    if "://" not in dsn:
+        return pg_conninfo.make_conninfo(dsn, password=password)
+    scheme, _, rest = dsn.partition("://")
+    authority_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, authority_end)
+    user, hosts = (rest[:at], rest[at + 1:]) if at >= 0 else ("", rest)
+    return f"{scheme}://{user}:{quote(password, safe='')}@{hosts}"
+
+
 def schema_from_dsn(dsn: str) -> str | None:
     """The ``schema`` URL parameter Prisma uses to place its tables, if present."""
     if "://" not in dsn or "?" not in dsn:

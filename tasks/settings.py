@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL of the application database (DATABASE_URL)."
     )
+    database_password: SecretStr | None = Field(
+        default=None,
+        description="Password for DATABASE_URL when the URL carries none (DATABASE_PASSWORD): taken as is, "
+        "no URL-encoding needed (docker compose, secret stores).",
+    )
     migrations_dir: Path | None = Field(
         default=None,
         description="Folder of migrations: prisma/migrations or a folder of .sql files (MIGRATIONS_DIR).",
@@ -123,7 +128,12 @@ class Settings(BaseSettings):
                 "DATABASE_URL is not set: export DATABASE_URL=postgresql://user:password@host:5432/dbname "
                 "or pass --database-url"
             )
-        return self.database_url.get_secret_value()
+        url = self.database_url.get_secret_value()
+        if self.database_password is not None and self.database_password.get_secret_value():
+            from migration_guard.tasks.db import dsn_with_password
+
+            url = dsn_with_password(url, self.database_password.get_secret_value())
+        return url
 
     def require_migrations_dir(self) -> Path:
         """The migrations folder, checked to exist, or a ConfigError saying what to do."""
@@ -150,6 +160,7 @@ class Settings(BaseSettings):
 
 _ENV_NAMES = {
     "database_url": "DATABASE_URL",
+    "database_password": "DATABASE_PASSWORD",
     "migrations_dir": "MIGRATIONS_DIR",
     "migration_tool": "MIGRATION_TOOL",
     "db_schema": "DB_SCHEMA",

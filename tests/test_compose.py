@@ -41,7 +41,9 @@ def test_databases_report_healthy_only_through_pg_isready_and_the_server_through
     assert "/api/health" in " ".join(SERVICES["prefect-server"]["healthcheck"]["test"])
     assert SERVICES["prefect-server"]["depends_on"]["prefect-db"]["condition"] == "service_healthy"
     assert SERVICES["worker"]["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
-    assert "postgresql+asyncpg://" in SERVICES["prefect-server"]["environment"]["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
+    server_env = SERVICES["prefect-server"]["environment"]
+    assert server_env["PREFECT_SERVER_DATABASE_DRIVER"] == "postgresql+asyncpg"
+    assert server_env["PREFECT_SERVER_DATABASE_HOST"] == "prefect-db"
 
 
 def migration_guard_commands() -> set[str]:
@@ -90,7 +92,7 @@ def test_worker_image_pg_dump_matches_the_application_server_major():
 
 
 def test_the_dockerfile_copies_every_package_folder_and_ignores_local_state():
-    for folder in ("flows", "tasks", "blocks", "deployments"):
+    for folder in ("cli", "flows", "tasks", "blocks", "deployments"):
         assert f"COPY {folder} {folder}" in DOCKERFILE
     ignored = (REPO / ".dockerignore").read_text().split()
     for path in (".venv", ".git", ".demo", "logs", "backups"):
@@ -117,15 +119,69 @@ def test_environment_names_are_settings_or_prefect_and_documented():
             if not variable.startswith("POSTGRES_"):
                 assert f"`{variable}" in DOCS, f"{variable} is not in docs/deployment.md"
     compose_text = (REPO / "docker-compose.yml").read_text()
-    for variable in sorted(set(re.findall(r"\$\{([A-Z_]+)(?::-[^}]*)?\}", compose_text))):
+    for variable in sorted(set(re.findall(r"\$\{([A-Z_]+)(?::[-?][^}]*)?\}", compose_text))):
         assert f"`{variable}`" in DOCS, f"compose variable {variable} is not documented"
 
 
 def test_published_ports_and_volumes_match_the_docs():
     for service in SERVICES.values():
         for mapping in service.get("ports") or []:
-            published = re.sub(r"\$\{[A-Z_]+:-(\d+)\}", r"\1", mapping).split(":")[0]
+            published = re.sub(r"\$\{[A-Z_]+:-([\d.]+)\}", r"\1", mapping).split(":")[-2]
             assert f"**{published}**" in DOCS, mapping
     for volume in COMPOSE["volumes"]:
         assert f"`{volume}`" in DOCS, volume
     assert "docker compose up" in DOCS
+
+
+SCHEMA = REPO / "tests" / "data" / "compose-spec" / "compose-spec.json"
+
+
+def test_the_file_is_valid_against_the_compose_specification_schema():
+    import json
+
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(COMPOSE), key=lambda e: list(e.path))
+    assert errors == [], [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+def test_the_schema_check_would_catch_a_broken_file():
+    import json
+
+    import jsonschema
+
+    broken = {**COMPOSE, "services": {**SERVICES, "worker": {**SERVICES["worker"], "depends_on": {"x": {"condition": "soon"}}}}}
+    assert list(jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).iter_errors(broken))
+
+
+def test_ports_are_published_on_loopback_by_default():
+    for name, service in SERVICES.items():
+        for mapping in service.get("ports") or []:
+            assert mapping.startswith("${BIND_ADDRESS:-127.0.0.1}:"), f"{name}: {mapping}"
+
+
+def test_no_password_has_a_default():
+    compose_text = (REPO / "docker-compose.yml").read_text()
+    for variable in re.findall(r"\$\{([A-Z_]*PASSWORD[A-Z_]*)([^}]*)\}", compose_text):
+        assert variable[1].startswith(":?"), f"{variable[0]} must be required (${{{variable[0]}:?...}}), not defaulted"
+    for name, service in SERVICES.items():
+        for key, value in (service.get("environment") or {}).items():
+            if isinstance(value, str) and "://" in value:
+                assert "${" not in value.split("://", 1)[1].split("@")[0] or "@" not in value, (
+                    f"{name}: {key} puts a variable into a URL's user-info (not URL-encoded)")
+
+
+def test_compose_v2_is_named_as_required():
+    assert "Compose v2" in (REPO / "docker-compose.yml").read_text()
+    assert "Compose v2" in DOCS
+
+
+def test_the_image_installs_pinned_dependencies_before_copying_the_sources():
+    constraints = (REPO / ".ci" / "constraints.txt").read_text().splitlines()
+    pins = [line for line in constraints if line and not line.startswith(("#", " "))]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[^=\s]+", line) for line in pins), pins
+    names = {line.split("==")[0].lower() for line in pins}
+    assert {"prefect", "psycopg", "pglast", "slack-sdk"} <= names
+    deps_layer = DOCKERFILE.index("-r .ci/constraints.txt")
+    assert deps_layer < DOCKERFILE.index("COPY tasks tasks") < DOCKERFILE.index("--no-deps .")
