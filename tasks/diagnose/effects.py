@@ -30,18 +30,22 @@ _NO_LASTING_EFFECT = (ast.VariableSetStmt, ast.TransactionStmt, ast.VariableShow
 
 
 def done(reason: str, name: str | None = None) -> CommandCheck:
+    """The effect is present (``name``: the object as found in the catalog)."""
     return CommandCheck(Effect.DONE, reason, name)
 
 
 def not_done(reason: str, name: str | None = None) -> CommandCheck:
+    """The effect is absent."""
     return CommandCheck(Effect.NOT_DONE, reason, name)
 
 
 def partly(reason: str, name: str | None = None) -> CommandCheck:
+    """The effect is there but not as the statement makes it (another type, NOT VALID, INVALID ...)."""
     return CommandCheck(Effect.PARTLY_DONE, reason, name)
 
 
 def unknown(reason: str) -> CommandCheck:
+    """The catalog cannot tell; order inference may decide later."""
     return CommandCheck(Effect.UNKNOWN, reason)
 
 
@@ -78,6 +82,7 @@ class EffectChecker:
 
     # ---- names
     def qualify(self, relation: Any) -> tuple[str, str]:
+        """(schema, name) of a RangeVar, unqualified names in the project's schema."""
         return (relation.schemaname or self.schema, relation.relname)
 
     def _names(self, items: Any) -> tuple[str, str]:

@@ -82,10 +82,12 @@ class Diagnosis:
     seconds: float = 0.0
 
     def count(self, effect: Effect) -> int:
+        """How many statements have ``effect``."""
         return sum(1 for s in self.statements if s.effect is effect)
 
     @property
     def unknown(self) -> list[StatementDiagnosis]:
+        """Statements whose effect cannot be told, in order."""
         return [s for s in self.statements if s.effect is Effect.UNKNOWN]
 
     @property
@@ -95,16 +97,19 @@ class Diagnosis:
 
     @property
     def done(self) -> list[StatementDiagnosis]:
+        """Statements whose effect is (at least partly) present, in order."""
         return [s for s in self.statements if s.effect in (Effect.DONE, Effect.PARTLY_DONE)]
 
     @property
     def failing(self) -> StatementDiagnosis | None:
+        """The statement the attempt failed on, if known."""
         if self.failing_index is None:
             return None
         return self.statements[self.failing_index]
 
     @property
     def summary(self) -> str:
+        """Counts per effect, e.g. ``2 done, 1 not_done``."""
         parts = [f"{self.count(e)} {e.value}" for e in Effect if self.count(e)]
         return ", ".join(parts) if parts else "no statements"
 

@@ -3,10 +3,11 @@ can be compared with the catalog's (``timestamp(3)`` -> ``timestamp(3) without t
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pglast import ast
+
+from migration_guard.tasks.sql.identifiers import qualified_if_needed, quoted_if_needed
 
 _BUILTIN = {
     "int2": "smallint", "int4": "integer", "int8": "bigint", "float4": "real", "float8": "double precision",
@@ -20,12 +21,6 @@ _BUILTIN = {
     "smallserial": "smallint", "serial2": "smallint", "int": "integer", "integer": "integer",
     "smallint": "smallint", "bigint": "bigint", "real": "real", "decimal": "numeric", "boolean": "boolean",
 }
-_SIMPLE_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
-
-
-def quote_ident(name: str) -> str:
-    """``name`` quoted the way PostgreSQL prints identifiers (only when needed)."""
-    return name if _SIMPLE_IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
 
 
 def format_type_name(type_name: Any, default_schema: str = "public") -> str | None:
@@ -43,7 +38,7 @@ def format_type_name(type_name: Any, default_schema: str = "public") -> str | No
     if schema in (None, "pg_catalog") and base in _BUILTIN:
         text = _builtin_with_modifiers(base, modifiers)
     else:
-        text = quote_ident(base) if schema in (None, default_schema) else f"{quote_ident(schema)}.{quote_ident(base)}"
+        text = quoted_if_needed(base) if schema in (None, default_schema) else qualified_if_needed(schema, base)
         if modifiers:
             text += f"({','.join(modifiers)})"
     if type_name.arrayBounds:
