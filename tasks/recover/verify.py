@@ -9,6 +9,8 @@ from typing import Any
 from migration_guard.tasks.catalog import advisory_lock_holders, invalid_indexes
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.models import State
+from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.schema.drift import check_drift
 from migration_guard.tasks.schema.model import DriftReport
 
 
@@ -25,22 +27,22 @@ class Verification:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The verification as JSON-ready data (the ``verification`` of ``recover --json``)."""
         return {"ok": self.ok, "status": self.status_summary, "problems": self.problems, "warnings": self.warnings,
                 "pending": self.pending, "drift": self.drift.to_dict() if self.drift else None,
                 "seconds": round(self.seconds, 3)}
 
 
-def verify_recovery(project, migration: str | None, expected_state: str | None, *, drift: bool = True) -> Verification:
+def verify_recovery(project: Project, migration: str | None, expected_state: str | None, *,
+                    drift: bool = True) -> Verification:
     """Check the result of a recovery.
 
     Args:
+        project: the recovered project.
         migration: the recovered migration (None for debris-only recoveries).
         expected_state: ``applied`` or ``rolled_back`` for that migration.
         drift: build a shadow database from the applied migrations and compare schemas.
     """
-    from migration_guard.tasks.project import read_status
-    from migration_guard.tasks.schema.shadow import check_drift
-
     started = time.perf_counter()
     result = Verification(ok=True)
     report = read_status(project)

@@ -8,6 +8,7 @@ Public API (used by recover, safe-migrate, the demo):
 """
 
 from migration_guard.tasks.schema.compare import compare_snapshots
+from migration_guard.tasks.schema.drift import check_drift
 from migration_guard.tasks.schema.model import (
     ColumnInfo,
     ConstraintInfo,
@@ -18,7 +19,7 @@ from migration_guard.tasks.schema.model import (
     SequenceInfo,
     TableInfo,
 )
-from migration_guard.tasks.schema.shadow import ShadowDatabaseError, apply_migrations, check_drift
+from migration_guard.tasks.schema.shadow import ShadowDatabaseError, apply_migrations
 from migration_guard.tasks.schema.snapshot import snapshot_schema
 
 __all__ = [

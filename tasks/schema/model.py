@@ -57,6 +57,8 @@ class TableInfo:
 
 @dataclass(frozen=True)
 class SequenceInfo:
+    """A sequence: its type, increment and the column that owns it, if any."""
+
     schema: str
     name: str
     data_type: str
@@ -162,6 +164,7 @@ class DriftReport:
         return self.checked and not self.differences
 
     def to_dict(self) -> dict[str, Any]:
+        """The drift report as JSON-ready data (differences described one line each)."""
         return {
             "checked": self.checked,
             "clean": self.clean,

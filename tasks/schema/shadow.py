@@ -1,4 +1,5 @@
-"""Drift: the live schema vs a temporary shadow database built by applying the applied migrations.
+"""The shadow database: an empty database on the same server (or SHADOW_DATABASE_URL), the
+migrations replayed into it, and the schema they produce snapshotted.
 
 The shadow database is created on the same server (needs CREATEDB) and dropped afterwards, or the
 database named by SHADOW_DATABASE_URL is reset and reused (its target schema is dropped and
@@ -7,7 +8,6 @@ re-created; it must not be the live database).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,8 +19,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from migration_guard.tasks.db import classify_error, connect, libpq_dsn
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.models import Migration
-from migration_guard.tasks.schema.compare import compare_snapshots
-from migration_guard.tasks.schema.model import DriftReport, SchemaSnapshot
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.schema.model import SchemaSnapshot
 from migration_guard.tasks.schema.snapshot import snapshot_schema
 from migration_guard.tasks.sql.statements import split_statements
 
@@ -29,43 +29,7 @@ class ShadowDatabaseError(MigrationGuardError):
     """The shadow database could not be created or a migration failed in it."""
 
 
-def check_drift(project, *, migrations: Sequence[Migration] | None = None) -> DriftReport:
-    """Compare the live schema with a shadow database built from the applied migrations.
-
-    Args:
-        project: a :class:`~migration_guard.tasks.project.Project`.
-        migrations: the migrations that should be in effect, in order (default: those the
-            ledger records as applied and that exist on disk).
-
-    Returns:
-        A :class:`DriftReport`; ``checked`` is False (with ``reason``) when the shadow database
-        could not be built, e.g. without CREATEDB and no SHADOW_DATABASE_URL.
-    """
-    started = time.perf_counter()
-    if migrations is None:
-        migrations, missing = applied_migrations(project)
-        if missing:
-            return DriftReport(
-                checked=False, reason=f"applied migrations missing locally: {', '.join(missing)}; "
-                "restore them to check drift", seconds=time.perf_counter() - started,
-            )
-    names = [m.name for m in migrations]
-    excluded = _excluded_tables(project)
-    try:
-        expected, label = expected_snapshot(project, migrations)
-        with connect(project.dsn, connect_timeout=project.settings.connect_timeout) as live:
-            actual = snapshot_schema(live, [project.schema], exclude_tables=excluded)
-    except MigrationGuardError as exc:
-        reason = f"{exc.message} ({exc.suggestion})" if exc.suggestion else exc.message
-        return DriftReport(checked=False, applied_migrations=names, reason=reason,
-                           seconds=time.perf_counter() - started)
-    differences = compare_snapshots(expected, actual)
-    return DriftReport(checked=True, differences=differences, applied_migrations=names, shadow=label,
-                       seconds=time.perf_counter() - started)
-
-
-
-def expected_snapshot(project, migrations: Sequence[Migration]) -> tuple[SchemaSnapshot, str]:
+def expected_snapshot(project: Project, migrations: Sequence[Migration]) -> tuple[SchemaSnapshot, str]:
     """(snapshot, shadow label) of the schema ``migrations`` produce, built in a shadow database.
 
     Raises:
@@ -74,25 +38,15 @@ def expected_snapshot(project, migrations: Sequence[Migration]) -> tuple[SchemaS
     with shadow_database(project.dsn, _shadow_url_setting(project), project.schema) as (shadow_dsn, label):
         with connect(shadow_dsn, connect_timeout=project.settings.connect_timeout) as shadow:
             apply_migrations(shadow, migrations, project.schema)
-            return snapshot_schema(shadow, [project.schema], exclude_tables=_excluded_tables(project)), label
+            return snapshot_schema(shadow, [project.schema], exclude_tables=ledger_tables(project)), label
 
 
-def _excluded_tables(project) -> set[str]:
+def ledger_tables(project: Project) -> set[str]:
+    """The ledger tables left out of schema snapshots (they are not part of the application schema)."""
     excluded = {"_prisma_migrations"}
     if project.ledger.table_schema == project.schema:
         excluded.add(project.ledger.table_name)
     return excluded
-
-
-def applied_migrations(project) -> tuple[list[Migration], list[str]]:
-    """(applied migrations found on disk in apply order, names applied but missing locally)."""
-    from migration_guard.tasks.project import read_ledger
-
-    _, entries = read_ledger(project)
-    applied = {e.migration_name for e in entries if e.is_applied}
-    local = project.ledger.read_migrations()
-    local_names = {m.name for m in local}
-    return [m for m in local if m.name in applied], sorted(applied - local_names)
 
 
 def apply_migrations(conn: psycopg.Connection, migrations: Sequence[Migration], schema: str) -> None:
@@ -169,6 +123,6 @@ def _same_database(a: str, b: str) -> bool:
         return False
 
 
-def _shadow_url_setting(project) -> str | None:
-    value = getattr(project.settings, "shadow_database_url", None)
+def _shadow_url_setting(project: Project) -> str | None:
+    value = project.settings.shadow_database_url
     return value.get_secret_value() if value is not None else None
