@@ -1,0 +1,150 @@
+"""The inverse (undo) DDL of each statement kind a migration can run (plain logic).
+
+``undo_statement`` answers, for one statement that ran: the SQL that puts the schema back, and
+what cannot be put back (a dropped column, DML, a removed enum label ...). The rollback plan
+(``plan.rollback_plan``) runs the answers last statement first.
+
+Kinds undone: ALTER TABLE (ADD COLUMN, ADD CONSTRAINT, SET/DROP NOT NULL, VALIDATE; with the
+earlier schema also ALTER COLUMN TYPE, SET/DROP DEFAULT, DROP CONSTRAINT), CREATE TABLE, CREATE
+INDEX, CREATE TYPE ... AS ENUM, CREATE EXTENSION, CREATE SEQUENCE, CREATE VIEW, RENAME TABLE /
+COLUMN / CONSTRAINT, and (with the earlier schema) DROP INDEX.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pglast import ast, enums
+
+from migration_guard.tasks.diagnose.model import Effect, StatementDiagnosis
+from migration_guard.tasks.recover.model import PlanStep
+from migration_guard.tasks.schema.model import SchemaSnapshot
+from migration_guard.tasks.sql.identifiers import qualified, quoted
+
+AT = enums.AlterTableType
+OT = enums.ObjectType
+
+
+def undo_statement(s: StatementDiagnosis, schema: str = "public",
+                   before: SchemaSnapshot | None = None) -> tuple[list[PlanStep], list[str]]:
+    """The steps that undo one statement that ran, and what of it cannot be undone.
+
+    Args:
+        s: the statement (its effect is done or partly done).
+        schema: where unqualified names live.
+        before: the schema the earlier migrations produce; with it, changed types and defaults are
+            restored and dropped indexes and constraints re-created.
+
+    Returns:
+        (steps, irreversible): the SQL to run (empty when nothing is left to undo), and one line per
+        change that cannot be undone statement by statement (then the answer is: restore the backup).
+    """
+    node = s.node
+    number = s.index + 1
+    where = f"statement {number} (line {s.line})"
+    if isinstance(node, ast.AlterTableStmt):
+        table_key = (node.relation.schemaname or schema, node.relation.relname)
+        table = qualified(*table_key)
+        actions, irreversible = [], []
+        checks = s.commands or ()
+        for cmd, check in reversed(list(zip(node.cmds, checks))):
+            if check.effect is Effect.NOT_DONE:
+                continue
+            undo = undo_alter_command(cmd, check.resolved_name, table_key, before)
+            if undo is None:
+                irreversible.append(f"{where}: {AT(cmd.subtype).name.removeprefix('AT_')} {cmd.name or ''}".rstrip())
+            elif undo:
+                actions.append(undo)
+        steps = [PlanStep(f"ALTER TABLE {table} {', '.join(actions)}", "undo", True, number)] if actions else []
+        return steps, irreversible
+    if isinstance(node, ast.CreateStmt):
+        return [PlanStep(f"DROP TABLE IF EXISTS {_rel(node.relation, schema)}", "drop the table it created", True, number)], []
+    if isinstance(node, ast.IndexStmt):
+        name = s.resolved_name or s.invalid_index or node.idxname
+        if not name:
+            return [], [f"{where}: unnamed index"]
+        concurrently = " CONCURRENTLY" if node.concurrent else ""
+        return [PlanStep(f"DROP INDEX{concurrently} IF EXISTS {qualified(node.relation.schemaname or schema, name)}",
+                         "drop the index it created", not node.concurrent, number)], []
+    if isinstance(node, ast.CreateEnumStmt):
+        return [PlanStep(f"DROP TYPE IF EXISTS {_names(node.typeName, schema)}", "drop the type it created", True, number)], []
+    if isinstance(node, ast.CreateExtensionStmt):
+        return [PlanStep(f"DROP EXTENSION IF EXISTS {quoted(node.extname)}", "drop the extension it created", True, number)], []
+    if isinstance(node, ast.CreateSeqStmt):
+        return [PlanStep(f"DROP SEQUENCE IF EXISTS {_rel(node.sequence, schema)}", "drop the sequence", True, number)], []
+    if isinstance(node, ast.ViewStmt) and not node.replace:
+        return [PlanStep(f"DROP VIEW IF EXISTS {_rel(node.view, schema)}", "drop the view", True, number)], []
+    if isinstance(node, ast.RenameStmt) and node.renameType in (OT.OBJECT_COLUMN, OT.OBJECT_TABLE, OT.OBJECT_TABCONSTRAINT):
+        relation = node.relation
+        if node.renameType == OT.OBJECT_TABLE:
+            renamed = ast.RangeVar(schemaname=relation.schemaname, relname=node.newname, inh=True, relpersistence="p")
+            return [PlanStep(f"ALTER TABLE {_rel(renamed, schema)} RENAME TO {quoted(relation.relname)}",
+                             "rename back", True, number)], []
+        what = "COLUMN" if node.renameType == OT.OBJECT_COLUMN else "CONSTRAINT"
+        return [PlanStep(f"ALTER TABLE {_rel(relation, schema)} RENAME {what} {quoted(node.newname)} TO {quoted(node.subname)}",
+                         "rename back", True, number)], []
+    if isinstance(node, ast.DropStmt) and node.removeType == OT.OBJECT_INDEX and before is not None:
+        recreate = []
+        for item in node.objects or ():
+            names = [n.sval for n in item]
+            index = before.indexes.get((names[-2], names[-1]) if len(names) > 1 else (schema, names[-1]))
+            if index is None or index.constraint:
+                return [], [f"{where}: the dropped index {names[-1]} is not in the earlier schema"]
+            recreate.append(PlanStep(index.definition, f"re-create index {index.name}", True, number))
+        return recreate, []
+    if isinstance(node, ast.AlterEnumStmt):
+        return [], [f"{where}: PostgreSQL cannot remove the enum label {node.newVal!r}"]
+    return [], [f"{where}: {s.kind} cannot be undone statement by statement"]
+
+
+def undo_alter_command(cmd: ast.AlterTableCmd, resolved: str | None, table: tuple[str, str] = ("public", ""),
+                       before: SchemaSnapshot | None = None) -> str | None:
+    """The ALTER TABLE action that undoes one sub-command; '' for nothing to undo; None if impossible.
+
+    Without ``before`` (the schema the earlier migrations produce), changed types and defaults and
+    dropped constraints cannot be put back.
+    """
+    if before is not None:
+        restored = _restore_from_before(cmd, table, before)
+        if restored is not None:
+            return restored
+    if cmd.subtype == AT.AT_AddColumn:
+        return f"DROP COLUMN IF EXISTS {quoted(cmd.def_.colname)}"
+    if cmd.subtype == AT.AT_AddConstraint:
+        name = resolved or cmd.def_.conname
+        return f"DROP CONSTRAINT IF EXISTS {quoted(name)}" if name else None
+    if cmd.subtype == AT.AT_SetNotNull:
+        return f"ALTER COLUMN {quoted(cmd.name)} DROP NOT NULL"
+    if cmd.subtype == AT.AT_DropNotNull:
+        return f"ALTER COLUMN {quoted(cmd.name)} SET NOT NULL"
+    if cmd.subtype == AT.AT_ValidateConstraint:
+        return ""
+    return None
+
+
+def _restore_from_before(cmd: ast.AlterTableCmd, table: tuple[str, str], before: SchemaSnapshot) -> str | None:
+    """Undo a type change, a default change or a dropped constraint from the earlier schema."""
+    column = before.column(*table, cmd.name) if cmd.name else None
+    if cmd.subtype in (AT.AT_ColumnDefault, AT.AT_AlterColumnType) and cmd.name and column is None:
+        return ""  # the column is new in this migration; undoing its ADD COLUMN drops it
+    if cmd.subtype == AT.AT_ColumnDefault:
+        if column.default is None:
+            return f"ALTER COLUMN {quoted(cmd.name)} DROP DEFAULT"
+        return f"ALTER COLUMN {quoted(cmd.name)} SET DEFAULT {column.default}"
+    if cmd.subtype == AT.AT_AlterColumnType:
+        return f"ALTER COLUMN {quoted(cmd.name)} TYPE {column.type} USING {quoted(cmd.name)}::{column.type}"
+    if cmd.subtype == AT.AT_DropConstraint:
+        constraint = before.constraints.get((*table, cmd.name))
+        if constraint is not None:
+            not_valid = "" if constraint.validated else " NOT VALID"
+            return f"ADD CONSTRAINT {quoted(cmd.name)} {constraint.definition}{not_valid}"
+    return None
+
+
+def _rel(relation: ast.RangeVar, schema: str) -> str:
+    return qualified(relation.schemaname or schema, relation.relname)
+
+
+def _names(names: Any, schema: str) -> str:
+    parts = [n.sval for n in names]
+    return qualified(parts[-2], parts[-1]) if len(parts) > 1 else qualified(schema, parts[-1])
