@@ -1,10 +1,11 @@
-"""Run a repair plan: end stale lock holders, take the migration lock, run the steps with lock and
+"""Run a recovery plan: end stale lock holders, take the migration lock, run the steps with lock and
 statement timeouts (one transaction when every step allows it, the ledger fix inside it), and fix
 the ledger exactly as ``prisma migrate resolve`` would."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +17,10 @@ from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.migrate.execute import StatementFailed, run_statements
 from migration_guard.tasks.migrate.lock import migration_lock
 from migration_guard.tasks.migrate.rerunnable import Step
+from migration_guard.tasks.ledgers import Ledger
 from migration_guard.tasks.models import Migration
-from migration_guard.tasks.recover.plan import RepairPlan
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.recover.model import RepairPlan
 
 
 @dataclass
@@ -35,6 +38,7 @@ class ExecutionOutcome:
     lock_waits: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON-ready data (the ``execution`` of ``recover --json``)."""
         return {"ok": self.ok, "steps_run": self.steps_run, "one_transaction": self.one_transaction,
                 "ledger": self.ledger, "terminated": self.terminated, "error": self.error,
                 "suggestion": self.suggestion, "seconds": round(self.seconds, 3), "lock_waits": self.lock_waits}
@@ -62,19 +66,29 @@ def _wait_released(conn: psycopg.Connection, key: int, pids: list[int], timeout:
 
 
 def execute_plan(
-    project,
+    project: Project,
     plan: RepairPlan,
     migration: Migration | None,
     *,
-    stale_holders: list[SessionInfo] = (),
-    lock_wait_s: float = 10.0,
-    retry_budget_s: float = 60.0,
+    stale_holders: Sequence[SessionInfo] = (),
 ) -> ExecutionOutcome:
     """Run ``plan`` against the project's database.
 
     The ledger is fixed inside the same transaction as the steps when every step can run in a
     transaction; otherwise steps run one by one (autocommit, re-runnable) and the ledger is fixed
-    in its own transaction after the last one.
+    in its own transaction after the last one. The project's settings give the timeouts, how long
+    to wait for the migration lock (``migrate_lock_wait``) and how long to retry a statement that
+    hits lock_timeout (``migrate_retry_budget``), as for ``migrate``.
+
+    Args:
+        project: the project whose database and ledger are recovered.
+        plan: a runnable plan.
+        migration: the failed migration's local file (needed to mark it applied).
+        stale_holders: idle sessions holding the migration lock, ended first.
+
+    Returns:
+        What ran, the ledger change, or the error and what to do about it (never raises for a
+        database error: ``ok`` is False).
     """
     started = time.perf_counter()
     settings = project.settings
@@ -90,20 +104,20 @@ def execute_plan(
         def fix_ledger(c: psycopg.Connection) -> None:
             outcome.ledger = _fix_ledger(c, ledger, plan, migration)
 
-        with migration_lock(conn, ledger.lock_key, lock_wait_s):
+        with migration_lock(conn, ledger.lock_key, settings.migrate_lock_wait):
             if not steps:
                 with conn.transaction():
                     fix_ledger(conn)
             elif plan.all_transactional:
                 result = run_statements(conn, steps, lock_timeout=settings.lock_timeout,
                                         statement_timeout=settings.statement_timeout, transactional=True,
-                                        retry_budget_s=retry_budget_s, before_commit=fix_ledger)
+                                        retry_budget_s=settings.migrate_retry_budget, before_commit=fix_ledger)
                 outcome.steps_run = result.steps_done
                 outcome.lock_waits = [w.describe() for w in result.lock_waits]
             else:
                 result = run_statements(conn, steps, lock_timeout=settings.lock_timeout,
                                         statement_timeout=settings.statement_timeout, transactional=False,
-                                        retry_budget_s=retry_budget_s)
+                                        retry_budget_s=settings.migrate_retry_budget)
                 outcome.steps_run = result.steps_done
                 outcome.lock_waits = [w.describe() for w in result.lock_waits]
                 with conn.transaction():
@@ -125,7 +139,7 @@ def execute_plan(
     return outcome
 
 
-def _fix_ledger(conn: psycopg.Connection, ledger, plan: RepairPlan, migration: Migration | None) -> str:
+def _fix_ledger(conn: psycopg.Connection, ledger: Ledger, plan: RepairPlan, migration: Migration | None) -> str:
     if plan.migration is None or plan.ledger_action is None:
         return ""
     if plan.ledger_action == "applied":

@@ -1,31 +1,37 @@
 """The I/O steps of a recovery, as plain functions (no Prefect import: the CLI stays fast).
 
-Each ``*_step`` does one piece of I/O. ``PLAIN_STEPS`` bundles them for the CLI;
+Each ``*_step`` does one piece of I/O. ``RecoverSteps`` is the port the sequence
+(``pipeline.run_recovery``) calls them through; ``PLAIN_STEPS`` bundles them for the CLI and
 ``migration_guard.tasks.recover.tasks.PREFECT_STEPS`` wraps the same functions as Prefect tasks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from migration_guard.tasks.catalog import SessionInfo
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.diagnose import Diagnosis, diagnose_migration, load_catalog
 from migration_guard.tasks.models import MigrationStatus
-from migration_guard.tasks.recover.cause import FailureCause, classify_failure
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.recover.cause import FailureCause
+from migration_guard.tasks.recover.classify import classify_failure
 from migration_guard.tasks.recover.detect import Detection, detect
 from migration_guard.tasks.recover.execute import ExecutionOutcome, execute_plan
-from migration_guard.tasks.recover.plan import RepairPlan
+from migration_guard.tasks.recover.model import RepairPlan
 from migration_guard.tasks.recover.verify import Verification, verify_recovery
+from migration_guard.tasks.schema.model import SchemaSnapshot
 
 
-def detect_step(project, stale_lock_seconds: float = 60.0) -> Detection:
+def detect_step(project: Project, stale_lock_seconds: float = 60.0) -> Detection:
     """Failed migrations and failure debris (read-only)."""
     return detect(project, stale_lock_seconds=stale_lock_seconds)
 
 
-def backup_step(project, migration_head: str | None) -> dict[str, Any]:
+def backup_step(project: Project, migration_head: str | None) -> dict[str, Any]:
     """A verified pg_dump backup taken before any change; returns its metadata.
 
     Raises:
@@ -42,7 +48,8 @@ def backup_step(project, migration_head: str | None) -> dict[str, Any]:
     return data
 
 
-def diagnose_step(project, status: MigrationStatus, lock_age_seconds: float = 1.0) -> tuple[Diagnosis, FailureCause]:
+def diagnose_step(project: Project, status: MigrationStatus,
+                  lock_age_seconds: float = 1.0) -> tuple[Diagnosis, FailureCause]:
     """Diagnose the failed migration statement by statement and classify why it failed (read-only)."""
     entries = status.failed_entries or status.entries
     logs = entries[-1].logs if entries else None
@@ -54,24 +61,24 @@ def diagnose_step(project, status: MigrationStatus, lock_age_seconds: float = 1.
     return diagnosis, cause
 
 
-def execute_step(project, plan: RepairPlan, status: MigrationStatus | None, stale_holders: list) -> ExecutionOutcome:
-    """Run the plan and fix the ledger."""
-    settings = project.settings
-    return execute_plan(project, plan, status.migration if status else None, stale_holders=stale_holders,
-                        lock_wait_s=float(getattr(settings, "migrate_lock_wait", 10.0)),
-                        retry_budget_s=float(getattr(settings, "migrate_retry_budget", 60.0)))
+def execute_step(project: Project, plan: RepairPlan, status: MigrationStatus | None,
+                 stale_holders: list[SessionInfo]) -> ExecutionOutcome:
+    """Run the plan and fix the ledger (``MIGRATE_LOCK_WAIT`` and ``MIGRATE_RETRY_BUDGET`` apply)."""
+    return execute_plan(project, plan, status.migration if status else None, stale_holders=stale_holders)
 
 
-def verify_step(project, migration: str | None, expected_state: str | None, drift: bool = True) -> Verification:
+def verify_step(project: Project, migration: str | None, expected_state: str | None,
+                drift: bool = True) -> Verification:
     """Status, INVALID indexes, the migration lock, drift (read-only; the shadow database is temporary)."""
     return verify_recovery(project, migration, expected_state, drift=drift)
 
 
-def earlier_schema_step(project, status: MigrationStatus) -> tuple[Any, str]:
+def earlier_schema_step(project: Project, status: MigrationStatus) -> tuple[SchemaSnapshot | None, str]:
     """(snapshot, note): the schema the migrations before ``status`` produce, from a shadow database;
     (None, why) when it cannot be built (no CREATEDB, an earlier migration missing locally ...)."""
     from migration_guard.tasks.errors import MigrationGuardError
-    from migration_guard.tasks.schema.shadow import applied_migrations, expected_snapshot
+    from migration_guard.tasks.schema.drift import applied_migrations
+    from migration_guard.tasks.schema.shadow import expected_snapshot
 
     earlier, missing = applied_migrations(project)
     if missing:
@@ -84,12 +91,14 @@ def earlier_schema_step(project, status: MigrationStatus) -> tuple[Any, str]:
     return snapshot, f"earlier schema from {len(earlier)} migration(s) in a {label}"
 
 
-def alert_step(project, report_dict: dict[str, Any]) -> str:
-    """Raise an alert when not recovered, resolve recover alerts when recovered; '' when alerts are off."""
-    try:
-        from migration_guard.tasks.alerts.api import fire_alert, resolve_alerts
-    except ImportError:  # pragma: no cover - the alerts package ships with the project
-        return "alerts unavailable"
+def alert_step(project: Project, report_dict: dict[str, Any]) -> str:
+    """Raise an alert when not recovered, resolve recover alerts when recovered; '' otherwise.
+
+    Returns:
+        What was done, for the report's ``alerts`` field.
+    """
+    from migration_guard.tasks.alerts.api import fire_alert, resolve_alerts
+
     settings = project.settings
     outcome = report_dict["outcome"]
     if outcome in ("recovered", "nothing_to_do"):
@@ -111,15 +120,16 @@ def alert_step(project, report_dict: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class RecoverSteps:
-    """The pipeline's steps; plain functions for the CLI, Prefect tasks for flow runs."""
+    """The recovery's I/O steps (the port ``pipeline.run_recovery`` calls): plain functions for the
+    CLI, the same functions as Prefect tasks for flow runs."""
 
-    detect: Callable[..., Detection]
-    backup: Callable[..., dict[str, Any]]
-    diagnose: Callable[..., tuple[Diagnosis, FailureCause]]
-    execute: Callable[..., ExecutionOutcome]
-    verify: Callable[..., Verification]
-    alert: Callable[..., str]
-    earlier_schema: Callable[..., tuple[Any, str]]
+    detect: Callable[[Project, float], Detection]
+    backup: Callable[[Project, str | None], dict[str, Any]]
+    diagnose: Callable[[Project, MigrationStatus, float], tuple[Diagnosis, FailureCause]]
+    execute: Callable[[Project, RepairPlan, MigrationStatus | None, list[SessionInfo]], ExecutionOutcome]
+    verify: Callable[[Project, str | None, str | None, bool], Verification]
+    alert: Callable[[Project, dict[str, Any]], str]
+    earlier_schema: Callable[[Project, MigrationStatus], tuple[SchemaSnapshot | None, str]]
 
 
 PLAIN_STEPS = RecoverSteps(detect_step, backup_step, diagnose_step, execute_step, verify_step, alert_step,
