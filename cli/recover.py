@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from migration_guard.cli.output import console, handle_errors, print_json
+
+if TYPE_CHECKING:  # annotations only: the recover modules load when the command runs
+    from migration_guard.cli import GlobalOptions
+    from migration_guard.tasks.project import Project
+    from migration_guard.tasks.recover.model import RepairPlan
+    from migration_guard.tasks.recover.pipeline import RecoverOptions
+    from migration_guard.tasks.recover.report import RecoveryReport
 
 EFFECT_STYLES = {"done": "green", "not_done": "cyan", "partly_done": "yellow", "unknown": "bold red"}
 
@@ -36,22 +45,19 @@ def recover(
 
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
-def _recover(options, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json, use_flow) -> None:
+def _recover(options: GlobalOptions, mode: str, yes: bool, plan_only: bool, no_backup: bool, no_drift: bool,
+             stale_lock_seconds: float, as_json: bool, use_flow: bool) -> None:
     from migration_guard.tasks.recover.pipeline import RecoverOptions, run_recovery
-    from migration_guard.tasks.errors import ConfigError
-    from migration_guard.tasks.recover.plan import MODES
     from migration_guard.tasks.recover.steps import PLAIN_STEPS
 
-    if mode not in MODES:
-        raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    project = options.project()
-    if use_flow:
-        _run_flow(options, project, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json)
-        return
     recover_options = RecoverOptions(mode=mode, backup=not no_backup, plan_only=plan_only, drift=not no_drift,
                                      stale_lock_seconds=stale_lock_seconds)
+    project = options.project()
+    if use_flow:
+        _run_flow(project, recover_options, yes, as_json)
+        return
 
-    def approve(plan, report) -> bool:
+    def approve(plan: RepairPlan, report: RecoveryReport) -> bool:
         if not as_json:
             render_findings(report)
             console.print(plan.render(), markup=False)
@@ -62,18 +68,15 @@ def _recover(options, mode, yes, plan_only, no_backup, no_drift, stale_lock_seco
         return typer.confirm("Apply this plan?", default=False)
 
     report = run_recovery(project, recover_options, PLAIN_STEPS, approve)
-    data = report.to_dict()
-    if not plan_only:
-        data["alerts"] = PLAIN_STEPS.alert(project, data)
     if as_json:
-        print_json(data)
+        print_json(report.to_dict())
     else:
         render_report(report, printed_plan=report.outcome not in ("not_recovered", "planned", "nothing_to_do")
                       or report.execution is not None)
     raise typer.Exit(report.exit_code)
 
 
-def _run_flow(options, project, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json) -> None:
+def _run_flow(project: Project, recover_options: RecoverOptions, yes: bool, as_json: bool) -> None:
     import os
 
     from migration_guard.flows.prefect_api import require_prefect_api
@@ -85,8 +88,9 @@ def _run_flow(options, project, mode, yes, plan_only, no_backup, no_drift, stale
     os.environ["DATABASE_URL"] = project.dsn
     state = recover_flow(
         migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
-        mode=mode, approve=yes, backup=not no_backup, drift=not no_drift, plan_only=plan_only,
-        stale_lock_seconds=stale_lock_seconds, return_state=True,
+        mode=recover_options.mode, approve=yes, backup=recover_options.backup, drift=recover_options.drift,
+        plan_only=recover_options.plan_only, stale_lock_seconds=recover_options.stale_lock_seconds,
+        return_state=True,
     )
     if state.is_completed():
         data = state.result()
@@ -96,7 +100,7 @@ def _run_flow(options, project, mode, yes, plan_only, no_backup, no_drift, stale
     raise typer.Exit(1)
 
 
-def render_findings(report) -> None:
+def render_findings(report: RecoveryReport) -> None:
     """Detection, diagnosis table and cause (before the plan is shown)."""
     from rich.table import Table
 
@@ -118,7 +122,7 @@ def render_findings(report) -> None:
             console.print(f"  list them: {report.cause.listing_query}", markup=False)
 
 
-def render_report(report, printed_plan: bool) -> None:
+def render_report(report: RecoveryReport, printed_plan: bool) -> None:
     """The outcome: result, verification, reason and next step."""
     if not printed_plan:
         render_findings(report)
@@ -149,4 +153,5 @@ def render_report(report, printed_plan: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``recover`` command to the CLI."""
     app.command("recover")(recover)

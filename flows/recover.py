@@ -1,10 +1,10 @@
 """The `recover` flow: a failed migration detected, diagnosed, explained, planned, approved,
-backed up, repaired, recorded in the ledger, verified and reported.
+backed up, recovered, recorded in the ledger, verified, reported and alerted on.
 
-The pipeline itself is ``tasks/recover/pipeline.run_recovery``; this flow runs it with Prefect tasks
-(``tasks/recover/tasks.py``), publishes the report as an artifact, raises or resolves the alert,
-and pauses for approval in the Prefect UI (``pause_flow_run`` with input, the plan as an artifact)
-unless it was started with ``approve=True``.
+The sequence itself is ``tasks/recover/pipeline.run_recovery`` (the CLI runs the same one with
+plain steps); this flow runs it with Prefect tasks (``tasks/recover/tasks.py``), publishes the
+report as an artifact, and pauses for approval in the Prefect UI (``pause_flow_run`` with input,
+the plan as an artifact) unless it was started with ``approve=True``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.recover.pipeline import RecoverOptions, run_recovery
-from migration_guard.tasks.recover.plan import RepairPlan
+from migration_guard.tasks.recover.model import RepairPlan
 from migration_guard.tasks.recover.report import RecoveryReport
 
 __all__ = ["RecoverOptions", "RecoveryFailed", "recover_flow", "run_recovery"]
@@ -81,13 +81,10 @@ def recover_flow(
         return _pause_for_approval(plan, report, approval_timeout_seconds)
 
     report = run_recovery(project, options, PREFECT_STEPS, approve_in_ui)
-    data = report.to_dict()
     create_markdown_artifact(report.markdown(), key="recover-report", description=f"recover: {report.outcome}")
-    if not plan_only:
-        data["alerts"] = PREFECT_STEPS.alert(project, data)
     if report.exit_code != 0:
         raise RecoveryFailed(f"not recovered: {report.reason}", report.next_step)
-    return data
+    return report.to_dict()
 
 
 def _pause_for_approval(plan: RepairPlan, report: RecoveryReport, timeout: int) -> bool:

@@ -19,6 +19,7 @@ from migration_guard.tasks.catalog import (
 )
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.models import Migration, MigrationStatus, State, StatusReport
+from migration_guard.tasks.project import Project, read_status
 from migration_guard.tasks.sql.statements import split_statements
 
 AT = enums.AlterTableType
@@ -45,10 +46,12 @@ class Detection:
 
     @property
     def target(self) -> MigrationStatus | None:
+        """The failed migration this run recovers (the oldest), if any."""
         return self.failed[0] if self.failed else None
 
     @property
     def nothing_to_do(self) -> bool:
+        """True when nothing failed and no debris or lock holder is left."""
         return not (self.failed or self.invalid_indexes or self.unvalidated or self.stale_lock_holders
                     or self.busy_lock_holders)
 
@@ -63,19 +66,18 @@ class Detection:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The detection as JSON-ready data."""
         return {"failed": [s.name for s in self.failed], "findings": self.lines(),
                 "status_summary": self.report.summary}
 
 
-def detect(project, *, stale_lock_seconds: float = 60.0) -> Detection:
+def detect(project: Project, *, stale_lock_seconds: float = 60.0) -> Detection:
     """Read the status and the catalog; nothing is changed.
 
     Args:
         project: the Project.
         stale_lock_seconds: an idle holder of the migration lock counts as stale after this long.
     """
-    from migration_guard.tasks.project import read_status
-
     report = read_status(project)
     detection = Detection(report=report, failed=report.by_state(State.FAILED))
     with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:

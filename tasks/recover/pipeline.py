@@ -1,7 +1,7 @@
-"""The recovery pipeline: detect → diagnose → explain → plan → approve → backup → execute →
-ledger → verify → report. Plain Python (no Prefect import, so the CLI starts fast); its I/O steps
-come in as an argument: ``steps.PLAIN_STEPS`` for the CLI, ``recover_tasks.PREFECT_STEPS`` for the
-``recover`` flow, which wires the same pipeline with Prefect tasks, artifacts and approval.
+"""The recovery sequence: detect → diagnose → explain → plan → approve → backup → execute →
+ledger → verify → report → alert, written once. Plain Python (no Prefect import, so the CLI
+starts fast); its I/O steps come in as an argument: ``steps.PLAIN_STEPS`` for the CLI,
+``tasks.PREFECT_STEPS`` for the ``recover`` flow (which adds artifacts and approval in the UI).
 """
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from migration_guard.tasks.errors import ConfigError
+from migration_guard.tasks.models import MigrationStatus
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.recover.plan import MODES, RepairPlan, choose_plan, debris_steps
+from migration_guard.tasks.recover.detect import Detection
+from migration_guard.tasks.recover.model import RepairPlan
+from migration_guard.tasks.recover.plan import MODES, choose_plan
+from migration_guard.tasks.recover.redo import debris_steps
 from migration_guard.tasks.recover.report import RecoveryReport
 from migration_guard.tasks.recover.steps import RecoverSteps
 
+#: asked with the plan (and the report so far) before anything changes; True runs the plan
 Approver = Callable[[RepairPlan, RecoveryReport], bool]
 
 
@@ -30,6 +35,9 @@ class RecoverOptions:
         drift: verify with a shadow-database drift check.
         stale_lock_seconds: an idle holder of the migration lock is stale after this long.
         lock_age_seconds: transactions older than this holding locks on the tables count as blockers.
+
+    Raises:
+        ConfigError: ``mode`` is not one of :data:`~migration_guard.tasks.recover.plan.MODES`.
     """
 
     mode: str = "auto"
@@ -39,16 +47,37 @@ class RecoverOptions:
     stale_lock_seconds: float = 60.0
     lock_age_seconds: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+
 
 def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps, approve: Approver) -> RecoveryReport:
-    """Detect → diagnose → explain → plan → approve → backup → execute → ledger → verify → report.
+    """Detect → diagnose → explain → plan → approve → backup → execute → ledger → verify → report
+    → alert: the one recovery sequence, run by the CLI (plain steps) and the flow (Prefect tasks).
 
     The verified backup is taken right before the first change (after approval), so a run that
     stops at the plan costs no dump; a rollback that needs a restore names the newest backup
-    taken before the failed attempt (safe-migrate's pre-migrate backup).
+    taken before the failed attempt (safe-migrate's pre-migrate backup). Unless the run only
+    plans, the alert is raised (not recovered) or resolved (recovered, nothing to do) last; what
+    was done is ``report.alerts``.
+
+    Args:
+        project: the project to recover.
+        options: how to recover.
+        steps: the I/O steps (``steps.PLAIN_STEPS`` or ``tasks.PREFECT_STEPS``).
+        approve: asked with the plan before anything changes.
+
+    Returns:
+        The report (``report.exit_code`` is the CLI's exit code).
     """
-    if options.mode not in MODES:
-        raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {options.mode!r}")
+    report = _recover(project, options, steps, approve)
+    if not options.plan_only:
+        report.alerts = steps.alert(project, report.to_dict())
+    return report
+
+
+def _recover(project: Project, options: RecoverOptions, steps: RecoverSteps, approve: Approver) -> RecoveryReport:
     started = time.perf_counter()
     report = RecoveryReport(outcome="not_recovered", database=project.target)
     clock = time.perf_counter()
@@ -92,15 +121,14 @@ def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps,
         return _finish(report, started)
     if options.backup:
         clock = time.perf_counter()
-        applied = [s.name for s in detection.report.statuses if s.state.value == "applied"]
-        report.backup = steps.backup(project, applied[-1] if applied else None)
+        report.backup = steps.backup(project, detection.report.last_applied)
         report.timings["backup"] = time.perf_counter() - clock
     else:
         report.warnings.append("no backup taken (--no-backup)")
     clock = time.perf_counter()
     execution = steps.execute(project, plan, target, detection.stale_lock_holders)
     report.execution = execution.to_dict()
-    report.timings["repair"] = time.perf_counter() - clock
+    report.timings["repair"] = time.perf_counter() - clock  # the plan's execution (a stable JSON key)
     if not execution.ok:
         report.reason = f"the plan failed and was rolled back where possible: {execution.error}"
         report.next_step = execution.suggestion or "inspect the error, then re-run migration-guard recover"
@@ -122,7 +150,8 @@ def run_recovery(project: Project, options: RecoverOptions, steps: RecoverSteps,
     return _finish(report, started)
 
 
-def _plan(project, options, steps, detection, target, report) -> RepairPlan:
+def _plan(project: Project, options: RecoverOptions, steps: RecoverSteps, detection: Detection,
+          target: MigrationStatus | None, report: RecoveryReport) -> RepairPlan:
     covered: set[str] = set()
     if target is not None:
         diagnosis, cause = steps.diagnose(project, target, options.lock_age_seconds)
@@ -149,7 +178,7 @@ def _plan(project, options, steps, detection, target, report) -> RepairPlan:
     return plan
 
 
-def _backup_before(project: Project, target) -> str | None:
+def _backup_before(project: Project, target: MigrationStatus) -> str | None:
     """The newest backup taken before the failed attempt started (what a restore should use)."""
     from migration_guard.tasks.backup import list_backups
 

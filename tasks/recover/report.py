@@ -7,7 +7,7 @@ from typing import Any
 
 from migration_guard.tasks.diagnose.model import Diagnosis
 from migration_guard.tasks.recover.cause import FailureCause
-from migration_guard.tasks.recover.plan import RepairPlan
+from migration_guard.tasks.recover.model import RepairPlan
 
 OUTCOMES = ("nothing_to_do", "recovered", "not_recovered", "planned", "declined")
 
@@ -20,7 +20,8 @@ class RecoveryReport:
         outcome: nothing_to_do | recovered | not_recovered | planned | declined.
         exit_code: 0 recovered / nothing to do / plan printed; 1 not recovered or declined.
         reason / next_step: why it is not recovered, and what to do next.
-        timings: seconds per phase (detect, backup, diagnose, repair, verify, total).
+        timings: seconds per phase (detect, backup, diagnose, repair = the plan's execution, verify, total).
+        alerts: what the alert step did (None when it did not run: ``--plan``).
     """
 
     outcome: str
@@ -37,13 +38,16 @@ class RecoveryReport:
     backup: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    alerts: str | None = None
 
     @property
     def exit_code(self) -> int:
+        """0 recovered / nothing to do / plan printed; 1 not recovered or declined."""
         return 0 if self.outcome in ("nothing_to_do", "recovered", "planned") else 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The report as JSON-ready data (what ``recover --json`` prints and the flow returns)."""
+        data = {
             "outcome": self.outcome, "exit_code": self.exit_code, "database": self.database,
             "migration": self.migration, "reason": self.reason, "next_step": self.next_step,
             "findings": self.findings,
@@ -56,6 +60,9 @@ class RecoveryReport:
             "execution": self.execution, "verification": self.verification, "backup": self.backup,
             "warnings": self.warnings, "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
+        if self.alerts is not None:
+            data["alerts"] = self.alerts
+        return data
 
     def markdown(self) -> str:
         """The report as a markdown artifact."""
