@@ -47,9 +47,9 @@ def _validate(options, as_json, strict, backup, restore_check, backup_dir, idle_
         else:
             render_dict(report_dict)
         raise typer.Exit(report_dict["exit_code"])
-    validation_options = ValidationOptions(idle_in_transaction_seconds=idle_seconds, long_transaction_seconds=long_seconds,
-                                           backup=backup, restore_check=restore_check, strict=strict,
-                                           backup_reason="validate")
+    validate_options = ValidationOptions(idle_in_transaction_seconds=idle_seconds, long_transaction_seconds=long_seconds,
+                                         backup=backup, restore_check=restore_check, strict=strict,
+                                         backup_reason="validate")
     status = err_console.status("validating…") if not as_json and err_console.is_terminal else None
     if status is not None:
         status.start()
@@ -59,7 +59,7 @@ def _validate(options, as_json, strict, backup, restore_check, backup_dir, idle_
             status.update(f"validating… {result.name}: {result.status.value}")
 
     try:
-        report = run_validation(ValidationContext(project, validation_options), on_result=show)
+        report = run_validation(ValidationContext(project, validate_options), on_result=show)
     finally:
         if status is not None:
             status.stop()

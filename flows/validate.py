@@ -12,23 +12,16 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.tasks.backup import BackupError
-from migration_guard.tasks.backup.tasks import create_backup_task, verify_backup_task
-from migration_guard.tasks.db import database_name
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.validate import (
-    Steps,
+    CheckResult,
     ValidationContext,
     ValidationOptions,
     ValidationReport,
-    artifact_key,
-    report_markdown,
     run_validation,
 )
-from migration_guard.tasks.validate.checks.backup import backup_result, failed_result
-from migration_guard.tasks.validate.model import CheckResult
-from migration_guard.tasks.validate.tasks import read_status_task, run_check_as_task
+from migration_guard.tasks.validate.tasks import PREFECT_STEPS
 
 
 class ValidationFailed(MigrationGuardError):
@@ -39,19 +32,6 @@ class ValidationFailed(MigrationGuardError):
         super().__init__(f"validation of {report.database} failed: {', '.join(failed)}",
                          "see the validation artifact for each reason and fix")
         self.report = report
-
-
-def _take_backup(ctx: ValidationContext) -> CheckResult:
-    try:
-        info = create_backup_task(ctx.dsn, ctx.backup_dir, ctx.options.backup_reason, ctx.migration_head,
-                                  lock_wait_timeout=ctx.options.backup_lock_wait_timeout)
-        verified = verify_backup_task(info.path, ctx.options.restore_check, ctx.dsn)
-    except BackupError as exc:
-        return failed_result(exc)
-    return backup_result(info, verified)
-
-
-FLOW_STEPS = Steps(run_check=run_check_as_task, read_status=read_status_task, take_backup=_take_backup)
 
 
 @flow(name="validate", log_prints=False)
@@ -97,22 +77,11 @@ def validate_flow(
     def log(result: CheckResult) -> None:
         logger.info("%s %s: %s", result.status.value, result.name, result.reason)
 
-    report = run_validation(ValidationContext(project, options), FLOW_STEPS, on_result=log)
-    publish_report(report, database_name(project.dsn))
+    report = run_validation(ValidationContext(project, options), PREFECT_STEPS, on_result=log)
     logger.info("validation of %s: %s", report.database, report.summary)
     if raise_on_fail and not report.ok:
         raise ValidationFailed(report)
     return report.to_dict()
 
 
-def publish_report(report: ValidationReport, database: str) -> str:
-    """Write the markdown artifact ``validation-<database>``; return its key."""
-    from prefect.artifacts import create_markdown_artifact
-
-    key = artifact_key(database)
-    create_markdown_artifact(markdown=report_markdown(report), key=key,
-                             description=f"validate {report.database}: {report.summary}")
-    return key
-
-
-__all__ = ["ValidationFailed", "ValidationReport", "publish_report", "validate_flow"]
+__all__ = ["ValidationFailed", "ValidationReport", "validate_flow"]

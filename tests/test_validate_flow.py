@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migration_guard.tasks.validate import artifact_key
+from migration_guard.tasks.validate.report_artifact import report_artifact_key as artifact_key
 from tests.helpers import make_sql_project
 
 pytestmark = pytest.mark.prefect

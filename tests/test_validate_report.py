@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from migration_guard.tasks.validate.model import CheckResult, CheckStatus, ValidationReport, report_markdown
+from migration_guard.tasks.validate.model import CheckResult, CheckStatus, ValidationReport
+from migration_guard.tasks.validate.report_artifact import report_markdown
 
 
 def _report(*statuses: CheckStatus, strict: bool = False) -> ValidationReport:

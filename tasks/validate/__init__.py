@@ -1,16 +1,12 @@
-"""Validation: "can we migrate safely right now?" — one module per check under ``checks/``,
-``registry`` lists them, ``runner`` orders them, ``model`` holds the results (plain data).
-``tasks`` wraps checks as Prefect tasks for ``flows/validate.py``."""
+"""Validate: "can we migrate safely right now?" — one module per check under ``checks/``, built on
+the check kernel (``tasks/checks``); ``registry`` lists them, ``runner`` orders them (the sequence,
+over the steps port of ``steps``), ``model`` holds the results (plain data). ``tasks`` is the same
+steps port as Prefect tasks, for ``flows/validate.py``."""
 
 from migration_guard.tasks.validate.context import ValidationContext, ValidationOptions
-from migration_guard.tasks.validate.model import (
-    CheckResult,
-    CheckStatus,
-    ValidationReport,
-    artifact_key,
-    report_markdown,
-)
-from migration_guard.tasks.validate.runner import Steps, run_validation
+from migration_guard.tasks.validate.model import CheckResult, CheckStatus, ValidationReport
+from migration_guard.tasks.validate.runner import run_validation
+from migration_guard.tasks.validate.steps import PLAIN_STEPS, ValidateSteps
 
-__all__ = ["CheckResult", "CheckStatus", "Steps", "ValidationContext", "ValidationOptions", "ValidationReport",
-           "artifact_key", "report_markdown", "run_validation"]
+__all__ = ["PLAIN_STEPS", "CheckResult", "CheckStatus", "ValidateSteps", "ValidationContext", "ValidationOptions",
+           "ValidationReport", "run_validation"]

@@ -71,21 +71,9 @@ class ValidationContext:
             return []
         return [s.migration for s in self.status.pending if s.migration is not None]
 
-    @property
-    def migration_head(self) -> str | None:
-        """The last applied migration's name, if any."""
-        if self.status is None:
-            return None
-        applied = [s.name for s in self.status.statuses if s.state.value in {"applied", "modified"}]
-        return applied[-1] if applied else None
-
-    def planned_locks(self) -> dict[tuple[str, str], str] | None:
-        """The strongest lock mode the pending migrations take on each (schema, table), in order;
-        None when the lock analysis module is not installed."""
-        try:
-            from migration_guard.tasks.sql.locks import LOCK_MODES, lock_for
-        except ImportError:
-            return None
+    def planned_locks(self) -> dict[tuple[str, str], str]:
+        """The strongest lock mode the pending migrations take on each (schema, table), in order."""
+        from migration_guard.tasks.sql.locks import LOCK_MODES, lock_for
         from migration_guard.tasks.sql.statements import split_statements
 
         modes: dict[tuple[str, str], str] = {}
@@ -98,8 +86,3 @@ class ValidationContext:
                     if current is None or LOCK_MODES.index(lock.mode) > LOCK_MODES.index(current):
                         modes[lock.key] = lock.mode
         return modes
-
-    def touched_tables(self) -> list[tuple[str, str]] | None:
-        """(schema, table) every pending migration locks; None when lock analysis is unavailable."""
-        planned = self.planned_locks()
-        return None if planned is None else list(planned)

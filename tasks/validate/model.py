@@ -1,11 +1,16 @@
-"""Validation results as plain data: one :class:`CheckResult` per check, a :class:`ValidationReport`."""
+"""Validate results as plain data: one :class:`CheckResult` per check, a :class:`ValidationReport`.
+
+Statuses are the validate suite's words for the check kernel's verdicts (``tasks/checks``):
+PASS / WARN / FAIL / SKIP; a check that could not run is FAIL (a gate fails closed).
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from migration_guard.tasks.checks.check import Verdict
 
 
 class CheckStatus(StrEnum):
@@ -16,6 +21,23 @@ class CheckStatus(StrEnum):
     WARN = "WARN"
     FAIL = "FAIL"
     SKIP = "SKIP"
+
+
+#: the kernel's verdicts in the validate suite's words; UNKNOWN (the check could not run) is FAIL:
+#: "not verified" is "not safe to migrate" (the healthcheck says UNKNOWN instead)
+STATUS_OF_VERDICT: dict[Verdict, CheckStatus] = {
+    Verdict.PASS: CheckStatus.PASS,
+    Verdict.WARN: CheckStatus.WARN,
+    Verdict.FAIL: CheckStatus.FAIL,
+    Verdict.UNKNOWN: CheckStatus.FAIL,
+    Verdict.SKIP: CheckStatus.SKIP,
+}
+VERDICT_OF_STATUS: dict[CheckStatus, Verdict] = {
+    CheckStatus.PASS: Verdict.PASS,
+    CheckStatus.WARN: Verdict.WARN,
+    CheckStatus.FAIL: Verdict.FAIL,
+    CheckStatus.SKIP: Verdict.SKIP,
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +61,11 @@ class CheckResult:
     details: tuple[str, ...] = ()
     fix: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> Verdict:
+        """This result in the check kernel's words."""
+        return VERDICT_OF_STATUS[self.status]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,22 +126,3 @@ class ValidationReport:
             "checks": [c.to_dict() for c in self.checks],
             "backup": self.backup,
         }
-
-
-def artifact_key(database: str) -> str:
-    """``validation-<database>`` restricted to what Prefect accepts (lowercase, digits, dashes)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", database.lower()).strip("-") or "database"
-    return f"validation-{slug}"
-
-
-def report_markdown(report: ValidationReport) -> str:
-    """The report as a markdown table (the Prefect artifact)."""
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = [f"# Validation of {report.database}: {report.summary}", "",
-             "| check | status | reason | fix |", "|---|---|---|---|"]
-    for check in report.checks:
-        reason = cell(check.reason) + "".join(f"<br>• {cell(d)}" for d in check.details[:10])
-        lines.append(f"| {cell(check.title)} | **{check.status.value}** | {reason} | {cell(check.fix)} |")
-    return "\n".join(lines) + "\n"

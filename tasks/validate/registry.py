@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from migration_guard.tasks.checks.registry import Registry
 from migration_guard.tasks.validate.base import Check
 from migration_guard.tasks.validate.checks import (
     advisory_lock,
@@ -32,12 +33,11 @@ CHECKS: tuple[Check, ...] = (
     backup_room.CHECK,
 )
 
-ALL_CHECKS: tuple[Check, ...] = (CONNECTIVITY, *CHECKS, BACKUP)
+#: every check, in order: connectivity, then CHECKS, the backup last
+REGISTRY: Registry[Check] = Registry([CONNECTIVITY, *CHECKS, BACKUP])
+ALL_CHECKS: tuple[Check, ...] = REGISTRY.checks
 
 
 def get_check(name: str) -> Check:
     """The check called ``name`` (KeyError when unknown)."""
-    for check in ALL_CHECKS:
-        if check.name == name:
-            return check
-    raise KeyError(name)
+    return REGISTRY.get(name)

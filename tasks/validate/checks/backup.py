@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from migration_guard.tasks.backup import BackupError, BackupInfo, VerifyResult, create_backup, verify_backup
 from migration_guard.tasks.backup.sizing import format_bytes
 from migration_guard.tasks.validate.base import Check
@@ -10,7 +12,7 @@ from migration_guard.tasks.validate.model import CheckResult, CheckStatus
 
 
 def backup_result(info: BackupInfo, verified: VerifyResult) -> CheckResult:
-    """PASS naming the verified backup (plain logic shared by the CLI runner and the flow)."""
+    """PASS naming the verified backup."""
     return CHECK.result(
         CheckStatus.PASS,
         f"{info.path.name}: {format_bytes(info.size_bytes)} in {info.duration_s:.1f} s, verified ({verified.level}, "
@@ -20,21 +22,32 @@ def backup_result(info: BackupInfo, verified: VerifyResult) -> CheckResult:
 
 
 def failed_result(exc: BackupError) -> CheckResult:
+    """FAIL with the backup error's message and suggestion."""
     return CHECK.result(CheckStatus.FAIL, exc.message, fix=exc.suggestion)
 
 
 def skipped_result(reason: str) -> CheckResult:
+    """SKIP: the backup was not taken (switched off, or an earlier check FAILed)."""
     return CHECK.result(CheckStatus.SKIP, reason)
 
 
-def run(ctx: ValidationContext) -> CheckResult:
+def take_backup(ctx: ValidationContext, create: Callable[..., BackupInfo] = create_backup,
+                verify: Callable[..., VerifyResult] = verify_backup) -> CheckResult:
+    """Create the backup with ``create`` and verify it with ``verify`` (the plain functions, or the
+    flow's backup tasks); a BackupError is the check's FAIL."""
     try:
-        info = create_backup(ctx.dsn, ctx.backup_dir, reason=ctx.options.backup_reason, migration_head=ctx.migration_head,
-                             lock_wait_timeout=ctx.options.backup_lock_wait_timeout)
-        verified = verify_backup(info.path, restore_check=ctx.options.restore_check, dsn=ctx.dsn)
+        info = create(ctx.dsn, ctx.backup_dir, reason=ctx.options.backup_reason,
+                      migration_head=ctx.status.last_applied if ctx.status is not None else None,
+                      lock_wait_timeout=ctx.options.backup_lock_wait_timeout)
+        verified = verify(info.path, restore_check=ctx.options.restore_check, dsn=ctx.dsn)
     except BackupError as exc:
         return failed_result(exc)
     return backup_result(info, verified)
+
+
+def run(ctx: ValidationContext) -> CheckResult:
+    """The backup with the plain backup functions."""
+    return take_backup(ctx)
 
 
 CHECK = Check("backup", "Verified backup", run,

@@ -36,5 +36,5 @@ def run(ctx: ValidationContext) -> CheckResult:
                         server_version=version, connect_ms=round(elapsed_ms, 1))
 
 
-CHECK = Check("connectivity", "Connectivity and server version", run, needs_database=False,
+CHECK = Check("connectivity", "Connectivity and server version", run,
               why="nothing else can be checked, or migrated, without a writable primary")

@@ -8,23 +8,17 @@ from migration_guard.tasks.validate.model import CheckResult, CheckStatus
 
 
 def run(ctx: ValidationContext) -> CheckResult:
-    try:
-        from migration_guard.tasks.lint.config import load_config
-        from migration_guard.tasks.lint.context import LintContext
-        from migration_guard.tasks.lint.engine import has_errors, lint_migrations
-    except ImportError:
-        return CHECK.result(CheckStatus.WARN, "linter unavailable (migration_guard.tasks.lint is not installed)",
-                            fix="install migration-guard with its lint package, then re-run")
+    from migration_guard.tasks.lint.config import load_config
+    from migration_guard.tasks.lint.context import LintContext
+    from migration_guard.tasks.lint.engine import has_errors, lint_migrations
+
     pending = ctx.pending_migrations
     if not pending:
         return CHECK.result(CheckStatus.PASS, "no pending migrations to lint")
-    try:
-        config = load_config()
-        with check_connection(ctx) as conn:
-            findings = lint_migrations(pending, conn=conn, config=config,
-                                       context=LintContext(default_schema=ctx.schema, tool=ctx.project.ledger.tool))
-    except ImportError as exc:
-        return CHECK.result(CheckStatus.WARN, f"linter unavailable ({exc})", fix="reinstall migration-guard, then re-run")
+    config = load_config()
+    with check_connection(ctx) as conn:
+        findings = lint_migrations(pending, conn=conn, config=config,
+                                   context=LintContext(default_schema=ctx.schema, tool=ctx.project.ledger.tool))
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     details = [f"{f.severity} {f.rule} at {f.location()}: {f.message}" for f in errors + warnings]

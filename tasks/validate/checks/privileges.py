@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import psycopg
 
+from migration_guard.tasks.sql.identifiers import quoted
 from migration_guard.tasks.validate.base import Check, check_connection
 from migration_guard.tasks.validate.context import ValidationContext
 from migration_guard.tasks.validate.model import CheckResult, CheckStatus
-
-
-def _q(identifier: str) -> str:
-    """Quoted, embedded quotes doubled: a suggested GRANT runs as one statement on that very name."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _not_owned_in_schema(conn: psycopg.Connection, schema: str) -> list[tuple[str, str, str]]:
-    return conn.execute(
-        "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
-        "AND NOT pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY 1, 2",
-        (schema,),
-    ).fetchall()
 
 
 def _not_owned_among(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
@@ -35,11 +22,9 @@ def _not_owned_among(conn: psycopg.Connection, tables: list[tuple[str, str]]) ->
     ).fetchall()
 
 
-def altered_tables(planned: dict[tuple[str, str], str] | None) -> list[tuple[str, str]] | None:
+def altered_tables(planned: dict[tuple[str, str], str]) -> list[tuple[str, str]]:
     """Tables the migrations lock above ROW EXCLUSIVE: DDL (ALTER, CREATE INDEX ...) that needs
     ownership; plain INSERT/UPDATE/DELETE only need table privileges."""
-    if planned is None:
-        return None
     from migration_guard.tasks.sql.locks import LOCK_MODES, ROW_EXCLUSIVE
 
     return [key for key, mode in planned.items() if LOCK_MODES.index(mode) > LOCK_MODES.index(ROW_EXCLUSIVE)]
@@ -56,7 +41,7 @@ def run(ctx: ValidationContext) -> CheckResult:
             "FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = %s WHERE r.rolname = current_user",
             (schema,),
         ).fetchone()
-        not_owned = _not_owned_among(conn, touched) if touched is not None else _not_owned_in_schema(conn, schema)
+        not_owned = _not_owned_among(conn, touched)
         read_only, replica = conn.execute(
             "SELECT current_setting('default_transaction_read_only') = 'on', pg_is_in_recovery()").fetchone()
         ledger_schema = ctx.project.ledger.table_schema
@@ -70,7 +55,7 @@ def run(ctx: ValidationContext) -> CheckResult:
     if read_only:
         return CHECK.result(CheckStatus.FAIL, f"role {role} starts every transaction read-only "
                             "(default_transaction_read_only = on): no migration can write",
-                            fix=f'ALTER ROLE {_q(role)} SET default_transaction_read_only = off;  '
+                            fix=f'ALTER ROLE {quoted(role)} SET default_transaction_read_only = off;  '
                                 "(or ALTER DATABASE, wherever it is set), then reconnect", role=role)
     if superuser:
         return CHECK.result(CheckStatus.PASS, f"role {role} is a superuser", role=role)
@@ -78,31 +63,25 @@ def run(ctx: ValidationContext) -> CheckResult:
         if db_create:
             return CHECK.result(CheckStatus.PASS, f"schema {schema} does not exist yet; role {role} may create it", role=role)
         return CHECK.result(CheckStatus.FAIL, f"schema {schema} does not exist and role {role} cannot create schemas",
-                            fix=f'GRANT CREATE ON DATABASE <db> TO {_q(role)};  (or CREATE SCHEMA {_q(schema)} as an admin)', role=role)
+                            fix=f'GRANT CREATE ON DATABASE <db> TO {quoted(role)};  (or CREATE SCHEMA {quoted(schema)} as an admin)', role=role)
     if not (schema_create and schema_usage):
         return CHECK.result(CheckStatus.FAIL, f"role {role} cannot create objects in schema {schema}",
-                            fix=f'GRANT USAGE, CREATE ON SCHEMA {_q(schema)} TO {_q(role)};', role=role)
+                            fix=f'GRANT USAGE, CREATE ON SCHEMA {quoted(schema)} TO {quoted(role)};', role=role)
     listed = [f"{s}.{t} (owner {owner})" for s, t, owner in not_owned]
     ledger_problem = None
     if ledger_schema != schema and not ledger_exists and not db_create:
         ledger_problem = CHECK.result(
             CheckStatus.FAIL, f"the ledger schema {ledger_schema} does not exist and role {role} cannot create schemas",
-            fix=f'GRANT CREATE ON DATABASE <db> TO {_q(role)};  (or CREATE SCHEMA {_q(ledger_schema)} AUTHORIZATION '
-                f'{_q(role)} as an admin)', role=role)
+            fix=f'GRANT CREATE ON DATABASE <db> TO {quoted(role)};  (or CREATE SCHEMA {quoted(ledger_schema)} AUTHORIZATION '
+                f'{quoted(role)} as an admin)', role=role)
     elif ledger_schema != schema and ledger_exists and not ledger_create:
         ledger_problem = CHECK.result(CheckStatus.FAIL, f"role {role} cannot write the ledger in schema {ledger_schema}",
-                                      fix=f'GRANT USAGE, CREATE ON SCHEMA {_q(ledger_schema)} TO {_q(role)};', role=role)
-    if ledger_problem is not None and not (touched is not None and listed):
+                                      fix=f'GRANT USAGE, CREATE ON SCHEMA {quoted(ledger_schema)} TO {quoted(role)};', role=role)
+    if ledger_problem is not None and not listed:
         return ledger_problem
-    if touched is None:
-        if listed:
-            return CHECK.result(CheckStatus.WARN, f"role {role} does not own {len(listed)} object(s) in {schema}; "
-                                "ALTER on them would fail (the tables the migrations touch are unknown)", listed,
-                                fix=f'ALTER TABLE ... OWNER TO {_q(role)};  or run migrations as the owner', role=role)
-        return CHECK.result(CheckStatus.PASS, f"role {role} can create in {schema} and owns every object there", role=role)
     if listed:
         return CHECK.result(CheckStatus.FAIL, f"role {role} does not own {len(listed)} table(s) the pending migrations alter",
-                            listed, fix=f'run the migrations as the owner, or ALTER TABLE ... OWNER TO {_q(role)};', role=role)
+                            listed, fix=f'run the migrations as the owner, or ALTER TABLE ... OWNER TO {quoted(role)};', role=role)
     return CHECK.result(CheckStatus.PASS, f"role {role} can create in {schema} and owns the tables the migrations touch", role=role)
 
 

@@ -27,9 +27,6 @@ def blocking_locks(locks: list[TableLock], planned: dict[tuple[str, str], str], 
 
 def run(ctx: ValidationContext) -> CheckResult:
     planned = ctx.planned_locks()
-    if planned is None:
-        return CHECK.result(CheckStatus.WARN, "lock analysis unavailable (migration_guard.tasks.sql.locks is not installed)",
-                            fix="the idle/long transaction check still covers open transactions")
     if not planned:
         return CHECK.result(CheckStatus.PASS, "the pending migrations lock no existing table")
     with check_connection(ctx) as conn:
