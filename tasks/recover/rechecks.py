@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import psycopg
+from psycopg import sql
 from pglast import ast, enums
 from pglast.stream import RawStream
 
@@ -149,12 +150,13 @@ def _uncastable(conn: psycopg.Connection, failing: StatementDiagnosis, table: tu
     if length:  # an explicit cast truncates silently; the ALTER fails on longer values (22001)
         return _count(conn, failing, "uncastable", table, f"length({col}::text) > {int(length.group(1))}",
                       f"values of {column} longer than {target}")
+    type_literal = sql.Literal(target).as_string(conn)
     if int(conn.info.server_version) >= 160000:
-        where = f"{col} IS NOT NULL AND NOT pg_input_is_valid({col}::text, '{target}')"
+        where = f"{col} IS NOT NULL AND NOT pg_input_is_valid({col}::text, {type_literal})"
         prefix = ""
     else:
         conn.execute(_CASTABLE_FUNCTION)
-        where = f"{col} IS NOT NULL AND NOT pg_temp.mg_castable({col}::text, '{target}')"
+        where = f"{col} IS NOT NULL AND NOT pg_temp.mg_castable({col}::text, {type_literal})"
         prefix = _CASTABLE_FUNCTION + ";\n"
     cause = _count(conn, failing, "uncastable", table, where, f"values of {column} that are not valid {target}")
     if cause.listing_query:
