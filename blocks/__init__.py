@@ -1,1 +1,2 @@
-"""Configuration: the settings model (environment variables and CLI options) and Prefect blocks."""
+"""Configuration as Prefect blocks (database, project, channels) and their resolution into the settings
+model (``tasks/settings.py``)."""

@@ -86,7 +86,7 @@ def _create(options, reason, fmt, jobs, compression, backup_dir, verify, restore
 def _migration_head(options) -> str | None:
     """The last applied migration, when a migrations folder is configured and readable."""
     from migration_guard.tasks.errors import MigrationGuardError
-    from migration_guard.tasks.project import last_applied_migration
+    from migration_guard.tasks.status.pipeline import last_applied_migration
 
     try:
         project = options.project()

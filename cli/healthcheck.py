@@ -55,7 +55,7 @@ def _healthcheck(options, as_json: bool, config: Path | None, environment: str |
 
 
 def _run_plain(settings, no_alerts: bool) -> dict:
-    from migration_guard.tasks.healthcheck.workflow import run_healthcheck
+    from migration_guard.tasks.healthcheck.pipeline import run_healthcheck
 
     return run_healthcheck(settings, record=not no_alerts).to_dict()
 
@@ -65,7 +65,7 @@ def _run_flow(options, settings, config: Path | None, environment: str | None) -
 
     require_prefect_api()  # one-line error, not a traceback, when the API is down
     from migration_guard.flows.healthcheck import healthcheck_flow
-    from migration_guard.tasks.healthcheck.workflow import HealthcheckCritical
+    from migration_guard.tasks.healthcheck.pipeline import HealthcheckCritical
 
     import os
 

@@ -100,7 +100,7 @@ def _lint_paths(paths: list[Path], settings, config):
 def _lint_pending(options, settings, config):
     from migration_guard.tasks.errors import ConfigError
     from migration_guard.tasks.lint.context import LintContext
-    from migration_guard.tasks.project import read_status
+    from migration_guard.tasks.status.pipeline import read_status
 
     if settings.database_url is None:
         raise ConfigError(

@@ -43,7 +43,7 @@ def _maintenance(options, alert_hours: float, log_days: float, keep_last: int, k
             backup_keep_days=keep_days, prune_backups=not no_backups,
         )
     else:
-        from migration_guard.tasks.maintenance.steps import MaintenanceOptions, run_maintenance
+        from migration_guard.tasks.maintenance.pipeline import MaintenanceOptions, run_maintenance
 
         result = run_maintenance(settings, MaintenanceOptions(
             resolved_alert_age=timedelta(hours=alert_hours), log_age=timedelta(days=log_days),

@@ -46,7 +46,7 @@ class HealthCache:
 
     def _compute(self) -> tuple[int, dict[str, Any]]:
         from migration_guard.tasks.errors import MigrationGuardError
-        from migration_guard.tasks.healthcheck.workflow import run_healthcheck
+        from migration_guard.tasks.healthcheck.pipeline import run_healthcheck
 
         try:
             report = run_healthcheck(self.settings, record=False)

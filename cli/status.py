@@ -34,7 +34,7 @@ def status(
 
 @handle_errors(error_exit_code=3, config_exit_code=3)
 def _status(options, as_json: bool, show_all: bool) -> None:
-    from migration_guard.tasks.project import read_status
+    from migration_guard.tasks.status.pipeline import read_status
     from migration_guard.tasks.status.compute import report_to_dict
 
     report = read_status(options.project())

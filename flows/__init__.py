@@ -1,1 +1,1 @@
-"""Prefect flows (one module each) and the `migration-guard` CLI that runs them."""
+"""Prefect flows, one module each; the `migration-guard` CLI (``cli/``) runs them."""

@@ -15,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.flows.prefect_api import flow_run_url
 from migration_guard.tasks.healthcheck.tasks import PREFECT_STEPS
-from migration_guard.tasks.healthcheck.workflow import critical_error, run_healthcheck
+from migration_guard.tasks.healthcheck.pipeline import critical_error, run_healthcheck
 
 
 @flow(name="healthcheck", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=16))

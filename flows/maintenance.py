@@ -9,7 +9,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.tasks.maintenance.steps import MaintenanceOptions, run_maintenance
+from migration_guard.tasks.maintenance.pipeline import MaintenanceOptions, run_maintenance
 from migration_guard.tasks.maintenance.tasks import PREFECT_STEPS
 
 

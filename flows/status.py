@@ -12,8 +12,9 @@ from prefect import flow
 
 from migration_guard.blocks.resolve import resolve_settings
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.status.compute import build_report, report_to_dict
-from migration_guard.tasks.status.tasks import read_ledger_task, read_migrations_task
+from migration_guard.tasks.status.compute import report_to_dict
+from migration_guard.tasks.status.pipeline import read_status
+from migration_guard.tasks.status.tasks import PREFECT_STEPS
 
 
 @flow(name="status", log_prints=False)
@@ -39,10 +40,4 @@ def status_flow(
             database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
         )
     )
-    migrations = read_migrations_task(project)
-    exists, entries = read_ledger_task(project)
-    report = build_report(
-        migrations, entries, tool=project.ledger.tool, migrations_dir=str(project.migrations_dir),
-        database=project.target, ledger_table=project.ledger.display_table, ledger_exists=exists,
-    )
-    return report_to_dict(report)
+    return report_to_dict(read_status(project, PREFECT_STEPS))

@@ -1,6 +1,8 @@
-"""Plain data shared by ledgers, status, lint, repair and alerts (no I/O here)."""
+"""Plain data shared by ledgers, status, lint, recover and alerts (no I/O here)."""
 
 from __future__ import annotations
+
+import re
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,6 +79,10 @@ PROBLEM_STATES = frozenset({State.FAILED, State.MODIFIED, State.MISSING_LOCALLY}
 NOT_APPLIED_STATES = frozenset({State.PENDING, State.ROLLED_BACK})
 
 
+#: a frame of a migration tool's backtrace in the ledger logs ("   0: sql_schema_connector::...")
+_BACKTRACE_LINE = re.compile(r"^\d+: \S+::")
+
+
 @dataclass(frozen=True)
 class MigrationStatus:
     """The state of one migration, why, and the command that moves it forward."""
@@ -96,6 +102,22 @@ class MigrationStatus:
     def applied_entry(self) -> LedgerEntry | None:
         applied = [e for e in self.entries if e.is_applied]
         return applied[-1] if applied else None
+
+    @property
+    def failure_error(self) -> str:
+        """The database error the ledger recorded for the latest failed attempt ('' when none):
+        the logs without the migration tool's backtrace lines."""
+        failed = self.failed_entries
+        if not failed or not failed[-1].logs:
+            return ""
+        kept = []
+        for line in failed[-1].logs.splitlines():
+            stripped = line.strip()
+            if _BACKTRACE_LINE.match(stripped) or stripped.startswith(("at ", "with ")):
+                break
+            if stripped:
+                kept.append(stripped)
+        return "\n".join(kept)[:2000]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""A project = settings + the ledger for its tool + its database; the I/O behind `status`."""
+"""A project = settings + the ledger for its tool + its database, and the two reads every workflow
+builds on (the migrations on disk, the ledger rows); their join is ``tasks/status``."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from urllib.parse import quote
 from psycopg import conninfo as pg_conninfo
 
 from migration_guard.tasks.db import connection, describe_target, libpq_dsn, schema_from_dsn
-from migration_guard.tasks.errors import ConfigError, MigrationGuardError
+from migration_guard.tasks.errors import ConfigError
 from migration_guard.tasks.ledgers import Ledger, get_ledger
-from migration_guard.tasks.models import LedgerEntry, Migration, StatusReport
+from migration_guard.tasks.models import LedgerEntry, Migration
 from migration_guard.tasks.settings import Settings
 from migration_guard.tasks.sql.identifiers import quoted as quoted_identifier
-from migration_guard.tasks.status.compute import build_report
 
 
 def with_search_path(dsn: str, schema: str) -> str:
@@ -90,32 +90,3 @@ def read_ledger(project: Project) -> tuple[bool, list[LedgerEntry]]:
 def read_migrations(project: Project) -> list[Migration]:
     """The project's migrations on disk, in apply order."""
     return project.ledger.read_migrations()
-
-
-def read_status(project: Project) -> StatusReport:
-    """Disk + ledger joined into a :class:`StatusReport`.
-
-    Raises:
-        MigrationFileError: a migration on disk is unreadable.
-        DatabaseError: the database cannot be reached or read (classified).
-    """
-    migrations = read_migrations(project)
-    exists, entries = read_ledger(project)
-    return build_report(
-        migrations,
-        entries,
-        tool=project.ledger.tool,
-        migrations_dir=str(project.migrations_dir),
-        database=project.target,
-        ledger_table=project.ledger.display_table,
-        ledger_exists=exists,
-    )
-
-
-def last_applied_migration(project: Project) -> str | None:
-    """The last applied migration's name (recorded in backup metadata); None when there is none or
-    the migrations or the ledger cannot be read."""
-    try:
-        return read_status(project).last_applied
-    except MigrationGuardError:
-        return None

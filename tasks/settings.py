@@ -135,13 +135,23 @@ class Settings(BaseSettings):
             url = dsn_with_password(url, self.database_password.get_secret_value())
         return url
 
+    def found_migrations_dir(self) -> Path | None:
+        """MIGRATIONS_DIR, else the default every command uses: ``./prisma/migrations``, else
+        ``./migrations`` when it exists; None when there is neither."""
+        if self.migrations_dir is not None:
+            return self.migrations_dir
+        for candidate in (Path("prisma/migrations"), Path("migrations")):
+            if candidate.is_dir():
+                return candidate
+        return None
+
     def require_migrations_dir(self) -> Path:
         """The migrations folder, checked to exist, or a ConfigError saying what to do."""
         directory = self.migrations_dir
         if directory is None:
-            for candidate in (Path("prisma/migrations"), Path("migrations")):
-                if candidate.is_dir():
-                    return candidate
+            found = self.found_migrations_dir()
+            if found is not None:
+                return found
             raise ConfigError(
                 "MIGRATIONS_DIR is not set and neither ./prisma/migrations nor ./migrations exists: "
                 "export MIGRATIONS_DIR=path/to/migrations or pass --migrations-dir"

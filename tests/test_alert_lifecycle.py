@@ -17,7 +17,7 @@ from migration_guard.tasks.alerts.model import utcnow
 from migration_guard.tasks.alerts.store import AlertStore
 from migration_guard.tasks.healthcheck.config import load_config, resolve_targets
 from migration_guard.tasks.healthcheck.alerts import record_alerts
-from migration_guard.tasks.healthcheck.workflow import run_checks
+from migration_guard.tasks.healthcheck.pipeline import run_checks
 from tests.recording_server import recording_server
 
 PASSWORD = "Lifecycle-Pw-4242"

@@ -24,7 +24,8 @@ from migration_guard.tasks.migrate.apply import (
 )
 from migration_guard.tasks.migrate.lock import MigrationLockError
 from migration_guard.tasks.models import State
-from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import read_status
 from tests.helpers import add_prisma_migration, make_prisma_project, make_sql_project
 
 INIT = "20240101000000_init"

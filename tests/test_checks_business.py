@@ -11,7 +11,7 @@ import psycopg
 
 from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.backup.metadata import BackupInfo, write_metadata
-from migration_guard.tasks.healthcheck import assertions, backup_freshness, freshness
+from migration_guard.tasks.healthcheck.checks import assertions, backup_freshness, freshness
 from migration_guard.tasks.healthcheck.base import CheckStatus
 from migration_guard.tasks.healthcheck.config import Assertion, FreshnessCheck, HealthcheckConfig
 from tests.checks_support import config_with, run_one

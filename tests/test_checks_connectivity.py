@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from migration_guard.tasks.settings import load_settings
-from migration_guard.tasks.healthcheck import connectivity
+from migration_guard.tasks.healthcheck.checks import connectivity
 from migration_guard.tasks.healthcheck.base import CheckStatus
 from migration_guard.tasks.healthcheck.target import DatabaseTarget
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from migration_guard.tasks.healthcheck import invalid_indexes, not_valid_constraints, stale_migration_lock
+from migration_guard.tasks.healthcheck.checks import invalid_indexes, not_valid_constraints, stale_migration_lock
 from migration_guard.tasks.healthcheck.base import CheckStatus
 from tests.checks_support import config_with, run_one
 

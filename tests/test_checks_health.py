@@ -8,7 +8,7 @@ from contextlib import ExitStack
 
 import psycopg
 
-from migration_guard.tasks.healthcheck import connections, idle_in_transaction, lock_waits, long_queries, replication, wraparound
+from migration_guard.tasks.healthcheck.checks import connections, idle_in_transaction, lock_waits, long_queries, replication, wraparound
 from migration_guard.tasks.healthcheck.base import CheckStatus
 from migration_guard.tasks.healthcheck.config import Thresholds
 from tests.checks_support import background_statement, config_with, run_one

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from migration_guard.tasks.healthcheck import migrations
+from migration_guard.tasks.healthcheck.checks import migrations
 from migration_guard.tasks.healthcheck.base import CheckStatus
 from migration_guard.tasks.ledgers.prisma import PrismaLedger
 from tests.checks_support import config_with, run_one

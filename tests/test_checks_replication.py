@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from migration_guard.tasks.healthcheck import replication
+from migration_guard.tasks.healthcheck.checks import replication
 from migration_guard.tasks.healthcheck.base import CheckStatus
 from tests.checks_support import config_with, run_one
 from tests.pg_server import PrivateClusters, free_port

@@ -12,7 +12,8 @@ from migration_guard.tasks.settings import load_settings
 from migration_guard.cli.demo_scenario import scenario
 from migration_guard.cli.demo_scenario.server import DemoServer, drop_database, recreate_database
 from migration_guard.cli.demo_scenario.story import DemoContext, DemoPaths, FlowNotAvailable, StepFailed, timed
-from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import read_status
 from tests.helpers import run_cli_process
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from migration_guard.flows.healthcheck import healthcheck_flow
-from migration_guard.tasks.healthcheck.workflow import HealthcheckCritical
+from migration_guard.tasks.healthcheck.pipeline import HealthcheckCritical
 
 pytestmark = pytest.mark.prefect
 

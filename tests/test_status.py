@@ -11,7 +11,8 @@ import pytest
 
 from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.models import State
-from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import read_status
 from tests.helpers import make_prisma_project, make_sql_project, run_cli
 
 MIGRATIONS = {

@@ -258,7 +258,7 @@ def incident_outcome(ctx: DemoContext) -> str:
 
 def read_status(ctx: DemoContext) -> Any:
     from migration_guard.tasks.project import Project
-    from migration_guard.tasks.project import read_status as read
+    from migration_guard.tasks.status.pipeline import read_status as read
     from migration_guard.tasks.settings import load_settings
 
     assert ctx.project is not None

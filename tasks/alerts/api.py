@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from migration_guard.tasks.alerts.lifecycle import Decision, firing_by_fingerprint, mark_notified, observe, resolve
+from migration_guard.tasks.alerts.lifecycle import (
+    Decision,
+    firing_by_fingerprint,
+    is_another_problem,
+    mark_notified,
+    observe,
+    resolve,
+)
 from migration_guard.tasks.alerts.model import Alert, new_alert, utcnow
 from migration_guard.tasks.alerts.notify import NotifyOutcome, notify
 from migration_guard.tasks.alerts.store import AlertStore
@@ -70,6 +77,7 @@ def fire_alert(
     component: str,
     flow_run_url: str | None = None,
     extra_secrets: Iterable[str] = (),
+    problem: str = "",
 ) -> Alert:
     """Record that a problem is happening now; notify when the lifecycle says so.
 
@@ -83,6 +91,8 @@ def fire_alert(
         original_error: technical detail (redacted of every known secret).
         component: e.g. ``healthcheck``, ``safe-migrate``.
         flow_run_url: link to the Prefect flow run, if any.
+        problem: which problem this is beyond check/database/category (a change resolves the
+            firing alert and fires a new one).
         extra_secrets: more literals to redact (e.g. passwords of other DSNs).
 
     Returns:
@@ -92,7 +102,7 @@ def fire_alert(
     observed = _observed(settings, secrets, check=check, database=database, category=category,
                          severity=severity, title=title, message=message, impact=impact,
                          suggestions=suggestions, original_error=original_error, component=component,
-                         flow_run_url=flow_run_url)
+                         flow_run_url=flow_run_url, problem=problem)
     result = reconcile(settings, [observed], checked=(), secrets=secrets)
     return result.firing[0]
 
@@ -137,7 +147,15 @@ def reconcile(
             if alert.fingerprint in seen:
                 continue
             seen.add(alert.fingerprint)
-            decision = observe(firing.get(alert.fingerprint), alert, now, repeat)
+            existing = firing.get(alert.fingerprint)
+            if existing is not None and is_another_problem(existing, alert):
+                superseded = resolve(existing, now)
+                _save(store, superseded.alert, result)
+                result.resolved.append(superseded.alert)
+                if superseded.event is not None:
+                    to_notify.append(superseded)
+                existing = None
+            decision = observe(existing, alert, now, repeat)
             _save(store, decision.alert, result)
             result.firing.append(decision.alert)
             if decision.event is not None:
@@ -212,6 +230,7 @@ def _observed(settings: Any, secrets: list[str], **fields: Any) -> Alert:
         environment=settings.environment,
         component=fields["component"],
         flow_run_url=fields["flow_run_url"],
+        problem=clean(fields.get("problem") or ""),
     )
 
 

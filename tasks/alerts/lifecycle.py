@@ -3,6 +3,9 @@
 - a new problem creates a firing alert and notifies;
 - the same problem seen again (same fingerprint, still firing) updates last_seen/occurrences and
   notifies only when the severity went up or ``repeat_interval`` passed since the last notification;
+- a different problem under the same fingerprint (another ``problem`` key: "Migration X failed"
+  becoming "Migration Y pending") resolves the firing alert and fires a new one, so the record of
+  what happened is never rewritten;
 - a problem that went away resolves the alert and notifies once;
 - resolved alerts older than the retention are deleted by the maintenance flow.
 """
@@ -60,6 +63,12 @@ def observe(existing: Alert | None, observed: Alert, now: datetime,
     if existing.last_notified_at is None or now - existing.last_notified_at >= repeat_interval:
         return Decision(updated, Event.REMINDER if existing.last_notified_at else Event.NEW)
     return Decision(updated, None)
+
+
+def is_another_problem(existing: Alert, observed: Alert) -> bool:
+    """True when ``observed`` is not the firing alert's problem seen again: both name their problem
+    (``problem``) and the names differ. A severity change alone is the same problem, updated."""
+    return bool(existing.problem and observed.problem and existing.problem != observed.problem)
 
 
 def resolve(existing: Alert, now: datetime) -> Decision:

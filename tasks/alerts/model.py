@@ -76,6 +76,9 @@ class Alert:
     resolved_at: datetime | None = None
     last_notified_at: datetime | None = None
     flow_run_url: str | None = None
+    #: which problem this is, beyond check/database/category (e.g. ``failed:20240101_x``); not part of
+    #: the fingerprint: a different problem resolves this alert and fires a new one (history kept)
+    problem: str = ""
 
     @property
     def is_firing(self) -> bool:
@@ -110,7 +113,7 @@ class Alert:
             "resolved_at": iso(self.resolved_at),
             "last_notified_at": iso(self.last_notified_at),
             "flow_run_url": self.flow_run_url,
-        }
+        } | ({"problem": self.problem} if self.problem else {})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Alert:
@@ -138,6 +141,7 @@ class Alert:
             resolved_at=parse_iso(data.get("resolved_at")),
             last_notified_at=parse_iso(data.get("last_notified_at")),
             flow_run_url=data.get("flow_run_url"),
+            problem=str(data.get("problem") or ""),
         )
 
 
@@ -156,6 +160,7 @@ def new_alert(
     component: str,
     flow_run_url: str | None = None,
     now: datetime | None = None,
+    problem: str = "",
 ) -> Alert:
     """A freshly observed problem (not yet reconciled with what the store holds)."""
     now = now or utcnow()
@@ -179,4 +184,5 @@ def new_alert(
         first_seen=now,
         last_seen=now,
         flow_run_url=flow_run_url,
+        problem=problem,
     )

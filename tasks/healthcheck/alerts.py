@@ -32,7 +32,7 @@ def alerts_for(report: HealthReport, settings: Any, targets: list[DatabaseTarget
             settings, secrets, check=result.check, database=result.database, category=p.category,
             severity=p.severity, title=p.title, message=p.message, impact=p.impact,
             suggestions=list(p.suggestions), original_error=p.original_error, component=COMPONENT,
-            flow_run_url=flow_run_url,
+            flow_run_url=flow_run_url, problem=p.key,
         ))
     return observed, checked
 

@@ -50,6 +50,8 @@ class Problem:
     impact: str
     suggestions: tuple[str, ...] = ()
     original_error: str = ""
+    #: which problem this is beyond check/database/category; a different key is a new alert
+    key: str = ""
 
 
 @dataclass(frozen=True)

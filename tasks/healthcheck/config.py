@@ -188,7 +188,8 @@ def load_config(path: Path | None) -> HealthcheckConfig:
 
 
 def resolve_targets(settings: Any, config: HealthcheckConfig) -> list[DatabaseTarget]:
-    """The databases to check: the config's list, else DATABASE_URL (+ MIGRATIONS_DIR).
+    """The databases to check: the config's list, else DATABASE_URL with the migrations folder every
+    command uses (MIGRATIONS_DIR, else ./prisma/migrations, else ./migrations).
 
     Raises:
         ConfigError: no database configured, or a ``url_env`` variable is unset.
@@ -196,7 +197,7 @@ def resolve_targets(settings: Any, config: HealthcheckConfig) -> list[DatabaseTa
     if not config.databases:
         dsn = settings.require_database_url()
         return [DatabaseTarget(
-            name=database_name(dsn), dsn=dsn, migrations_dir=settings.migrations_dir,
+            name=database_name(dsn), dsn=dsn, migrations_dir=settings.found_migrations_dir(),
             migration_tool=settings.migration_tool,
             schema=settings.db_schema if "db_schema" in settings.model_fields_set else None,
         )]

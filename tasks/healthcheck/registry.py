@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migration_guard.tasks.checks.registry import Registry
-from migration_guard.tasks.healthcheck import (
+from migration_guard.tasks.healthcheck.checks import (
     assertions,
     backup_freshness,
     connections,

@@ -15,7 +15,7 @@ from migration_guard.tasks.checks.result import Failure, FailureKind
 from migration_guard.tasks.checks.runner import check_applies, run_check
 from migration_guard.tasks.db import connect
 from migration_guard.tasks.errors import DatabaseError
-from migration_guard.tasks.healthcheck import connectivity
+from migration_guard.tasks.healthcheck.checks import connectivity
 from migration_guard.tasks.healthcheck.base import (
     CheckContext, CheckResult, CheckStatus, HealthCheck, Outcome, status_of,
 )

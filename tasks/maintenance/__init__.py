@@ -1,0 +1,1 @@
+"""Maintenance: the daily clean-up of resolved alerts, old log files and backups beyond retention."""

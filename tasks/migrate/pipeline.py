@@ -22,7 +22,8 @@ from migration_guard.tasks.migrate.policy import blocking_checks
 from migration_guard.tasks.migrate.recovery import add_recovery_advice
 from migration_guard.tasks.migrate.report import SafeMigrateReport
 from migration_guard.tasks.migrate.steps import PLAIN_STEPS, SafeMigrateSteps
-from migration_guard.tasks.project import Project, last_applied_migration
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import last_applied_migration
 from migration_guard.tasks.secrets import passwords_in, redact
 
 _log = logging.getLogger("migration_guard.migrate")

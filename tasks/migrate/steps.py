@@ -22,7 +22,8 @@ from migration_guard.tasks.migrate.execute import StatementFailed, run_statement
 from migration_guard.tasks.migrate.hooks import HookResult, run_hooks, startup_check
 from migration_guard.tasks.migrate.options import SafeMigrateOptions
 from migration_guard.tasks.migrate.plan import MigrationPlan, build_plan
-from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import read_status
 from migration_guard.tasks.validate import ValidationContext, ValidationOptions, run_validation
 
 

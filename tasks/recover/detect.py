@@ -19,7 +19,8 @@ from migration_guard.tasks.catalog import (
 )
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.models import Migration, MigrationStatus, State, StatusReport
-from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import read_status
 from migration_guard.tasks.sql.statements import split_statements
 
 AT = enums.AlterTableType

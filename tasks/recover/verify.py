@@ -9,7 +9,8 @@ from typing import Any
 from migration_guard.tasks.catalog import advisory_lock_holders, invalid_indexes
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.models import State
-from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import read_status
 from migration_guard.tasks.schema.drift import check_drift
 from migration_guard.tasks.schema.model import DriftReport
 

@@ -5,7 +5,7 @@ steps port as Prefect tasks, for ``flows/validate.py``."""
 
 from migration_guard.tasks.validate.context import ValidationContext, ValidationOptions
 from migration_guard.tasks.validate.model import CheckResult, CheckStatus, ValidationReport
-from migration_guard.tasks.validate.runner import run_validation
+from migration_guard.tasks.validate.pipeline import run_validation
 from migration_guard.tasks.validate.steps import PLAIN_STEPS, ValidateSteps
 
 __all__ = ["PLAIN_STEPS", "CheckResult", "CheckStatus", "ValidateSteps", "ValidationContext", "ValidationOptions",

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from migration_guard.tasks.backup import BackupInfo, VerifyResult, create_backup, verify_backup
 from migration_guard.tasks.models import StatusReport
-from migration_guard.tasks.project import Project, read_status
+from migration_guard.tasks.project import Project
+from migration_guard.tasks.status.pipeline import read_status
 from migration_guard.tasks.validate.context import ValidationContext
 from migration_guard.tasks.validate.model import CheckResult, ValidationReport
 from migration_guard.tasks.validate.registry import get_check

@@ -224,7 +224,8 @@ def _entry_points(server: SecretServer, dbname: str, tmp_path: Path):
     from migration_guard.tasks.settings import load_settings
     from migration_guard.tasks.backup.create import create_backup
     from migration_guard.tasks.db import connect
-    from migration_guard.tasks.project import Project, read_status
+    from migration_guard.tasks.project import Project
+    from migration_guard.tasks.status.pipeline import read_status
 
     wrong = server.wrong_url(dbname)
     good = server.url(dbname)

@@ -19,7 +19,8 @@ _SEVERITY = {State.FAILED: "HIGH", State.MODIFIED: "HIGH", State.MISSING_LOCALLY
 def run(ctx: CheckContext) -> Outcome:
     from pydantic import SecretStr
 
-    from migration_guard.tasks.project import Project, read_status
+    from migration_guard.tasks.project import Project
+    from migration_guard.tasks.status.pipeline import read_status
 
     update: dict = {"database_url": SecretStr(ctx.target.dsn), "migrations_dir": ctx.target.migrations_dir}
     if ctx.target.migration_tool:
@@ -83,8 +84,19 @@ def evaluate(report: StatusReport, now: datetime, grace_seconds: float, database
         f"{len(found)} problem migration(s): {', '.join(states)}", len(found), "migrations",
         Problem(severity, "DATABASE_MIGRATION", title,
                 f"Migrations of {database} ({report.tool}, ledger {report.ledger_table}):\n" + "\n".join(lines),
-                impact, tuple(suggestions)),
+                impact, tuple(suggestions),
+                original_error="\n".join(f"{s.name}: {s.failure_error}" for _, s, _ in found if s.failure_error),
+                key=problem_key([s for _, s, _ in found])),
     )
+
+
+def problem_key(statuses: list[MigrationStatus]) -> str:
+    """What makes this a different problem: each failed / modified / missing migration by name, and
+    whether migrations are pending (not which: a new pending migration is the same problem)."""
+    parts = {f"{s.state.value}:{s.name}" for s in statuses if s.state is not State.PENDING}
+    if any(s.state is State.PENDING for s in statuses):
+        parts.add("pending")
+    return ",".join(sorted(parts))
 
 
 CHECK = Check(NAME, "failed / modified / missing-locally migrations and pending ones past the grace period", run,

@@ -1,0 +1,1 @@
+"""The healthcheck suite's checks: one module per check, listed in ``tasks/healthcheck/registry.py``."""
