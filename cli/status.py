@@ -55,23 +55,30 @@ def render_report(report, show_all: bool = False) -> None:
         f"{'' if report.ledger_exists else ', not created yet'})"
     )
     statuses = list(report.statuses)
-    applied = [s for s in statuses if s.state.value == "applied"]
-    hidden = 0
-    if not show_all and len(applied) > 5:
-        keep = {s.name for s in applied[-5:]}
-        hidden = len(applied) - 5
-        statuses = [s for s in statuses if s.state.value != "applied" or s.name in keep]
+    hidden_applied = hidden_pending = 0
+    if not show_all:
+        statuses, hidden_applied = _collapse(statuses, "applied", keep="last")
+        statuses, hidden_pending = _collapse(statuses, "pending", keep="first")
     if statuses:
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("migration")
-        table.add_column("state")
-        table.add_column("detail", overflow="fold")
-        for s in statuses:
-            style = STATE_STYLES.get(s.state.value, "")
-            table.add_row(s.name, f"[{style}]{s.state.value}[/]", s.detail)
-        console.print(table)
-    if hidden:
-        console.print(f"[dim]… {hidden} earlier applied migrations hidden (--all shows them)[/]")
+        name_width = max(len(s.name) for s in statuses)
+        detail_width = max(len(s.detail) for s in statuses)
+        if name_width + detail_width + 17 <= console.width:
+            table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+            table.add_column("migration", no_wrap=True)
+            table.add_column("state", no_wrap=True)
+            table.add_column("detail", overflow="fold")
+            for s in statuses:
+                table.add_row(s.name, f"[{STATE_STYLES.get(s.state.value, '')}]{s.state.value}[/]", s.detail)
+            console.print(table)
+        else:
+            # too narrow for a table: one migration per line, never cut (people copy the name)
+            for s in statuses:
+                console.print(f"{s.name}  [{STATE_STYLES.get(s.state.value, '')}]{s.state.value}[/]"
+                              + (f" — {s.detail}" if s.detail else ""), soft_wrap=True, highlight=False)
+    if hidden_applied:
+        console.print(f"[dim]… {hidden_applied} earlier applied migrations hidden (--all shows them)[/]")
+    if hidden_pending:
+        console.print(f"[dim]… and {hidden_pending} more pending migrations (--all shows them)[/]")
     for s in report.statuses:
         if s.suggestion and s.state.value not in {"pending", "rolled_back"}:
             console.print(f"[bold red]{s.state.value}[/] {s.name}: {s.detail}\n  next: {s.suggestion}")
@@ -79,6 +86,21 @@ def render_report(report, show_all: bool = False) -> None:
         console.print(f"{len(report.pending)} migration(s) to apply\n  next: migration-guard migrate")
     verdict = {0: "[green]up to date[/]", 1: "[cyan]pending migrations[/]", 2: "[bold red]needs attention[/]"}
     console.print(f"summary: {report.summary} — {verdict[report.exit_code]}")
+
+
+#: rows of one state shown before the rest are collapsed into a count
+SHOWN_PER_STATE = 5
+
+
+def _collapse(statuses: list, state: str, keep: str) -> tuple[list, int]:
+    """``statuses`` with all but ``SHOWN_PER_STATE`` rows of ``state`` left out (the last ones, or the
+    first ones), and how many were left out."""
+    of_state = [s for s in statuses if s.state.value == state]
+    if len(of_state) <= SHOWN_PER_STATE:
+        return statuses, 0
+    shown = of_state[-SHOWN_PER_STATE:] if keep == "last" else of_state[:SHOWN_PER_STATE]
+    keep_names = {s.name for s in shown}
+    return [s for s in statuses if s.state.value != state or s.name in keep_names], len(of_state) - len(shown)
 
 
 def register(app: typer.Typer) -> None:
