@@ -172,11 +172,11 @@ class Ledger(ABC):
         cur = conn.execute(
             sql.SQL(
                 "UPDATE {} SET rolled_back_at = now() "
-                "WHERE migration_name = %s AND finished_at IS NULL AND rolled_back_at IS NULL"
+                "WHERE migration_name = %s AND finished_at IS NULL AND rolled_back_at IS NULL RETURNING 1"
             ).format(self.qualified_table),
             (name,),
         )
-        return cur.rowcount
+        return len(cur.fetchall())  # counted from RETURNING: rowcount is -1 in pipeline mode
 
     def mark_applied(self, conn: psycopg.Connection, migration: Migration) -> str:
         """``prisma migrate resolve --applied NAME``: roll back its failed rows, insert an applied row.
