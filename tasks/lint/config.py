@@ -5,12 +5,15 @@ Examples::
 
     LINT_DISABLE=prefer-timestamptz,prefer-text-over-varchar
     LINT_SEVERITY=ban-drop-column=warning,prefer-jsonb=off
+    LINT_ENABLE=require-table-schema,require-statement-timeout
 
     [tool.migration-guard.lint]
     disable = ["prefer-timestamptz"]
+    enable = ["require-table-schema"]
     severity = { ban-drop-column = "warning", prefer-jsonb = "off" }
 
-Environment values are applied after pyproject.toml (they win). ``off`` disables a rule.
+Environment values are applied after pyproject.toml (they win). ``off`` disables a rule. Opt-in rules
+(``Rule.opt_in``) run only when enabled (``enable`` / ``LINT_ENABLE``, or a severity given for them).
 """
 
 from __future__ import annotations
@@ -27,18 +30,28 @@ from migration_guard.tasks.lint.findings import SEVERITIES, Finding
 
 @dataclass(frozen=True)
 class LintConfig:
-    """Rules to skip and severity overrides (``off`` is expressed by ``disabled``)."""
+    """Rules to skip, opt-in rules to run, and severity overrides (``off`` is expressed by ``disabled``)."""
 
     disabled: frozenset[str] = frozenset()
     severities: dict[str, str] = field(default_factory=dict)
+    enabled: frozenset[str] = frozenset()
+
+    def runs(self, code: str) -> bool:
+        """True when findings of rule ``code`` are kept (not disabled; opt-in rules only when enabled)."""
+        from migration_guard.tasks.lint.registry import get_rule
+
+        if code in self.disabled:
+            return False
+        rule = get_rule(code)
+        return not (rule is not None and rule.opt_in) or code in self.enabled or code in self.severities
 
     def apply(self, findings: list[Finding]) -> list[Finding]:
-        """Drop findings of disabled rules and re-level the overridden ones."""
+        """Drop findings of disabled (or not enabled opt-in) rules and re-level the overridden ones."""
         from dataclasses import replace
 
         result = []
         for finding in findings:
-            if finding.rule in self.disabled:
+            if not self.runs(finding.rule):
                 continue
             level = self.severities.get(finding.rule)
             result.append(replace(finding, severity=level) if level and level != finding.severity else finding)
@@ -47,13 +60,14 @@ class LintConfig:
     def merged(self, other: LintConfig) -> LintConfig:
         """This config with ``other``'s choices on top."""
         severities = {**self.severities, **other.severities}
-        disabled = (self.disabled - set(other.severities)) | other.disabled
-        return LintConfig(frozenset(disabled), severities)
+        disabled = (self.disabled - set(other.severities) - other.enabled) | other.disabled
+        enabled = (self.enabled - other.disabled) | other.enabled
+        return LintConfig(frozenset(disabled), severities, frozenset(enabled))
 
 
 def parse_config(disable: str | list[str] | None = None, severity: str | dict[str, str] | None = None,
-                 source: str = "LINT_SEVERITY") -> LintConfig:
-    """Build a LintConfig from ``"a,b"`` / list and ``"rule=level,..."`` / dict.
+                 source: str = "LINT_SEVERITY", enable: str | list[str] | None = None) -> LintConfig:
+    """Build a LintConfig from ``"a,b"`` / list (disable, enable) and ``"rule=level,..."`` / dict.
 
     Raises:
         ConfigError: an unknown rule code or severity, naming ``source``.
@@ -65,6 +79,10 @@ def parse_config(disable: str | list[str] | None = None, severity: str | dict[st
     for code in _items(disable):
         _require_known(code, known, source.replace("SEVERITY", "DISABLE"))
         disabled.add(code)
+    enabled: set[str] = set()
+    for code in _items(enable):
+        _require_known(code, known, source.replace("SEVERITY", "ENABLE"))
+        enabled.add(code)
     levels: dict[str, str] = {}
     pairs = severity.items() if isinstance(severity, dict) else (_pair(item, source) for item in _items(severity))
     for code, level in pairs:
@@ -79,7 +97,7 @@ def parse_config(disable: str | list[str] | None = None, severity: str | dict[st
                 f"{source}: unknown severity {level!r} for {code}",
                 "use one of error, warning, info, off (e.g. ban-drop-column=warning)",
             )
-    return LintConfig(frozenset(disabled), levels)
+    return LintConfig(frozenset(disabled), levels, frozenset(enabled))
 
 
 def load_config(project_root: Path | None = None, environ: dict[str, str] | None = None) -> LintConfig:
@@ -96,8 +114,10 @@ def load_config(project_root: Path | None = None, environ: dict[str, str] | None
         section = _pyproject_section(pyproject)
         if section:
             config = parse_config(section.get("disable"), section.get("severity"),
-                                  source=f"{pyproject} [tool.migration-guard.lint] severity")
-    from_env = parse_config(environ.get("LINT_DISABLE"), environ.get("LINT_SEVERITY"), source="LINT_SEVERITY")
+                                  source=f"{pyproject} [tool.migration-guard.lint] severity",
+                                  enable=section.get("enable"))
+    from_env = parse_config(environ.get("LINT_DISABLE"), environ.get("LINT_SEVERITY"), source="LINT_SEVERITY",
+                            enable=environ.get("LINT_ENABLE"))
     return config.merged(from_env)
 
 

@@ -12,6 +12,8 @@ SMALL_TABLE_ROWS = 10_000
 SMALL_TABLE_BYTES = 64 * 1024 * 1024
 LARGE_TABLE_ROWS = 1_000_000
 LARGE_TABLE_BYTES = 1024 * 1024 * 1024
+#: The PostgreSQL version rules assume without ``--pg-version`` or a live server.
+DEFAULT_VERSION_NUM = 150000
 
 
 @dataclass
@@ -28,6 +30,8 @@ class LintContext:
         tool: ``prisma`` | ``sql`` | None; Prisma sends a whole migration file as one query, which
             PostgreSQL runs as one implicit transaction.
         server_version_num: e.g. 150004 in live mode; None = assume a supported PostgreSQL (>= 12).
+        target_version_num: the PostgreSQL the migrations will run on (``--pg-version``); None = the live
+            server's, else 15.
     """
 
     default_schema: str = "public"
@@ -37,10 +41,16 @@ class LintContext:
     column_types: dict[tuple[str, str, str], ColumnType] | None = None
     tool: str | None = None
     server_version_num: int | None = None
+    target_version_num: int | None = None
 
     @property
     def live(self) -> bool:
         return self.table_stats is not None
+
+    @property
+    def pg_version_num(self) -> int:
+        """The target PostgreSQL version: ``--pg-version``, else the live server's, else 15."""
+        return self.target_version_num or self.server_version_num or DEFAULT_VERSION_NUM
 
     def key(self, relation: Any) -> tuple[str, str]:
         """(schema, table) of a pglast RangeVar, unqualified names in ``default_schema``."""

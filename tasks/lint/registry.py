@@ -91,6 +91,9 @@ class Rule:
         blocking: the rule is about a lock or rewrite on an existing table; live mode re-levels it by
             the table's size (small → info, large → error).
         category: index, constraints, columns, destructive, transactions, locks, types, robustness, meta.
+        opt_in: off unless enabled (``LINT_ENABLE`` / pyproject ``enable``): a house style, not a hazard.
+        policy: a destructive change people make on purpose; a blocking finding prints the exact
+            acknowledgement (the ignore comment) to add.
     """
 
     code: str
@@ -102,6 +105,8 @@ class Rule:
     nodes: tuple[type, ...] = ()
     check: Check | None = field(default=None, compare=False)
     blocking: bool = False
+    opt_in: bool = False
+    policy: bool = False
 
 
 @cache
