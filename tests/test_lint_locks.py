@@ -21,7 +21,7 @@ def locks(sql: str, schema: str = "public") -> list[tuple[str, str, str, bool]]:
         ('ALTER TABLE "Post" ADD COLUMN "v" INTEGER NOT NULL DEFAULT 0', [("public", "Post", "ACCESS EXCLUSIVE", False)]),
         ("ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()", [("public", "t", "ACCESS EXCLUSIVE", True)]),
         ("ALTER TABLE t ALTER COLUMN c TYPE bigint", [("public", "t", "ACCESS EXCLUSIVE", True)]),
-        ("ALTER TABLE t ALTER COLUMN c TYPE text", [("public", "t", "ACCESS EXCLUSIVE", False)]),
+        ("ALTER TABLE t ALTER COLUMN c TYPE text", [("public", "t", "ACCESS EXCLUSIVE", True)]),  # old type unknown (issue 19)
         ("ALTER TABLE t VALIDATE CONSTRAINT c", [("public", "t", "SHARE UPDATE EXCLUSIVE", False)]),
         ("ALTER TABLE t SET UNLOGGED", [("public", "t", "ACCESS EXCLUSIVE", True)]),
         ("ALTER TABLE t DETACH PARTITION p CONCURRENTLY", [("public", "t", "SHARE UPDATE EXCLUSIVE", False)]),

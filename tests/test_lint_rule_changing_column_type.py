@@ -9,11 +9,13 @@ BAD = [
     'ALTER TABLE "Order" ALTER COLUMN "amount" SET DATA TYPE BIGINT;',
     'ALTER TABLE orders ALTER COLUMN total TYPE real;',
     'ALTER TABLE orders ALTER COLUMN status TYPE text USING status::text;',
+    # without a database the old type is unknown: TEXT may rewrite an integer column (issue 19, item 5)
+    'ALTER TABLE "User" ALTER COLUMN "name" SET DATA TYPE TEXT;',
+    'ALTER TABLE "User" ALTER COLUMN "name" TYPE varchar;',
+    'ALTER TABLE t ALTER COLUMN n TYPE numeric(65,30);',
 ]
 
 GOOD = [
-    'ALTER TABLE "User" ALTER COLUMN "name" SET DATA TYPE TEXT;',
-    'ALTER TABLE "User" ALTER COLUMN "name" TYPE varchar;',
     'CREATE TABLE o (amount int);\nALTER TABLE o ALTER COLUMN amount TYPE bigint;',
 ]
 

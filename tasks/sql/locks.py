@@ -284,26 +284,83 @@ def type_modifiers(type_node: Any) -> tuple[int, ...]:
     return tuple(values)
 
 
-_TEXTUAL = frozenset({"text", "varchar", "bpchar_unbounded"})
+#: Spellings that name the same pg_type (``typname``) as the parser's canonical name.
+TYPE_ALIASES = {
+    "int": "int4", "integer": "int4", "smallint": "int2", "bigint": "int8", "decimal": "numeric",
+    "character varying": "varchar", "character": "bpchar", "boolean": "bool", "real": "float4",
+    "double precision": "float8", "float": "float8",
+}
+#: (old, new) type names whose change is a binary-coercible relabel (no rewrite, no scan) whatever the
+#: modifiers (the modifier rules are in :func:`binary_coercible`); PostgreSQL 15 pg_cast method ``b``.
+_RELABEL = frozenset({
+    ("varchar", "text"), ("text", "varchar"), ("citext", "text"), ("text", "citext"), ("varchar", "citext"),
+    ("citext", "varchar"), ("cidr", "inet"), ("xml", "text"), ("xml", "varchar"),
+})
+#: Types whose length/precision modifier may grow without a rewrite (and be dropped: unbounded).
+_WIDENABLE = frozenset({"varchar", "varbit", "timestamp", "timestamptz", "time", "timetz", "numeric"})
 
 
-def type_change_is_binary_coercible(column: ast.ColumnDef) -> bool:
-    """True for ALTER COLUMN TYPE changes PostgreSQL does without a rewrite, judged from the new type
-    alone (the old type is not in the statement): to ``text``/``citext``, to ``varchar`` with or
-    without a length (assumed a widening from varchar), to ``numeric`` without precision.
-    A USING clause always rewrites.
+def canonical_type(name: str, mods: tuple[int, ...] = ()) -> tuple[str, tuple[int, ...]]:
+    """(pg_type name, modifiers) as the catalog spells them: aliases resolved, ``numeric(p)`` = (p, 0)."""
+    name = TYPE_ALIASES.get(name.lower(), name.lower())
+    if name == "numeric" and len(mods) == 1:
+        mods = (mods[0], 0)
+    return name, tuple(mods)
+
+
+def binary_coercible(old: str, old_mods: tuple[int, ...], new: str, new_mods: tuple[int, ...]) -> bool:
+    """True when ALTER COLUMN TYPE from ``old`` to ``new`` neither rewrites nor scans the table.
+
+    The PostgreSQL rules (ATColumnChangeRequiresRewrite with the types' length-coercion support
+    functions): the same type and modifiers; a binary relabel (varchar → text, text → varchar
+    without a length, citext ↔ text, cidr → inet); varchar(n) → varchar(m ≥ n) or unbounded;
+    numeric(p,s) → numeric(p' ≥ p, s) or unbounded numeric; timestamp/timestamptz/time(p) →
+    the same type with p' ≥ p or unbounded; varbit(n) → varbit(m ≥ n). Everything else rewrites
+    (int → bigint, int → numeric, json ↔ jsonb, uuid ↔ text, char(n) → anything, enum → text,
+    timestamp → timestamptz: that one skips the rewrite only when the session's TimeZone is UTC,
+    which a migration cannot count on). Array types (``_int4``) follow the same-type rule only.
     """
-    if column.raw_default is not None:  # USING expression
-        return False
-    name = type_name(column.typeName)
-    mods = type_modifiers(column.typeName)
-    if name in ("text", "citext"):
+    old, old_mods = canonical_type(old, old_mods)
+    new, new_mods = canonical_type(new, new_mods)
+    if old == new and old_mods == new_mods:
         return True
-    if name == "varchar":
-        return True
-    if name == "numeric" and not mods:
-        return True
+    if (old, new) in _RELABEL:
+        return not new_mods or (old == new) or (old == "varchar" and bool(old_mods) and new_mods[0] >= old_mods[0])
+    if old == new and old in _WIDENABLE:
+        if not new_mods:
+            return True
+        if not old_mods:
+            return False
+        if old == "numeric":
+            return len(new_mods) == 2 and len(old_mods) == 2 and new_mods[1] == old_mods[1] and new_mods[0] >= old_mods[0]
+        return new_mods[0] >= old_mods[0]
     return False
+
+
+def column_type_of(type_node: Any) -> tuple[str, tuple[int, ...]]:
+    """(pg_type name, modifiers) of a parsed type; arrays are ``_name`` as in pg_type."""
+    name, mods = canonical_type(type_name(type_node), type_modifiers(type_node))
+    if type_node is not None and getattr(type_node, "arrayBounds", None):
+        name = "_" + name
+    return name, mods
+
+
+def type_change_is_binary_coercible(
+    column: ast.ColumnDef, current: tuple[str, tuple[int, ...]] | None = None
+) -> bool:
+    """True for an ALTER COLUMN TYPE that PostgreSQL does without a rewrite.
+
+    Args:
+        column: the ALTER COLUMN TYPE command's definition (new type, USING in ``raw_default``).
+        current: the column's current (pg_type name, modifiers), when known (live catalog).
+
+    Without ``current`` nothing in the statement proves the change binary-coercible (``TYPE text``
+    rewrites an integer column), so it counts as a rewrite. A USING clause always rewrites.
+    """
+    if column.raw_default is not None or current is None:
+        return False
+    new, new_mods = column_type_of(column.typeName)
+    return binary_coercible(current[0], current[1], new, new_mods)
 
 
 def _index(node: ast.IndexStmt, schema: str) -> list[StatementLock]:
