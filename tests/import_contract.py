@@ -46,6 +46,8 @@ class Import:
     path: Path
     line: int
     guarded: bool
+    #: ``from package import name``: ``target`` is ``package.name``, which may be a module or an attribute
+    via_name: bool = False
 
 
 def _module_name(root: Path, path: Path) -> str:
@@ -65,6 +67,10 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
         prefix = node.module or ""
     prefix = prefix.removeprefix(PACKAGE + ".") if prefix != PACKAGE else ""
     return [prefix] + [f"{prefix}.{alias.name}".strip(".") for alias in node.names]
+
+
+def _is_via_name(targets: list[str], index: int, node: ast.AST) -> bool:
+    return isinstance(node, ast.ImportFrom) and index > 0 and bool(targets[0])
 
 
 def _guards(tree: ast.AST) -> set[int]:
@@ -111,8 +117,9 @@ def imports(root: Path) -> Iterator[Import]:
                     targets = [f"{PACKAGE}-dynamic"]
                 else:
                     continue
-                for target in targets:
-                    yield Import(module, target, path, node.lineno, node.lineno in guarded)
+                for index, target in enumerate(targets):
+                    yield Import(module, target, path, node.lineno, node.lineno in guarded,
+                                 _is_via_name(targets, index, node))
 
 
 def _top(name: str) -> str:
@@ -170,6 +177,8 @@ def violations(root: Path) -> list[str]:
     for imp in imports(root):
         if imp.target in modules and imp.target != imp.module and not imp.module.startswith(imp.target + "."):
             module_edges.setdefault(imp.module, set()).add(imp.target)
+        if imp.via_name:
+            continue
         where = f"{imp.path.relative_to(root)}:{imp.line}"
         source_top, target_top = _top(imp.module), _top(imp.target)
         ours = target_top in rank or imp.target == f"{PACKAGE}-dynamic"
