@@ -13,6 +13,7 @@ STATE_STYLES = {
     "failed": "bold red",
     "modified": "bold red",
     "missing_locally": "bold red",
+    "running": "bold yellow",
 }
 
 
@@ -21,11 +22,13 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print stable JSON (see README) instead of a table."),
     show_all: bool = typer.Option(False, "--all", "-a", help="List applied migrations too (default: only the last 5)."),
 ) -> None:
-    """Show the state of every migration: applied, pending, failed, rolled_back, modified, missing_locally.
+    """Show the state of every migration: applied, pending, running, failed, rolled_back, modified, missing_locally.
 
-    Reads the migrations folder and the ledger table; takes no lock; changes nothing.
+    Reads the migrations folder and the ledger table; takes no lock; changes nothing. A started,
+    unfinished migration that a live session is applying right now is ``running`` (with the session
+    and how sure the tool is), not failed.
 
-    Exit codes (monitoring convention): 0 all applied; 1 pending migrations only;
+    Exit codes (monitoring convention): 0 all applied; 1 pending or running migrations only;
     2 failed, modified or missing-locally migrations; 3 could not check (bad configuration,
     unreachable database, unreadable migration file).
     """
@@ -81,10 +84,14 @@ def render_report(report, show_all: bool = False) -> None:
         console.print(f"[dim]… and {hidden_pending} more pending migrations (--all shows them)[/]")
     for s in report.statuses:
         if s.suggestion and s.state.value not in {"pending", "rolled_back"}:
-            console.print(f"[bold red]{s.state.value}[/] {s.name}: {s.detail}\n  next: {s.suggestion}")
+            console.print(f"[{STATE_STYLES.get(s.state.value, 'bold red')}]{s.state.value}[/] {s.name}: {s.detail}\n"
+                          f"  next: {s.suggestion}", soft_wrap=True, highlight=False)
     if report.pending:
-        console.print(f"{len(report.pending)} migration(s) to apply\n  next: migration-guard migrate")
+        after = " (after the running one finishes)" if report.running else ""
+        console.print(f"{len(report.pending)} migration(s) to apply\n  next: migration-guard migrate{after}")
     verdict = {0: "[green]up to date[/]", 1: "[cyan]pending migrations[/]", 2: "[bold red]needs attention[/]"}
+    if report.exit_code == 1 and report.running:
+        verdict[1] = "[bold yellow]a migration is running[/]"
     console.print(f"summary: {report.summary} — {verdict[report.exit_code]}")
 
 

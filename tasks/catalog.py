@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from migration_guard.tasks.models import LiveSession
+
 
 @dataclass(frozen=True)
 class SessionInfo:
@@ -64,6 +66,26 @@ def advisory_lock_holders(conn: psycopg.Connection, key: int) -> list[SessionInf
             (classid, objid),
         )
         return cur.fetchall()
+
+
+def migration_sessions(conn: psycopg.Connection, key: int) -> list[LiveSession]:
+    """Other client sessions of this database that may be applying a migration, in one query: the
+    holders of the migration advisory lock ``key``, migration-guard's own migrate sessions, and
+    every session running a statement now (the caller matches their queries to a migration)."""
+    classid, objid = advisory_key_parts(key)
+    rows = conn.execute(
+        "SELECT a.pid, a.application_name, a.state, a.query, a.backend_start, a.query_start, "
+        "EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted "
+        "AND l.classid = %s AND l.objid = %s AND l.objsubid = 1 AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())) AS holds_lock, "
+        "a.usename::text, host(a.client_addr) "
+        "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+        "AND a.backend_type = 'client backend' ORDER BY a.backend_start",
+        (classid, objid),
+    ).fetchall()
+    sessions = [LiveSession(*r) for r in rows]
+    return [s for s in sessions if s.holds_lock or s.state == "active"
+            or (s.application_name or "").startswith("migration-guard migrate")]
 
 
 def sessions_in_transaction(conn: psycopg.Connection, min_age_seconds: float = 0) -> list[SessionInfo]:

@@ -73,10 +73,70 @@ class State(StrEnum):
     ROLLED_BACK = "rolled_back"
     MODIFIED = "modified"
     MISSING_LOCALLY = "missing_locally"
+    #: started, not finished, and a live session is applying it right now (not a failure)
+    RUNNING = "running"
 
 
 PROBLEM_STATES = frozenset({State.FAILED, State.MODIFIED, State.MISSING_LOCALLY})
 NOT_APPLIED_STATES = frozenset({State.PENDING, State.ROLLED_BACK})
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A database session that may be applying a migration: a holder of the migration lock, one of
+    migration-guard's own migrate sessions, or a session running a statement (pg_stat_activity)."""
+
+    pid: int
+    application_name: str | None
+    state: str | None
+    query: str | None
+    backend_start: datetime | None
+    query_start: datetime | None
+    holds_lock: bool
+    usename: str | None = None
+    client_addr: str | None = None
+
+    @property
+    def application(self) -> str:
+        """The application name, or what an empty one means (Prisma's engine sets none)."""
+        return self.application_name or "(none set; Prisma's engine sets none)"
+
+    @property
+    def current_statement(self) -> str:
+        """The session's current (or last) statement on one line, at most 160 characters."""
+        query = " ".join((self.query or "").split())
+        return query if len(query) <= 160 else query[:157] + "..."
+
+    def describe(self) -> str:
+        """One line: pid, application, user, client, state, lock, current statement."""
+        lock = ", holds the migration lock" if self.holds_lock else ""
+        return (f"pid {self.pid} (application {self.application}, user {self.usename or '?'}, "
+                f"client {self.client_addr or 'local'}, {self.state or '?'}{lock}): {self.current_statement}")
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Why a started, unfinished ledger row is taken to be running now.
+
+    Attributes:
+        session: the session applying it (the one to name, with its current statement).
+        confidence: ``high`` (a session runs one of its statements, or migration-guard's own migrate
+            holds the lock) or ``medium`` (inferred from the migration lock alone: Prisma writes no
+            session id in its ledger).
+        evidence: the reasoning, in one sentence.
+    """
+
+    session: LiveSession
+    confidence: str
+    evidence: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready (the ``in_flight`` of a running migration in ``status --json``)."""
+        s = self.session
+        return {"confidence": self.confidence, "evidence": self.evidence, "pid": s.pid,
+                "application_name": s.application_name, "user": s.usename, "state": s.state,
+                "holds_lock": s.holds_lock, "query": s.current_statement,
+                "query_start": s.query_start.isoformat() if s.query_start else None}
 
 
 #: a frame of a migration tool's backtrace in the ledger logs ("   0: sql_schema_connector::...")
@@ -93,6 +153,8 @@ class MigrationStatus:
     entries: tuple[LedgerEntry, ...] = ()
     detail: str = ""
     suggestion: str = ""
+    #: set for a RUNNING migration: the session applying it and how sure that is
+    in_flight: InFlight | None = None
 
     @property
     def failed_entries(self) -> tuple[LedgerEntry, ...]:
@@ -146,6 +208,11 @@ class StatusReport:
         return [s for s in self.statuses if s.state in NOT_APPLIED_STATES]
 
     @property
+    def running(self) -> list[MigrationStatus]:
+        """Migrations a live session is applying right now."""
+        return [s for s in self.statuses if s.state is State.RUNNING]
+
+    @property
     def last_applied(self) -> str | None:
         """Name of the last applied migration (edited after apply counts: it was applied), if any."""
         applied = [s.name for s in self.statuses if s.state.value in {"applied", "modified"}]
@@ -153,10 +220,10 @@ class StatusReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all applied, 1 pending only, 2 failed / modified / missing locally."""
+        """0 all applied, 1 pending or running only, 2 failed / modified / missing locally."""
         if self.problems:
             return 2
-        if self.pending:
+        if self.pending or self.running:
             return 1
         return 0
 

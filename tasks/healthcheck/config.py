@@ -86,11 +86,13 @@ class Thresholds(_Strict):
     replication_lag_critical: timedelta = timedelta(minutes=10)
     stale_migration_lock: timedelta = timedelta(minutes=10)
     pending_migration_grace: timedelta = timedelta(hours=1)
+    #: a migration still running after this long is alerted on (naming its session)
+    running_migration: timedelta = timedelta(minutes=30)
     backup_max_age: timedelta | None = None
 
     @field_validator("long_query", "idle_in_transaction", "lock_wait", "replication_lag_warn",
                      "replication_lag_critical", "stale_migration_lock", "pending_migration_grace",
-                     "backup_max_age", mode="before")
+                     "running_migration", "backup_max_age", mode="before")
     @classmethod
     def _parse(cls, value: Any) -> Any:
         return None if value is None else _duration(value)

@@ -90,7 +90,8 @@ def detect(project: Project, *, stale_lock_seconds: float = 60.0) -> Detection:
             detection.unvalidated = [c for c in unvalidated if c.name in meant]
         for holder in advisory_lock_holders(conn, project.ledger.lock_key):
             idle = (holder.state or "").startswith("idle")
-            if idle and (holder.age_seconds or 0) >= stale_lock_seconds or holder.state is None:
+            # while a migration runs (status: running), every lock holder is busy, never stale
+            if not report.running and (idle and (holder.age_seconds or 0) >= stale_lock_seconds or holder.state is None):
                 detection.stale_lock_holders.append(holder)
             else:
                 detection.busy_lock_holders.append(holder)

@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from migration_guard.tasks.models import LedgerEntry, Migration, MigrationStatus, State, StatusReport
+from migration_guard.tasks.models import LedgerEntry, LiveSession, Migration, MigrationStatus, State, StatusReport
+from migration_guard.tasks.status.inflight import find_in_flight
 
 
 def compute_statuses(
-    migrations: Sequence[Migration], entries: Sequence[LedgerEntry], *, tool: str = "prisma"
+    migrations: Sequence[Migration], entries: Sequence[LedgerEntry], *, tool: str = "prisma",
+    sessions: Sequence[LiveSession] = (),
 ) -> list[MigrationStatus]:
     """Decide each migration's state from the files and the ledger rows (Prisma's rules).
 
     - applied: a row with finished_at set and rolled_back_at NULL, and the file's checksum matches
       (line-ending-only differences match);
     - modified: applied, but the file changed since;
-    - failed: a row neither finished nor rolled back, and no applied row;
+    - running: a row neither finished nor rolled back that a live session is applying now
+      (``sessions``; see ``tasks/status/inflight.py`` for the evidence and its confidence);
+    - failed: a row neither finished nor rolled back, and no applied row (and not running);
     - rolled_back: every row rolled back (Prisma re-applies it on the next deploy);
     - pending: on disk, no row;
     - missing_locally: applied in the database, no file on disk.
@@ -26,10 +30,14 @@ def compute_statuses(
         rows_by_name[entry.migration_name].append(entry)
     local = {m.name: m for m in migrations}
     names = sorted(set(local) | set(rows_by_name))
-    return [_status_of(name, local.get(name), tuple(rows_by_name.get(name, ())), tool) for name in names]
+    unfinished = [e for e in entries if e.is_failed]
+    newest = max(unfinished, key=lambda e: e.started_at).id if unfinished else None
+    return [_status_of(name, local.get(name), tuple(rows_by_name.get(name, ())), tool, sessions, newest)
+            for name in names]
 
 
-def _status_of(name: str, migration: Migration | None, rows: tuple[LedgerEntry, ...], tool: str) -> MigrationStatus:
+def _status_of(name: str, migration: Migration | None, rows: tuple[LedgerEntry, ...], tool: str,
+               sessions: Sequence[LiveSession] = (), newest_unfinished: str | None = None) -> MigrationStatus:
     applied = [r for r in rows if r.is_applied]
     failed = [r for r in rows if r.is_failed]
     if applied:
@@ -48,6 +56,20 @@ def _status_of(name: str, migration: Migration | None, rows: tuple[LedgerEntry, 
                 "in a new migration",
             )
         return MigrationStatus(name, State.APPLIED, migration, rows)
+    if failed and sessions:
+        last = failed[-1]
+        in_flight = find_in_flight(migration, last, sessions, newest_unfinished=last.id == newest_unfinished)
+        if in_flight is not None:
+            session = in_flight.session
+            return MigrationStatus(
+                name, State.RUNNING, migration, rows,
+                f"running since {last.started_at:%Y-%m-%d %H:%M:%S %Z}, by pid {session.pid} "
+                f"(application {session.application}; {in_flight.confidence} confidence: {in_flight.evidence}); "
+                f"current statement: {session.current_statement or '(none)'}",
+                "wait for it to finish, then: migration-guard status   (never mark a running migration "
+                "resolved: it would corrupt the ledger when it finishes)",
+                in_flight,
+            )
     if failed:
         last = failed[-1]
         where = f" after {last.applied_steps_count} step(s)" if last.applied_steps_count else ""
@@ -88,15 +110,17 @@ def build_report(
     database: str,
     ledger_table: str,
     ledger_exists: bool,
+    sessions: Sequence[LiveSession] = (),
 ) -> StatusReport:
-    """A :class:`StatusReport` from files and ledger rows."""
+    """A :class:`StatusReport` from files, ledger rows and the live sessions that may be applying
+    one of them."""
     return StatusReport(
         tool=tool,
         migrations_dir=migrations_dir,
         database=database,
         ledger_table=ledger_table,
         ledger_exists=ledger_exists,
-        statuses=tuple(compute_statuses(migrations, entries, tool=tool)),
+        statuses=tuple(compute_statuses(migrations, entries, tool=tool, sessions=sessions)),
     )
 
 
@@ -118,6 +142,7 @@ def report_to_dict(report: StatusReport) -> dict:
                 "suggestion": s.suggestion,
                 "checksum": s.migration.checksum if s.migration else None,
                 "path": str(s.migration.path) if s.migration else None,
+                "in_flight": s.in_flight.to_dict() if s.in_flight else None,
                 "attempts": [
                     {
                         "id": e.id,

@@ -11,7 +11,8 @@ from migration_guard.tasks.status.steps import PLAIN_STEPS, StatusSteps
 
 
 def read_status(project: Project, steps: StatusSteps = PLAIN_STEPS) -> StatusReport:
-    """Disk + ledger joined into a :class:`StatusReport`.
+    """Disk + ledger joined into a :class:`StatusReport`; when a ledger row is unfinished, the live
+    sessions tell a migration running now (``running``) from a failed one.
 
     Raises:
         MigrationFileError: a migration on disk is unreadable.
@@ -19,6 +20,12 @@ def read_status(project: Project, steps: StatusSteps = PLAIN_STEPS) -> StatusRep
     """
     migrations = steps.read_migrations(project)
     exists, entries = steps.read_ledger(project)
+    sessions = []
+    if any(e.is_failed for e in entries):
+        # sessions first, then the ledger again: a migration that finished in between reads as
+        # applied, not as an unfinished row with nobody holding the lock (a false "failed")
+        sessions = steps.read_sessions(project)
+        exists, entries = steps.read_ledger(project)
     return build_report(
         migrations,
         entries,
@@ -27,6 +34,7 @@ def read_status(project: Project, steps: StatusSteps = PLAIN_STEPS) -> StatusRep
         database=project.target,
         ledger_table=project.ledger.display_table,
         ledger_exists=exists,
+        sessions=sessions,
     )
 
 

@@ -10,4 +10,5 @@ from migration_guard.tasks.tasks import prefect_steps
 PREFECT_STEPS = prefect_steps(PLAIN_STEPS, {
     "read_migrations": {"name": "read-migrations"},
     "read_ledger": {"name": "read-ledger", **DB_TASK_OPTIONS},
+    "read_sessions": {"name": "read-migration-sessions", **DB_TASK_OPTIONS},
 })

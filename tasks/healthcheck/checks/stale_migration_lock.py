@@ -23,8 +23,13 @@ def run(ctx: CheckContext) -> Outcome:
     limit = ctx.config.thresholds.stale_migration_lock.total_seconds()
     stale = []
     for owner, key in LOCK_KEYS.items():
+        sessions = catalog.migration_sessions(ctx.conn, key)
+        # migration-guard migrate holds the lock on an idle session while another one applies
+        applying = any(s.application_name == "migration-guard migrate" for s in sessions)
         for holder in catalog.advisory_lock_holders(ctx.conn, key):
             idle_for = (ctx.now - holder.state_change).total_seconds() if holder.state_change else 0
+            if applying and holder.application_name == "migration-guard migrate lock":
+                continue
             if holder.state != "active" and idle_for >= limit:
                 stale.append((owner, key, holder, idle_for))
     if not stale:
