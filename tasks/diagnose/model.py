@@ -80,6 +80,9 @@ class Diagnosis:
     failing_source: str = ""
     parse_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: how it was found: "replay" (a shadow database) or "catalog" (reading the live catalog)
+    method: str = "catalog"
+    note: str = ""
 
     def count(self, effect: Effect) -> int:
         """How many statements have ``effect``."""

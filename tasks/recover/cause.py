@@ -78,6 +78,8 @@ class FailureCause:
     sqlstate: str | None = None
     statement_index: int | None = None
     blockers: list[str] = field(default_factory=list)
+    #: what a person does about it, when the generic "fix the offending rows" is not the answer
+    fix: str = ""
 
     def describe(self) -> str:
         """One paragraph for reports."""
@@ -96,7 +98,7 @@ class FailureCause:
         return {"kind": self.kind, "present": self.present, "summary": self.summary, "detail": self.detail,
                 "offending_rows": self.offending_rows, "listing_query": self.listing_query,
                 "sqlstate": self.sqlstate, "statement": None if self.statement_index is None else self.statement_index + 1,
-                "blockers": self.blockers}
+                "blockers": self.blockers, "fix": self.fix}
 
 
 def sqlstate_from_logs(logs: str | None) -> str | None:
@@ -117,7 +119,22 @@ _SERVER_MESSAGES = (
     ("server closed the connection unexpectedly", "connection_lost"),
     ("connection terminated", "connection_lost"),
     ("deadlock detected", "deadlock"),
+    # Prisma's schema engine through the wasm harness: ``Unique constraint failed: <name>`` ...
+    ("null constraint failed", "nulls"),
+    ("contains null values", "nulls"),
+    ("violates not-null constraint", "nulls"),
+    ("unique constraint failed", "duplicates"),
+    ("could not create unique index", "duplicates"),
+    ("duplicate key value", "duplicates"),
+    ("foreign key constraint failed", "orphans"),
+    ("violates foreign key constraint", "orphans"),
+    ("is violated by some row", "check_violation"),
+    ("violates check constraint", "check_violation"),
+    ("invalidinputvalue", "uncastable"),
+    ("invalid input value", "uncastable"),
+    ("invalid input syntax", "uncastable"),
 )
+
 
 
 def kind_from_server_message(logs: str | None) -> str | None:

@@ -17,7 +17,12 @@ from migration_guard.tasks.recover.cause import (
     with_failing_statement,
     without_known_cause,
 )
-from migration_guard.tasks.recover.rechecks import lock_blockers, recheck_remaining, recheck_statement
+from migration_guard.tasks.recover.rechecks import (
+    lock_blockers,
+    recheck_remaining,
+    recheck_statement,
+    remaining_enums,
+)
 from migration_guard.tasks.schema.model import SchemaSnapshot
 
 
@@ -52,12 +57,17 @@ def classify_failure(
     def with_locks(cause: FailureCause) -> FailureCause:
         return with_blockers(cause, lock_blockers(conn, tables, lock_age_seconds))
 
-    data_cause = recheck_statement(conn, failing, snapshot, schema) if failing is not None else None
-    if data_cause is not None and (data_cause.present or kind in (None, data_cause.kind)):
+    new_enums = remaining_enums(diagnosis, schema)
+    data_cause = recheck_statement(conn, failing, snapshot, schema, new_enums) if failing is not None else None
+    if data_cause is not None and (data_cause.present or _same_failure(kind, data_cause.kind)):
+        if data_cause.kind == "unknown" and kind in DATA_KINDS:
+            data_cause.kind = kind
+        if data_cause.present is False:  # gone for the failing statement: a later one may still fail
+            data_cause = recheck_remaining(conn, diagnosis, snapshot, schema) or data_cause
         data_cause.sqlstate = sqlstate
         return with_locks(data_cause)
     cause = cause_from_kind(kind, sqlstate, diagnosis)
-    if cause.kind in RECHECK_REMAINING:
+    if cause.kind in RECHECK_REMAINING or cause.kind in DATA_KINDS:
         blocking = recheck_remaining(conn, diagnosis, snapshot, schema)
         if blocking is not None:
             blocking.sqlstate = sqlstate
@@ -65,3 +75,12 @@ def classify_failure(
         if cause.kind == "unknown":
             cause = without_known_cause(cause)
     return with_failing_statement(with_locks(cause), failing)
+
+
+#: failure kinds a data re-check can confirm
+DATA_KINDS = ("duplicates", "orphans", "nulls", "check_violation", "uncastable")
+
+
+def _same_failure(logged: str | None, rechecked: str) -> bool:
+    """True when the re-check speaks to the failure the logs name (or the logs name none)."""
+    return logged in (None, "unknown", rechecked) or (rechecked == "unknown" and logged in DATA_KINDS)

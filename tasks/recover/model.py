@@ -44,6 +44,8 @@ class RepairPlan:
     next_step: str = ""
     irreversible: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: what the plan undoes without a step of its own (DML whose writes the drops remove)
+    notes: list[str] = field(default_factory=list)
     alternatives: list[str] = field(default_factory=list)
     #: idle sessions holding the migration lock, ended before anything else runs
     terminate: list[str] = field(default_factory=list)
@@ -68,6 +70,8 @@ class RepairPlan:
         if self.ledger_action and self.migration:
             lines.append(f"  ledger: mark {self.migration} {self.ledger_action.replace('_', ' ')} "
                          f"(as prisma migrate resolve --{self.ledger_action.replace('_', '-')})")
+        for note in self.notes:
+            lines.append(f"  undone by a drop: {note}")
         for item in self.irreversible:
             lines.append(f"  irreversible: {item}")
         for warning in self.warnings:
@@ -83,7 +87,7 @@ class RepairPlan:
         return {
             "direction": self.direction, "migration": self.migration, "runnable": self.runnable,
             "blocked_reason": self.blocked_reason, "next_step": self.next_step,
-            "ledger_action": self.ledger_action, "irreversible": self.irreversible, "warnings": self.warnings,
+            "ledger_action": self.ledger_action, "irreversible": self.irreversible, "warnings": self.warnings, "notes": self.notes,
             "alternatives": self.alternatives, "terminate": self.terminate,
             "steps": [{"sql": s.sql, "description": s.description, "transactional": s.transactional,
                        "statement": s.statement} for s in self.steps],

@@ -156,13 +156,14 @@ def _plan(project: Project, options: RecoverOptions, steps: RecoverSteps, detect
     if target is not None:
         diagnosis, cause = steps.diagnose(project, target, options.lock_age_seconds)
         report.diagnosis, report.cause = diagnosis, cause
-        backup_path = _backup_before(project, target)
-        plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path)
+        backup_path, backup_note = backup_before(project, target)
+        plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path,
+                           backup_note=backup_note)
         if options.mode == "rollback" and plan.irreversible:
             before, note = steps.earlier_schema(project, target)
             if before is not None:
                 plan = choose_plan(diagnosis, cause, options.mode, schema=project.schema, backup_path=backup_path,
-                                   before=before)
+                                   before=before, backup_note=backup_note)
             plan.warnings.append(note)
         covered = {s.invalid_index for s in diagnosis.statements if s.invalid_index}
         failed = target.failed_entries
@@ -178,15 +179,26 @@ def _plan(project: Project, options: RecoverOptions, steps: RecoverSteps, detect
     return plan
 
 
-def _backup_before(project: Project, target: MigrationStatus) -> str | None:
-    """The newest backup taken before the failed attempt started (what a restore should use)."""
+def backup_before(project: Project, target: MigrationStatus) -> tuple[str | None, str]:
+    """(path, note): the newest backup OF THIS DATABASE taken before the failed attempt started, or
+    (None, why none fits). A backup matches when its metadata's source (host:port/dbname) and
+    database name are this project's; backups of other databases in the same folder never do.
+    """
     from migration_guard.tasks.backup import list_backups
 
     started = min((e.started_at for e in target.failed_entries), default=None)
+    database = project.target.rsplit("/", 1)[-1]
+    others = 0
     for info in list_backups(project.settings.backup_dir):
+        if info.target != project.target or info.database != database:
+            others += 1
+            continue
         if started is None or info.created_at <= started:
-            return str(info.path)
-    return None
+            return str(info.path), ""
+    where = f" in {project.settings.backup_dir}"
+    if others:
+        where += f" ({others} backup(s) there are of other databases)"
+    return None, where
 
 
 def _finish(report: RecoveryReport, started: float) -> RecoveryReport:

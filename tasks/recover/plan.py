@@ -10,13 +10,15 @@ failure debris) and ``undo.py`` (rollback); the plan's data is ``model.RepairPla
 
 from __future__ import annotations
 
+import shlex
+
 from pglast import ast
 
 from migration_guard.tasks.diagnose.model import Diagnosis, Effect
 from migration_guard.tasks.recover.cause import FailureCause
 from migration_guard.tasks.recover.model import PlanStep, RepairPlan
 from migration_guard.tasks.recover.redo import redo_statement
-from migration_guard.tasks.recover.undo import undo_statement
+from migration_guard.tasks.recover.undo import CreatedHere, undo_statement
 from migration_guard.tasks.schema.model import SchemaSnapshot
 
 MODES = ("auto", "forward", "rollback")
@@ -25,7 +27,8 @@ __all__ = ["MODES", "PlanStep", "RepairPlan", "choose_plan", "forward_plan", "ro
 
 
 def choose_plan(diagnosis: Diagnosis, cause: FailureCause | None, mode: str, *, schema: str = "public",
-                backup_path: str | None = None, before: SchemaSnapshot | None = None) -> RepairPlan:
+                backup_path: str | None = None, before: SchemaSnapshot | None = None,
+                backup_note: str = "") -> RepairPlan:
     """The plan for ``mode`` (auto | forward | rollback) given the diagnosis and the cause.
 
     ``before`` is the schema as the earlier migrations leave it (a shadow database's snapshot); with
@@ -33,7 +36,7 @@ def choose_plan(diagnosis: Diagnosis, cause: FailureCause | None, mode: str, *, 
     constraints instead of asking for a restore.
     """
     forward = forward_plan(diagnosis, schema)
-    rollback = rollback_plan(diagnosis, schema, backup_path, before)
+    rollback = rollback_plan(diagnosis, schema, backup_path, before, backup_note)
     if mode == "rollback":
         return rollback
     if mode == "forward":
@@ -67,11 +70,17 @@ def _blocked(plan: RepairPlan, reason: str, next_step: str, rollback: RepairPlan
 def _fix_cause_hint(cause: FailureCause | None) -> str:
     if cause is None:
         return "inspect the failure (migration-guard status) and decide: --mode forward or --mode rollback"
+    if cause.fix:
+        return cause.fix
     if cause.listing_query:
         return (f"fix the offending rows (list them with: {cause.listing_query.splitlines()[-1]}) then re-run "
                 "migration-guard recover; or undo with --mode rollback")
     if cause.blockers:
         return "wait for (or end) the blocking session(s), then re-run migration-guard recover"
+    if cause.present is None:
+        return ("decide: the cause cannot be checked without running the statements; run them with "
+                "migration-guard recover --mode forward --yes (in one transaction when possible: if it fails "
+                "again nothing changes), or undo with migration-guard recover --mode rollback --yes")
     return "fix the cause, then re-run migration-guard recover (or choose --mode forward / --mode rollback)"
 
 
@@ -83,8 +92,10 @@ def forward_plan(diagnosis: Diagnosis, schema: str = "public") -> RepairPlan:
         listed = ", ".join(f"{s.index + 1} (line {s.line})" for s in unknown)
         plan.runnable = False
         plan.blocked_reason = f"cannot tell whether statement(s) {listed} ran; recovery never guesses"
-        plan.next_step = ("check those statements' effects by hand, then choose: --mode forward after fixing "
-                          "the data, or restore the backup")
+        plan.next_step = (f"a person must decide whether statement(s) {listed} ran (their effect is in the rows, "
+                          "not the schema): if they did, run the statements after them by hand and mark the "
+                          f"migration applied (prisma migrate resolve --applied {diagnosis.migration}); if not, run "
+                          "them and the rest by hand and mark it the same way; or restore a backup")
         return plan
     remaining = diagnosis.remaining
     first = remaining[0].index if remaining else None
@@ -96,7 +107,8 @@ def forward_plan(diagnosis: Diagnosis, schema: str = "public") -> RepairPlan:
         if problem:
             plan.runnable = False
             plan.blocked_reason = f"statement {s.index + 1} (line {s.line}) is partly done: {problem}"
-            plan.next_step = "finish it by hand or restore the backup, then mark it: migration-guard recover --mode forward"
+            plan.next_step = (f"a person must finish statement {s.index + 1} by hand ({problem}); then "
+                              "migration-guard recover --plan diagnoses it done and plans the rest")
             return plan
         plan.steps.extend(steps)
     if not remaining:
@@ -105,23 +117,46 @@ def forward_plan(diagnosis: Diagnosis, schema: str = "public") -> RepairPlan:
 
 
 def rollback_plan(diagnosis: Diagnosis, schema: str = "public", backup_path: str | None = None,
-                  before: SchemaSnapshot | None = None) -> RepairPlan:
+                  before: SchemaSnapshot | None = None, backup_note: str = "") -> RepairPlan:
     """Undo what was done, last first; then mark the migration rolled back."""
     plan = RepairPlan("rollback", diagnosis.migration, ledger_action="rolled_back")
+    created = CreatedHere()
+    for s in diagnosis.statements:
+        if s.effect in (Effect.DONE, Effect.PARTLY_DONE):
+            created.add(s, schema)
     for s in reversed(diagnosis.statements):
         if s.effect is Effect.NOT_DONE or s.session_setting or isinstance(s.node, ast.TransactionStmt):
             continue
+        absorbed = created.absorbs(s.node, schema)
+        if absorbed and s.effect is not Effect.UNKNOWN:
+            plan.notes.append(f"statement {s.index + 1} (line {s.line}, {s.kind}) is undone by the drops: {absorbed}")
+            continue
         if s.effect is Effect.UNKNOWN:
+            if absorbed:
+                plan.notes.append(f"statement {s.index + 1} (line {s.line}) may have run; if it did, the drops "
+                                  f"undo it: {absorbed}")
+                continue
             plan.irreversible.append(f"statement {s.index + 1} (line {s.line}) may have run and cannot be undone blindly")
             continue
-        steps, irreversible = undo_statement(s, schema, before)
+        steps, irreversible = undo_statement(s, schema, before, created)
         plan.steps.extend(steps)
         plan.irreversible.extend(irreversible)
     if plan.irreversible:
         plan.runnable = False
         plan.direction = "rollback"
-        where = f" ({backup_path})" if backup_path else ""
-        plan.blocked_reason = "some changes cannot be undone statement by statement: restore the backup"
-        plan.next_step = (f"restore the pre-recovery backup{where}: migration-guard backup restore <path>, then "
-                          "mark the migration rolled back: migration-guard recover --mode rollback")
+        plan.blocked_reason = ("some changes cannot be undone statement by statement: only a restore undoes them "
+                               "(it also throws away every write since the backup)")
+        plan.next_step = restore_advice(backup_path, backup_note)
     return plan
+
+
+def restore_advice(backup_path: str | None, backup_note: str = "") -> str:
+    """What to do when only a restore undoes the migration: the named backup of THIS database, or none."""
+    if backup_path:
+        return (f"decide: restore the backup of this database taken before the failed attempt "
+                f"(migration-guard backup restore {shlex.quote(backup_path)} --replace --yes; its ledger is from "
+                "before the attempt, so nothing is left to mark), or finish forward instead: fix the cause, then "
+                "migration-guard recover --mode forward --yes")
+    return (f"decide: no backup of this database from before the failed attempt exists{backup_note}; finish it "
+            "forward (fix the cause, then migration-guard recover --mode forward --yes), or undo the listed "
+            "changes by hand and mark it rolled back (prisma migrate resolve --rolled-back <the migration>)")

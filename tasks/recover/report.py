@@ -39,6 +39,8 @@ class RecoveryReport:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     alerts: str | None = None
+    #: the approver's answer in a flow run (approved, comment, by, at); None when nobody was asked
+    approval: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -54,7 +56,8 @@ class RecoveryReport:
             "diagnosis": None if self.diagnosis is None else {
                 "summary": self.diagnosis.summary, "failing_statement": None if self.diagnosis.failing_index is None
                 else self.diagnosis.failing_index + 1, "failing_source": self.diagnosis.failing_source,
-                "statements": self.diagnosis.to_rows(), "seconds": round(self.diagnosis.seconds, 4)},
+                "statements": self.diagnosis.to_rows(), "seconds": round(self.diagnosis.seconds, 4),
+                "method": self.diagnosis.method, "note": self.diagnosis.note},
             "cause": None if self.cause is None else self.cause.to_dict(),
             "plan": None if self.plan is None else self.plan.to_dict(),
             "execution": self.execution, "verification": self.verification, "backup": self.backup,
@@ -62,6 +65,8 @@ class RecoveryReport:
         }
         if self.alerts is not None:
             data["alerts"] = self.alerts
+        if self.approval is not None:
+            data["approval"] = self.approval
         return data
 
     def markdown(self) -> str:
@@ -88,6 +93,12 @@ class RecoveryReport:
                 out += ["", "Offending rows:", "", "```sql", self.cause.listing_query, "```"]
         if self.plan is not None:
             out += ["", "## Plan", "", "```", self.plan.render(), "```"]
+        if self.approval is not None:
+            verdict = "approved" if self.approval.get("approved") else "declined"
+            out += ["", "## Approval", "", f"- {verdict} by {self.approval.get('by') or 'nobody (timed out)'} "
+                    f"at {self.approval.get('at')}"]
+            if self.approval.get("comment"):
+                out.append(f"- comment: {self.approval['comment']}")
         if self.execution is not None:
             out += ["", "## Result", ""] + [f"- {k}: {v}" for k, v in self.execution.items() if v not in ("", [], None)]
         if self.verification is not None:

@@ -15,6 +15,7 @@ from typing import Any
 from migration_guard.tasks.catalog import SessionInfo
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.diagnose import Diagnosis, diagnose_migration, load_catalog
+from migration_guard.tasks.diagnose.replay import replay_diagnosis
 from migration_guard.tasks.models import MigrationStatus
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.recover.cause import FailureCause
@@ -50,12 +51,17 @@ def backup_step(project: Project, migration_head: str | None) -> dict[str, Any]:
 
 def diagnose_step(project: Project, status: MigrationStatus,
                   lock_age_seconds: float = 1.0) -> tuple[Diagnosis, FailureCause]:
-    """Diagnose the failed migration statement by statement and classify why it failed (read-only)."""
+    """Diagnose the failed migration statement by statement and classify why it failed (read-only on the
+    live database): by replay in a shadow database when one can be built, else from the catalog."""
     entries = status.failed_entries or status.entries
     logs = entries[-1].logs if entries else None
     with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
         snapshot = load_catalog(conn, [project.schema])
-        diagnosis = diagnose_migration(status.migration.sql, status.name, snapshot, schema=project.schema, logs=logs)
+        diagnosis, note = replay_diagnosis(project, status.migration, conn, snapshot, logs)
+        if diagnosis is None:
+            diagnosis = diagnose_migration(status.migration.sql, status.name, snapshot, schema=project.schema,
+                                           logs=logs)
+            diagnosis.note = f"read from the catalog (no replay: {note})"
         cause = classify_failure(conn, diagnosis, snapshot, logs, schema=project.schema,
                                  lock_age_seconds=lock_age_seconds)
     return diagnosis, cause

@@ -12,6 +12,7 @@ COLUMN / CONSTRAINT, and (with the earlier schema) DROP INDEX.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums
@@ -25,8 +26,46 @@ AT = enums.AlterTableType
 OT = enums.ObjectType
 
 
-def undo_statement(s: StatementDiagnosis, schema: str = "public",
-                   before: SchemaSnapshot | None = None) -> tuple[list[PlanStep], list[str]]:
+@dataclass
+class CreatedHere:
+    """What the failed migration itself created (and a rollback drops): tables, and columns added
+    to tables that existed before. DML that writes only into these is undone by that drop."""
+
+    tables: set[tuple[str, str]] = field(default_factory=set)
+    columns: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def add(self, s: StatementDiagnosis, schema: str) -> None:
+        """Record what one statement that ran created."""
+        node = s.node
+        if isinstance(node, ast.CreateStmt):
+            self.tables.add((node.relation.schemaname or schema, node.relation.relname))
+        elif isinstance(node, ast.AlterTableStmt):
+            table = (node.relation.schemaname or schema, node.relation.relname)
+            for cmd, check in zip(node.cmds or (), s.commands or ()):
+                if cmd.subtype == AT.AT_AddColumn and check.effect is not Effect.NOT_DONE:
+                    self.columns.add((*table, cmd.def_.colname))
+
+    def absorbs(self, node: Any, schema: str) -> str | None:
+        """Why dropping what the migration created undoes this DML statement, or None if it does not."""
+        relation = getattr(node, "relation", None)
+        if not isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt) or relation is None:
+            return None
+        if getattr(node, "returningList", None) or getattr(node, "withClause", None):
+            return None
+        table = (relation.schemaname or schema, relation.relname)
+        if table in self.tables:
+            return f"it writes only into {relation.relname}, a table this migration created (dropped by the rollback)"
+        if isinstance(node, ast.UpdateStmt):
+            targets = [t.name for t in node.targetList or () if isinstance(t, ast.ResTarget)]
+            if targets and all((*table, c) in self.columns for c in targets):
+                listed = ", ".join(targets)
+                return (f"it writes only into {relation.relname}.{listed}, column(s) this migration added "
+                        "(dropped by the rollback)")
+        return None
+
+
+def undo_statement(s: StatementDiagnosis, schema: str = "public", before: SchemaSnapshot | None = None,
+                   created: CreatedHere | None = None) -> tuple[list[PlanStep], list[str]]:
     """The steps that undo one statement that ran, and what of it cannot be undone.
 
     Args:
@@ -42,6 +81,9 @@ def undo_statement(s: StatementDiagnosis, schema: str = "public",
     node = s.node
     number = s.index + 1
     where = f"statement {number} (line {s.line})"
+    absorbed = created.absorbs(node, schema) if created is not None else None
+    if absorbed:
+        return [], []
     if isinstance(node, ast.AlterTableStmt):
         table_key = (node.relation.schemaname or schema, node.relation.relname)
         table = qualified(*table_key)

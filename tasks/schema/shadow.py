@@ -35,7 +35,7 @@ def expected_snapshot(project: Project, migrations: Sequence[Migration]) -> tupl
     Raises:
         ShadowDatabaseError: the shadow database cannot be created or a migration fails in it.
     """
-    with shadow_database(project.dsn, _shadow_url_setting(project), project.schema) as (shadow_dsn, label):
+    with shadow_database(project.dsn, shadow_url_setting(project), project.schema) as (shadow_dsn, label):
         with connect(shadow_dsn, connect_timeout=project.settings.connect_timeout) as shadow:
             apply_migrations(shadow, migrations, project.schema)
             return snapshot_schema(shadow, [project.schema], exclude_tables=ledger_tables(project)), label
@@ -123,6 +123,7 @@ def _same_database(a: str, b: str) -> bool:
         return False
 
 
-def _shadow_url_setting(project: Project) -> str | None:
+def shadow_url_setting(project: Project) -> str | None:
+    """SHADOW_DATABASE_URL as a plain string, or None (then a temporary database is created)."""
     value = project.settings.shadow_database_url
     return value.get_secret_value() if value is not None else None

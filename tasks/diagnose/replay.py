@@ -1,0 +1,425 @@
+"""Diagnosis by replay: how many statements of a failed migration ran, found by running them in a
+shadow database and matching the live schema to one prefix (plain logic + the shadow's I/O).
+
+The shadow holds the schema the earlier migrations produce; the failed migration's statements run
+there one at a time (autocommit; on empty tables data-dependent statements succeed), and after each
+a *fingerprint* of the objects the migration touches is taken (one query: columns with type,
+nullability and default; constraints with validation; indexes with validity; enum labels;
+functions; triggers). The live database's fingerprint equals the fingerprint after some prefix:
+that is how many statements ran. Statements with no schema effect (DML) make neighbouring prefixes
+look alike; the ledger's logs decide between them (the statement they name, or the one statement
+that can raise the constraint they name); what they cannot decide stays ``unknown``.
+
+This gets right what reading the catalog alone cannot: objects that pre-existed, objects the
+migration touches twice (DROP then re-ADD, ADD COLUMN then SET NOT NULL, CREATE TABLE then DROP
+COLUMN), and INVALID indexes a failed non-transactional build left.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field, replace
+
+import psycopg
+from pglast import ast
+from pglast.visitors import Visitor
+
+from migration_guard.tasks.diagnose.effects import EffectChecker
+from migration_guard.tasks.diagnose.logs import failing_statement_from_logs
+from migration_guard.tasks.diagnose.model import CommandCheck, Diagnosis, Effect, StatementDiagnosis
+from migration_guard.tasks.schema.model import SchemaSnapshot
+from migration_guard.tasks.sql.statements import Statement
+
+#: one query: the state of every object named in %(names)s, as (key, description) rows
+_FINGERPRINT = """
+SELECT 'rel:' || c.relname, c.relkind::text || ' ' || coalesce((
+    SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                      || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+                      || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attname)
+    FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = ANY(%(names)s) AND c.relkind <> 'i'
+UNION ALL
+SELECT 'con:' || t.relname || '.' || co.conname,
+       pg_get_constraintdef(co.oid) || CASE WHEN co.convalidated THEN '' ELSE ' NOT VALID' END
+FROM pg_constraint co JOIN pg_class t ON t.oid = co.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname = %(schema)s AND (t.relname = ANY(%(names)s) OR co.conname = ANY(%(names)s))
+UNION ALL
+SELECT 'idx:' || ic.relname, pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+WHERE n.nspname = %(schema)s AND (tc.relname = ANY(%(names)s) OR ic.relname = ANY(%(names)s))
+UNION ALL
+SELECT 'type:' || t.typname, t.typtype::text || ' ' || coalesce((
+    SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname = %(schema)s AND t.typname = ANY(%(names)s) AND t.typtype IN ('e', 'd')
+UNION ALL
+SELECT 'fn:' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', md5(p.prosrc)
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = %(schema)s AND p.proname = ANY(%(names)s)
+UNION ALL
+SELECT 'trg:' || t.relname || '.' || g.tgname, pg_get_triggerdef(g.oid)
+FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname = %(schema)s AND NOT g.tgisinternal AND (t.relname = ANY(%(names)s) OR g.tgname = ANY(%(names)s))
+UNION ALL
+SELECT 'ext:' || extname, '' FROM pg_extension WHERE extname = ANY(%(names)s)
+"""
+
+#: the names an error message quotes: constraint "X", index "X", Prisma's harness "... failed: X"
+_QUOTED_NAMES = re.compile(r'(?:constraint|index|relation|column|type)\s+"([^"]+)"'
+                           r'|constraint failed(?: on the constraint)?:\s*`?([\w$]+)`?', re.IGNORECASE)
+
+Fingerprint = frozenset[tuple[str, str]]
+
+
+def fingerprint(conn: psycopg.Connection, schema: str, names: list[str]) -> Fingerprint:
+    """The state of the objects named ``names`` in ``schema`` (one query)."""
+    rows = conn.execute(_FINGERPRINT, {"schema": schema, "names": names}).fetchall()
+    return frozenset((key, value) for key, value in rows)
+
+
+def touched_names(statements: list[Statement]) -> list[str]:
+    """Every relation, index, constraint, type, function and trigger name the statements mention."""
+    found: set[str] = set()
+    collector = _NameCollector(found)
+    for statement in statements:
+        if statement.node is not None:
+            collector(statement.node)
+    return sorted(found)
+
+
+class _NameCollector(Visitor):
+    def __init__(self, found: set[str]) -> None:
+        super().__init__()
+        self.found = found
+
+    def visit_RangeVar(self, ancestors, node) -> None:  # noqa: N802 (pglast's visitor naming)
+        self.found.add(node.relname)
+
+    def visit_IndexStmt(self, ancestors, node) -> None:  # noqa: N802
+        if node.idxname:
+            self.found.add(node.idxname)
+
+    def visit_Constraint(self, ancestors, node) -> None:  # noqa: N802
+        if node.conname:
+            self.found.add(node.conname)
+        if node.indexname:
+            self.found.add(node.indexname)
+
+    def visit_RenameStmt(self, ancestors, node) -> None:  # noqa: N802
+        if node.newname:
+            self.found.add(node.newname)
+        if node.subname:
+            self.found.add(node.subname)
+        if isinstance(node.object, tuple | list):
+            self._strings(node.object)
+        elif node.object is not None:
+            self._strings([node.object])
+
+    def visit_DropStmt(self, ancestors, node) -> None:  # noqa: N802
+        for item in node.objects or ():
+            self._strings(item if isinstance(item, tuple | list) else [item])
+
+    def visit_TypeName(self, ancestors, node) -> None:  # noqa: N802
+        self._strings(node.names or ())
+
+    def visit_CreateEnumStmt(self, ancestors, node) -> None:  # noqa: N802
+        self._strings(node.typeName or ())
+
+    def visit_AlterEnumStmt(self, ancestors, node) -> None:  # noqa: N802
+        self._strings(node.typeName or ())
+
+    def visit_CreateFunctionStmt(self, ancestors, node) -> None:  # noqa: N802
+        self._strings(node.funcname or ())
+
+    def visit_CreateTrigStmt(self, ancestors, node) -> None:  # noqa: N802
+        if node.trigname:
+            self.found.add(node.trigname)
+
+    def visit_CreateExtensionStmt(self, ancestors, node) -> None:  # noqa: N802
+        self.found.add(node.extname)
+
+    def visit_AlterTableCmd(self, ancestors, node) -> None:  # noqa: N802
+        if node.name:
+            self.found.add(node.name)
+
+    def _strings(self, items) -> None:
+        for item in items:
+            if isinstance(item, ast.String):
+                self.found.add(item.sval)
+            elif isinstance(item, ast.TypeName):
+                self._strings(item.names or ())
+            elif isinstance(item, tuple | list):
+                self._strings(item)
+
+
+@dataclass
+class Replay:
+    """What running the migration in the shadow database gave.
+
+    Attributes:
+        prefixes: fingerprint after 0, 1, ... statements (``prefixes[k]``: the first k ran).
+        failed_at: index of the statement that failed in the shadow too (then prefixes stop there).
+        owners: constraint / index name -> (table, referenced table or None) in the shadow, for
+            telling which statement an error about that name came from.
+    """
+
+    prefixes: list[Fingerprint] = field(default_factory=list)
+    failed_at: int | None = None
+    shadow_error: str = ""
+    owners: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+_OWNERS = """
+SELECT co.conname, t.relname, r.relname FROM pg_constraint co JOIN pg_class t ON t.oid = co.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace LEFT JOIN pg_class r ON r.oid = co.confrelid WHERE n.nspname = %(schema)s
+UNION ALL
+SELECT ic.relname, tc.relname, NULL FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
+WHERE n.nspname = %(schema)s AND i.indisunique
+"""
+
+
+def replay_statements(shadow: psycopg.Connection, statements: list[Statement], schema: str,
+                      names: list[str]) -> Replay:
+    """Run ``statements`` in the shadow (autocommit), fingerprinting ``names`` after each."""
+    started = time.perf_counter()
+    replay = Replay(prefixes=[fingerprint(shadow, schema, names)])
+    owners: dict[str, tuple[str, str | None]] = {}
+
+    def collect_owners() -> None:
+        for name, table, referenced in shadow.execute(_OWNERS, {"schema": schema}).fetchall():
+            owners.setdefault(name, (table, referenced))
+
+    collect_owners()
+    for statement in statements:
+        try:
+            shadow.execute(statement.text)
+        except psycopg.Error as exc:
+            replay.failed_at = statement.index
+            replay.shadow_error = exc.diag.message_primary or str(exc)
+            break
+        replay.prefixes.append(fingerprint(shadow, schema, names))
+    collect_owners()
+    replay.owners = owners
+    replay.seconds = time.perf_counter() - started
+    return replay
+
+
+def diagnose_by_replay(statements: list[Statement], name: str, live: Fingerprint, replay: Replay,
+                       snapshot: SchemaSnapshot, *, schema: str = "public", logs: str | None = None
+                       ) -> Diagnosis | None:
+    """The diagnosis from the prefix the live fingerprint matches, or None when it matches none
+    (the caller then falls back to reading the catalog).
+
+    Args:
+        statements: the migration's statements (transaction control left out), indexed 0..n-1.
+        live: the live database's fingerprint of the same names.
+        replay: the shadow's fingerprints after each prefix.
+        snapshot: the live catalog (for the names of what done statements made, for undo).
+        logs: the failed ledger row's logs (name the failing statement among look-alike prefixes).
+    """
+    invalid = {key for key, value in live if key.startswith("idx:") and value.endswith(" INVALID")}
+    wanted = frozenset(item for item in live if item[0] not in invalid)
+    matches = [k for k, prefix in enumerate(replay.prefixes) if frozenset(
+        item for item in prefix if item[0] not in invalid) == wanted]
+    if not matches:
+        return None
+    named = _named_failing(statements, logs, matches, replay)
+    logged = failing_statement_from_logs(statements, logs)
+    rolled_back = named is None and matches == [0] and logged is not None and logged > 0
+    if named is not None:
+        ran_low = ran_high = named
+    else:
+        ran_low, ran_high = matches[0], matches[-1]
+        if not _contiguous(matches):
+            return None
+    checker = EffectChecker(snapshot, schema)
+    total = len(statements)
+    if rolled_back:
+        failing: int | None = logged
+    elif ran_high > ran_low or ran_high >= total:
+        failing = None  # somewhere in a window of look-alike prefixes (not guessed), or everything ran
+    else:
+        failing = ran_high
+    result: list[StatementDiagnosis] = []
+    for s in statements:
+        if s.index < ran_low:
+            result.append(_done(checker.check(s), f"ran (replay: the live schema matches the state after "
+                                                 f"statement {ran_low})"))
+        elif s.index < ran_high:
+            result.append(_as(s, Effect.UNKNOWN, "the replay cannot tell whether it ran (no schema effect) and the "
+                                                 "logs do not say"))
+        elif s.index == failing:
+            result.append(_failing(checker.check(s), s, invalid, named is not None or rolled_back))
+        elif rolled_back and s.index < logged:
+            result.append(_as(s, Effect.NOT_DONE, "rolled back with the whole migration (replay: the live schema "
+                                                  "is as before it)"))
+        elif failing is not None and s.index > failing:
+            result.append(_as(s, Effect.NOT_DONE, f"after the failing statement {failing + 1}: never ran (replay)"))
+        else:
+            result.append(_as(s, Effect.NOT_DONE, "its effect is absent (replay)"))
+    source = "ledger logs" if named is not None or rolled_back else "replay"
+    return Diagnosis(migration=name, statements=result, failing_index=failing,
+                     failing_source=source if failing is not None else "",
+                     parse_errors=[f"line {s.error_line}: {s.error}" for s in statements if s.error])
+
+
+def _contiguous(values: list[int]) -> bool:
+    return values == list(range(values[0], values[-1] + 1))
+
+
+def _done(verdict: StatementDiagnosis, reason: str) -> StatementDiagnosis:
+    commands = tuple(CommandCheck(Effect.DONE, c.reason, c.resolved_name) for c in verdict.commands)
+    return replace(verdict, effect=Effect.DONE, reason=reason, inferred=False, evidence=True, commands=commands,
+                   invalid_index=None)
+
+
+def _as(s: Statement, effect: Effect, reason: str) -> StatementDiagnosis:
+    return StatementDiagnosis(index=s.index, line=s.line, text=s.text, kind=s.kind, effect=effect, reason=reason,
+                              node=s.node, transactional=s.transactional,
+                              session_setting=isinstance(s.node, ast.VariableSetStmt))
+
+
+def _failing(verdict: StatementDiagnosis, s: Statement, invalid: set[str], named: bool) -> StatementDiagnosis:
+    source = "named in the ledger's logs" if named else "the first statement whose effect is absent (replay)"
+    if isinstance(s.node, ast.IndexStmt) and s.node.idxname and f"idx:{s.node.idxname}" in invalid:
+        return replace(verdict, effect=Effect.PARTLY_DONE, invalid_index=s.node.idxname,
+                       reason=f"the failing statement ({source}); its failed build left the INVALID index "
+                              f"{s.node.idxname}")
+    return _as(s, Effect.NOT_DONE, f"the failing statement ({source}); a failed statement leaves no effect")
+
+
+def _named_failing(statements: list[Statement], logs: str | None, matches: list[int], replay: Replay) -> int | None:
+    """The failing statement the logs name, when it is one of the matching prefixes' next statement."""
+    if not logs:
+        return None
+    candidates = set(matches)
+    index = failing_statement_from_logs(statements, logs)
+    if index is not None and index in candidates:
+        return index
+    names = {a or b for a, b in _QUOTED_NAMES.findall(logs)}
+    raising = [k for k in sorted(candidates) if k < len(statements) and _can_raise(statements[k], names, replay)]
+    if len(raising) == 1:
+        return raising[0]
+    category = _error_category(logs)
+    if category is None:
+        return None
+    raising = [k for k in sorted(candidates) if k < len(statements) and _may_raise(statements[k].node, category)]
+    return raising[0] if len(raising) == 1 else None
+
+
+#: the data error a log reports (SQLSTATE, or the message Prisma's harness writes)
+_CATEGORIES = (
+    ("23502", ("23502", "null constraint failed", "contains null values", "violates not-null")),
+    ("23505", ("23505", "unique constraint failed", "duplicate key", "could not create unique index")),
+    ("23503", ("23503", "foreign key constraint failed", "violates foreign key")),
+    ("23514", ("23514", "is violated by some row", "violates check constraint")),
+    ("22", ("22P02", "22003", "22001", "invalidinputvalue", "invalid input")),
+)
+
+
+def _error_category(logs: str) -> str | None:
+    text = logs.lower()
+    return next((code for code, needles in _CATEGORIES if any(n.lower() in text for n in needles)), None)
+
+
+def _may_raise(node: object, category: str) -> bool:
+    """True when a statement of this kind can raise a data error of ``category``."""
+    if isinstance(node, ast.InsertStmt | ast.UpdateStmt):
+        return True
+    if isinstance(node, ast.DeleteStmt):
+        return category == "23503"
+    if isinstance(node, ast.IndexStmt):
+        return category == "23505" and bool(node.unique)
+    if not isinstance(node, ast.AlterTableStmt):
+        return False
+    for cmd in node.cmds or ():
+        definition = cmd.def_
+        subtype = cmd.subtype.name
+        if category == "23502" and subtype in ("AT_AddColumn", "AT_SetNotNull"):
+            return True
+        if category == "22" and subtype == "AT_AlterColumnType":
+            return True
+        if isinstance(definition, ast.Constraint) and subtype == "AT_AddConstraint":
+            kind = definition.contype.name
+            if (category, kind) in (("23505", "CONSTR_UNIQUE"), ("23505", "CONSTR_PRIMARY"), ("23503", "CONSTR_FOREIGN"),
+                                    ("23514", "CONSTR_CHECK"), ("23502", "CONSTR_PRIMARY")):
+                return True
+    return False
+
+
+def _can_raise(statement: Statement, names: set[str], replay: Replay) -> bool:
+    """True when ``statement`` can raise an error about one of ``names`` (a constraint or index of the
+    table it writes, of a table referencing the one it deletes from, or one it creates)."""
+    node = statement.node
+    if node is None or not names:
+        return False
+    created = set(touched_names([statement]))
+    if isinstance(node, ast.InsertStmt | ast.UpdateStmt):
+        table = node.relation.relname
+        return any(replay.owners.get(n, ("", None))[0] == table for n in names) or bool(names & created - {table})
+    if isinstance(node, ast.DeleteStmt):
+        table = node.relation.relname
+        return any(replay.owners.get(n, ("", None))[1] == table for n in names)
+    return bool(names & created)
+
+
+def migration_statements(sql_text: str, name: str) -> list[Statement]:
+    """The statements a diagnosis lists: transaction control left out, indexed 0..n-1."""
+    from migration_guard.tasks.sql.statements import split_statements
+
+    statements = [s for s in split_statements(sql_text, name) if not s.is_transaction_control]
+    return [s if s.index == i else replace(s, index=i) for i, s in enumerate(statements)]
+
+
+def replay_diagnosis(project, migration, live: psycopg.Connection, snapshot: SchemaSnapshot,
+                     logs: str | None) -> tuple[Diagnosis | None, str]:
+    """(diagnosis, note): diagnose ``migration`` (a failed one) by replay in a shadow database built
+    from the applied migrations before it; (None, why) when the shadow cannot be built, the earlier
+    migrations do not replay, or the live schema matches no prefix.
+
+    Args:
+        project: the :class:`~migration_guard.tasks.project.Project`.
+        migration: the failed :class:`~migration_guard.tasks.models.Migration` (its local file).
+        live: a connection to the live database (only read).
+        snapshot: the live catalog.
+        logs: the failed ledger row's logs.
+    """
+    from migration_guard.tasks.db import connect
+    from migration_guard.tasks.errors import MigrationGuardError
+    from migration_guard.tasks.schema.drift import applied_migrations
+    from migration_guard.tasks.schema.shadow import apply_migrations, shadow_database, shadow_url_setting
+
+    started = time.perf_counter()
+    statements = migration_statements(migration.sql, migration.name)
+    if any(s.node is None for s in statements):
+        return None, "the migration does not parse: the replay cannot run it"
+    earlier, missing = applied_migrations(project)
+    if missing:
+        return None, f"applied migrations missing locally: {', '.join(missing)}"
+    earlier = [m for m in earlier if m.name < migration.name]
+    names = touched_names(statements)
+    try:
+        with shadow_database(project.dsn, shadow_url_setting(project), project.schema) as (shadow_dsn, label):
+            with connect(shadow_dsn, connect_timeout=project.settings.connect_timeout) as shadow:
+                apply_migrations(shadow, earlier, project.schema)
+                replay = replay_statements(shadow, statements, project.schema, names)
+    except MigrationGuardError as exc:
+        return None, exc.message
+    live_print = fingerprint(live, project.schema, names)
+    diagnosis = diagnose_by_replay(statements, migration.name, live_print, replay, snapshot,
+                                   schema=project.schema, logs=logs)
+    if diagnosis is None:
+        where = f" (the replay itself failed at statement {replay.failed_at + 1}: {replay.shadow_error})" \
+            if replay.failed_at is not None else ""
+        return None, f"the live schema matches no prefix of the replay{where}"
+    diagnosis.method = "replay"
+    diagnosis.note = (f"replayed {len(earlier)} earlier migration(s) and {len(replay.prefixes) - 1} statement(s) "
+                      f"in a {label}")
+    diagnosis.seconds = time.perf_counter() - started
+    return diagnosis, diagnosis.note
