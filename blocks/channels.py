@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:  # Prefect imports stay inside functions (CLI start-up time)
     from prefect.blocks.abstract import NotificationBlock
 
@@ -72,6 +74,56 @@ def generic_webhook(url: str) -> NotificationBlock:
         json_data=dict(WEBHOOK_JSON_BODY),
         allow_private_urls=True,
     )
+
+
+def channel_values_from_blocks(slack_block: str | None = None, webhook_block: str | None = None) -> dict[str, Any]:
+    """Settings values (``slack_webhook_url``, ``alert_webhook_url``) read from the saved channel blocks.
+
+    The flows' own structured alerts (Block Kit to Slack, the alert JSON to the webhook) go to the
+    URLs these blocks hold, so a worker whose environment holds only PREFECT_API_URL still alerts.
+
+    Args:
+        slack_block: name of a SlackWebhook block named in the project block; None = the
+            conventional ``migration-guard-slack`` (skipped silently when it does not exist).
+        webhook_block: name of a custom-webhook block; None = ``migration-guard-webhook`` (same).
+
+    Raises:
+        ConfigError: a block named explicitly does not exist, or a block cannot be read.
+    """
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect_slack import SlackWebhook
+
+    values: dict[str, Any] = {}
+    slack = _load_channel(SlackWebhook, slack_block or SLACK_CHANNEL_NAME, required=slack_block is not None)
+    if slack is not None:
+        values["slack_webhook_url"] = slack.url
+    webhook = _load_channel(CustomWebhookNotificationBlock, webhook_block or WEBHOOK_CHANNEL_NAME,
+                            required=webhook_block is not None)
+    if webhook is not None and webhook.url:
+        values["alert_webhook_url"] = SecretStr(str(webhook.url))
+    return values
+
+
+def _load_channel(block_class: Any, name: str, *, required: bool) -> Any | None:
+    from migration_guard.tasks.errors import ConfigError
+
+    try:
+        return block_class.load(name, _sync=True)
+    except ValueError as exc:
+        if "Unable to find block document" not in str(exc) and "not found" not in str(exc).lower():
+            raise ConfigError(f"alert channel block {name!r} is invalid: {exc}") from None
+        if not required:
+            return None
+        raise ConfigError(
+            f"alert channel block {name!r} (named in the project block) does not exist on the Prefect API",
+            "run `migration-guard deploy` with SLACK_WEBHOOK_URL / ALERT_WEBHOOK_URL set (it saves "
+            f"{SLACK_CHANNEL_NAME} / {WEBHOOK_CHANNEL_NAME}), or fix the name in the project block",
+        ) from None
+    except Exception as exc:  # the API is down or refuses us
+        raise ConfigError(
+            f"could not load alert channel block {name!r}: {type(exc).__name__}",
+            "check PREFECT_API_URL (prefect config view) and that the Prefect server is running",
+        ) from None
 
 
 def save_alert_channels(settings: Settings, overwrite: bool = True) -> list[ChannelRef]:

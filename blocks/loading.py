@@ -8,7 +8,9 @@ from migration_guard.tasks.errors import ConfigError
 
 
 def values_from_blocks(database_block: str | None, project_block: str | None) -> dict[str, Any]:
-    """Settings values read from a saved PostgresDatabase and/or MigrationProject block.
+    """Settings values read from a saved PostgresDatabase and/or MigrationProject block, and the
+    alert channels: the Slack / webhook blocks the project block names, else the ones `deploy`
+    saves by convention (``migration-guard-slack``, ``migration-guard-webhook``) when they exist.
 
     Secrets stay ``SecretStr``; unset project fields are omitted, so the environment fills them.
 
@@ -19,12 +21,18 @@ def values_from_blocks(database_block: str | None, project_block: str | None) ->
     Raises:
         ConfigError: the block does not exist, the API cannot be reached, or its data is invalid.
     """
+    from migration_guard.blocks.channels import channel_values_from_blocks
     from migration_guard.blocks.database import PostgresDatabase
     from migration_guard.blocks.project import MigrationProject
 
     values: dict[str, Any] = {}
+    slack_block = webhook_block = None
     if project_block:
-        values.update(_load(MigrationProject, project_block, "--project-block").settings_values())
+        project = _load(MigrationProject, project_block, "--project-block")
+        values.update(project.settings_values())
+        slack_block, webhook_block = project.slack_block, project.webhook_block
+    if database_block or project_block:
+        values.update(channel_values_from_blocks(slack_block, webhook_block))
     if database_block:
         values.update(_load(PostgresDatabase, database_block, "--database-block").settings_values())
     return values

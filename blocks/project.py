@@ -54,9 +54,19 @@ class MigrationProject(Block):
         default=None, description="URL that must answer 2xx once the application runs on the new schema."
     )
     startup_check_timeout: float | None = Field(default=None, gt=0, description="Seconds the start-up check may take.")
+    slack_block: str | None = Field(
+        default=None, description="SlackWebhook block the flows' alerts go to (default: migration-guard-slack, "
+        "when it exists)."
+    )
+    webhook_block: str | None = Field(
+        default=None, description="Custom webhook block the flows' alert JSON goes to (default: "
+        "migration-guard-webhook, when it exists)."
+    )
 
     def settings_values(self) -> dict[str, Any]:
-        """The Settings fields this block sets (unset fields are left to the environment)."""
+        """The Settings fields this block sets (unset fields are left to the environment).
+
+        The channel block names are not settings: :func:`blocks.loading.values_from_blocks` reads them."""
         values: dict[str, Any] = {
             "migration_tool": self.migration_tool,
             "migrations_dir": self.migrations_dir,

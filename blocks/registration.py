@@ -97,14 +97,15 @@ def save_blocks_from_settings(settings: Settings, name: str, overwrite: bool = F
             saved.database = name
         else:
             saved.skipped.append("database (DATABASE_URL is not set)")
+        saved.channels = save_alert_channels(settings, overwrite=True)
         try:
             project = project_block_from_settings(settings)
         except ConfigError as exc:
             saved.skipped.append(f"project ({exc.message})")
         else:
+            _name_channels(project, saved.channels)
             project.save(name, overwrite=overwrite, _sync=True)
             saved.project = name
-        saved.channels = save_alert_channels(settings, overwrite=True)
     except ValueError as exc:
         if "already exists" in str(exc) or "already in use" in str(exc):
             raise ConfigError(
@@ -117,6 +118,17 @@ def save_blocks_from_settings(settings: Settings, name: str, overwrite: bool = F
             "ALERT_WEBHOOK_URL)"
         )
     return saved
+
+
+def _name_channels(project: MigrationProject, channels: list[ChannelRef]) -> None:
+    """Name the saved channel blocks in the project block: the flows' alerts go there."""
+    from migration_guard.blocks.channels import SLACK_CHANNEL_NAME, WEBHOOK_CHANNEL_NAME
+
+    for channel in channels:
+        if channel.name == SLACK_CHANNEL_NAME:
+            project.slack_block = channel.name
+        elif channel.name == WEBHOOK_CHANNEL_NAME:
+            project.webhook_block = channel.name
 
 
 def _hook_commands(value: str | None) -> list[str]:

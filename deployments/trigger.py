@@ -240,10 +240,10 @@ async def _artifacts(client, flow_run_id: UUID) -> list[dict[str, Any]]:
 
 
 def _run_url(flow_run: Any, api_url: str) -> str:
+    from migration_guard.flows.prefect_api import flow_run_ui_url, ui_base_url
     from prefect.settings import PREFECT_UI_URL
 
-    ui = PREFECT_UI_URL.value() or api_url.rstrip("/").removesuffix("/api")
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}"
+    return flow_run_ui_url(flow_run.id, PREFECT_UI_URL.value() or ui_base_url(api_url)) or ""
 
 
 def _level(level: int) -> str:

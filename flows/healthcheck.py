@@ -13,7 +13,8 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.flows.prefect_api import flow_run_url
+from migration_guard.flows.prefect_api import expected_failure, flow_run_url
+from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.healthcheck.tasks import PREFECT_STEPS
 from migration_guard.tasks.healthcheck.pipeline import critical_error, run_healthcheck
 
@@ -50,14 +51,19 @@ def healthcheck_flow(
     Raises:
         HealthcheckCritical: a HIGH alert is firing (``.report`` holds the JSON).
         ConfigError: bad configuration.
+        (Both end the run Failed with one error line and no traceback in its logs.)
     """
-    settings = resolve_settings(
-        database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
-        migration_tool=migration_tool, healthcheck_config=config_path, environment=environment,
-        check_timeout=check_timeout, alerts_dir=alerts_dir, log_dir=log_dir,
-    )
-    report = run_healthcheck(settings, PREFECT_STEPS, flow_run_url=flow_run_url(), logger=get_run_logger())
+    logger = get_run_logger()
+    try:
+        settings = resolve_settings(
+            database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
+            migration_tool=migration_tool, healthcheck_config=config_path, environment=environment,
+            check_timeout=check_timeout, alerts_dir=alerts_dir, log_dir=log_dir,
+        )
+    except MigrationGuardError as exc:
+        return expected_failure(exc, logger)
+    report = run_healthcheck(settings, PREFECT_STEPS, flow_run_url=flow_run_url(), logger=logger)
     error = critical_error(report) if fail_on_high else None
     if error is not None:
-        raise error
+        return expected_failure(error, logger)
     return report.to_dict()

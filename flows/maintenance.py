@@ -9,6 +9,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
+from migration_guard.flows.prefect_api import expected_failure
+from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.maintenance.pipeline import MaintenanceOptions, run_maintenance
 from migration_guard.tasks.maintenance.tasks import PREFECT_STEPS
 
@@ -41,10 +43,13 @@ def maintenance_flow(
         prune_backups: False leaves backups alone.
     """
     logger = get_run_logger()
-    settings = resolve_settings(
-        database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
-        migration_tool=migration_tool, alerts_dir=alerts_dir, log_dir=log_dir, backup_dir=backup_dir,
-    )
+    try:
+        settings = resolve_settings(
+            database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
+            migration_tool=migration_tool, alerts_dir=alerts_dir, log_dir=log_dir, backup_dir=backup_dir,
+        )
+    except MigrationGuardError as exc:
+        return expected_failure(exc, logger)
     options = MaintenanceOptions(
         resolved_alert_age=timedelta(hours=resolved_alert_hours), log_age=timedelta(days=log_days),
         backup_keep_last=backup_keep_last, backup_keep_days=backup_keep_days, prune_backups=prune_backups,

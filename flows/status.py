@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
+from migration_guard.flows.prefect_api import expected_failure
+from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.status.compute import report_to_dict
 from migration_guard.tasks.status.pipeline import read_status
@@ -34,10 +36,13 @@ def status_flow(
         database_block: name of a PostgresDatabase block to read the connection from.
         project_block: name of a MigrationProject block to read the project settings from.
     """
-    project = Project.from_settings(
-        resolve_settings(
-            database_block, project_block,
-            database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
+    try:
+        project = Project.from_settings(
+            resolve_settings(
+                database_block, project_block,
+                database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
+            )
         )
-    )
+    except MigrationGuardError as exc:
+        return expected_failure(exc, get_run_logger())
     return report_to_dict(read_status(project, PREFECT_STEPS))

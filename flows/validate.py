@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
+from migration_guard.flows.prefect_api import expected_failure
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.validate import (
@@ -32,6 +33,9 @@ class ValidationFailed(MigrationGuardError):
         super().__init__(f"validation of {report.database} failed: {', '.join(failed)}",
                          "see the validation artifact for each reason and fix")
         self.report = report
+
+    def __reduce__(self):  # Prefect may pickle the exception as the run's result: keep the report
+        return (ValidationFailed, (self.report,))
 
 
 @flow(name="validate", log_prints=False)
@@ -63,16 +67,19 @@ def validate_flow(
         backup_reason: stored with the backup (``pre-migrate``).
         raise_on_fail: end the run Failed (after writing the artifact) when validation fails.
     """
-    settings = resolve_settings(
-        database_block, project_block,
-        database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
-    )
-    project = Project.from_settings(settings)
+    logger = get_run_logger()
+    try:
+        settings = resolve_settings(
+            database_block, project_block,
+            database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
+        )
+        project = Project.from_settings(settings)
+    except MigrationGuardError as exc:
+        return expected_failure(exc, logger)
     options = ValidationOptions(
         idle_in_transaction_seconds=idle_in_transaction_seconds, long_transaction_seconds=long_transaction_seconds,
         lock_min_age_seconds=lock_min_age_seconds, backup=backup, restore_check=restore_check, strict=strict, backup_reason=backup_reason,
     )
-    logger = get_run_logger()
 
     def log(result: CheckResult) -> None:
         logger.info("%s %s: %s", result.status.value, result.name, result.reason)
@@ -80,7 +87,7 @@ def validate_flow(
     report = run_validation(ValidationContext(project, options), PREFECT_STEPS, on_result=log)
     logger.info("validation of %s: %s", report.database, report.summary)
     if raise_on_fail and not report.ok:
-        raise ValidationFailed(report)
+        return expected_failure(ValidationFailed(report), logger)
     return report.to_dict()
 
 

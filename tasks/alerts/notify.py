@@ -15,6 +15,9 @@ from migration_guard.tasks.secrets import redact
 
 logger = logging.getLogger("migration_guard.alerts")
 
+NO_CHANNEL = ("no alert channel configured (SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN + SLACK_CHANNEL, ALERT_WEBHOOK_URL, "
+              "or the migration-guard-slack / migration-guard-webhook blocks); sent on the next run that has one")
+
 
 @dataclass
 class NotifyOutcome:
@@ -25,8 +28,10 @@ class NotifyOutcome:
 
     @property
     def delivered(self) -> bool:
-        """True when no configured channel failed (also when none is configured)."""
-        return not self.failed
+        """True when at least one channel accepted the event and none failed. With no channel
+        configured nothing was delivered: the alert stays un-notified, so the first run that has a
+        channel (e.g. once the channel blocks exist) sends it at once instead of at the next reminder."""
+        return bool(self.sent) and not self.failed
 
 
 def configured_channels(settings: Any) -> list[str]:
@@ -45,7 +50,11 @@ def notify(settings: Any, alert: Alert, event: Event, secrets: list[str] | None 
     """Send ``event`` for ``alert`` to every configured channel; log and report failures."""
     outcome = NotifyOutcome()
     hidden = list(secrets or []) + _channel_secrets(settings)
-    for channel in configured_channels(settings):
+    channels = configured_channels(settings)
+    if not channels:
+        outcome.failed["none"] = NO_CHANNEL
+        logger.info("alert %s (%s) not sent: %s", alert.id, event.value, NO_CHANNEL)
+    for channel in channels:
         try:
             _send(settings, channel, alert, event)
         except Exception as exc:  # noqa: BLE001 - a notification failure must never fail the caller
