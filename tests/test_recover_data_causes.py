@@ -101,7 +101,7 @@ CASES = [
      "`InvalidInputValue`", "Database error code: 22P02", "uncastable", 2),
     ("INSERT INTO p (id) SELECT pid FROM t", "external connector error\nUnique constraint failed: p_pkey",
      'Database error code: 23505\n\nDatabase error:\nERROR: duplicate key value violates unique constraint "p_pkey"',
-     "duplicates", 4),
+     "duplicates", 3),
     ("INSERT INTO c (id, pid) SELECT id, pid FROM t", "external connector error\nForeign key constraint failed: c_pid_fkey",
      "Database error code: 23503", "orphans", 1),
     ("DELETE FROM p WHERE id = 1", "external connector error\nForeign key constraint failed: c_pid_fkey",

@@ -195,15 +195,19 @@ def _insert_clashes(conn: psycopg.Connection, failing: StatementDiagnosis, node:
     alias = ", ".join(quoted(c) for c in columns)
     rows = f"(SELECT * FROM ({source}) AS mg_src({alias}))"
     checks: list[tuple[str, str, str]] = []  # (kind, count query, listing query)
-    for constraint in snapshot.table_constraints(*table):
-        keys = list(constraint.columns)
-        if constraint.type in ("p", "u") and keys and set(keys) <= set(columns):
-            cols = ", ".join(f"n.{quoted(k)}" for k in keys)
+    keyed = [(c.name, list(c.columns)) for c in snapshot.table_constraints(*table) if c.type in ("p", "u")]
+    keyed += [(i.name, list(i.columns)) for i in snapshot.table_indexes(*table)
+              if i.unique and i.valid and i.constraint is None and " WHERE " not in i.definition]
+    for key_name, keys in keyed:
+        if keys and all(keys) and set(keys) <= set(columns):
+            tuple_n = ", ".join(f"n.{quoted(k)}" for k in keys)
+            tuple_d = ", ".join(f"d.{quoted(k)}" for k in keys)
             match = " AND ".join(f"t.{quoted(k)} = n.{quoted(k)}" for k in keys)
-            clash = (f"SELECT {cols} FROM {rows} n WHERE EXISTS (SELECT 1 FROM {qualified(*table)} t WHERE {match}) "
-                     f"UNION ALL SELECT {cols} FROM {rows} n GROUP BY {cols} HAVING count(*) > 1")
-            checks.append(("duplicates", f"SELECT count(*) FROM ({clash}) d",
-                           f"{clash}; -- key of {constraint.name}"))
+            not_null = " AND ".join(f"n.{quoted(k)} IS NOT NULL" for k in keys)
+            where = (f"{not_null} AND (EXISTS (SELECT 1 FROM {qualified(*table)} t WHERE {match}) OR ({tuple_n}) IN "
+                     f"(SELECT {tuple_d} FROM {rows} d GROUP BY {tuple_d} HAVING count(*) > 1))")
+            checks.append(("duplicates", f"SELECT count(*) FROM {rows} n WHERE {where}",
+                           f"SELECT n.* FROM {rows} n WHERE {where}; -- the key of {key_name}"))
     for name, column in info.columns.items():
         if column.nullable:
             continue
