@@ -36,7 +36,8 @@ def alert_outcome(settings: Settings, report: SafeMigrateReport, *, flow_run_url
             severity="HIGH" if partial else "MEDIUM",
             title=f"safe-migrate failed at {report.failed_stage} on {report.target}",
             message=report.error,
-            impact=("migrations were committed before the failure: the application may run against a changed schema"
+            impact=(_lost_connection_impact(report) if report.lost_connection else
+                    "migrations were committed before the failure: the application may run against a changed schema"
                     if report.committed else
                     "a migration stopped midway (resumable); the deploy is blocked until it completes" if partial else
                     "nothing was changed by the failed step; the deploy is blocked until it is fixed"),
@@ -45,3 +46,16 @@ def alert_outcome(settings: Settings, report: SafeMigrateReport, *, flow_run_url
         )
     except Exception as exc:  # noqa: BLE001 - an alerting failure must not hide the migration outcome
         log.warning("could not record the safe-migrate alert: %s", exc)
+
+
+def _lost_connection_impact(report: SafeMigrateReport) -> str:
+    """The impact of a run that lost its connection: what committed, what was in flight."""
+    lost = report.lost_connection or {}
+    committed = lost.get("committed") or []
+    before = (f"committed before the connection was lost: {', '.join(committed)} (the application may run against "
+              "a changed schema)" if committed else "no migration of this run had committed")
+    if not lost.get("ledger_read"):
+        before += "; the ledger could not be re-read, so run `migration-guard status` to confirm"
+    flight = lost.get("in_flight")
+    return (f"the connection was lost while applying {flight}; " if flight else "the connection was lost; ") + before + \
+        "; re-running migrate resumes"

@@ -4,11 +4,27 @@ were committed, the rollback choices (down migrations, the pre-migrate backup, f
 from __future__ import annotations
 
 import shlex
+import time
+from datetime import UTC, datetime
 from typing import Any
 
+from migration_guard.tasks.errors import Category, MigrationGuardError
 from migration_guard.tasks.migrate.apply import MigrationApplyError
 from migration_guard.tasks.migrate.report import SafeMigrateReport
-from migration_guard.tasks.project import Project, read_migrations
+from migration_guard.tasks.project import Project, read_ledger, read_migrations
+
+#: classified kinds that mean the session went away, not that the SQL is wrong
+CONNECTION_KINDS = frozenset({"terminated", "starting_up", "connection", "connection_refused", "timeout",
+                              "server_closed"})
+#: libpq/psycopg texts of a connection that died with no SQLSTATE (an immediate restart, a network cut)
+_LOST_TEXTS = ("server closed the connection", "terminating connection", "connection is lost", "consuming input failed",
+               "ssl syscall", "the connection is closed", "shutting down", "starting up", "connection refused",
+               "no connection to the server", "connection to server", "could not receive data",
+               "lost the session holding the migration lock")
+#: stages at which a lost connection can interrupt applying
+_APPLY_STAGES = frozenset({"apply", "lock"})
+#: how long the ledger is re-read after a lost connection (the server may be restarting)
+LEDGER_REREAD_SECONDS = 10.0
 
 #: stages that fail after the migrations committed
 POST_COMMIT_STAGES = frozenset({"hooks", "startup-check", "verify"})
@@ -30,7 +46,9 @@ def add_recovery_advice(report: SafeMigrateReport, project: Project, error: Any)
     """
     restore = restore_command(report.backup_path) if report.backup_path else None
     stage = report.failed_stage
-    if stage == "apply" and isinstance(error, MigrationApplyError):
+    if stage in _APPLY_STAGES and is_connection_lost(error):
+        _lost_connection_advice(report, project, error)
+    elif stage == "apply" and isinstance(error, MigrationApplyError):
         report.recovery.append(_apply_failure_advice(error, project))
     elif report.suggestion:
         report.recovery.append(report.suggestion)
@@ -38,6 +56,73 @@ def add_recovery_advice(report: SafeMigrateReport, project: Project, error: Any)
         report.rollback_choices.extend(_rollback_choices(report.applied, project, restore))
     if restore:
         report.recovery.append(f"backup to restore if needed: {restore}")
+
+
+def is_connection_lost(error: Any) -> bool:
+    """True when ``error`` (or the statement failure it wraps) is the connection going away — a
+    restart, a terminated backend, a network cut — rather than the migration's SQL."""
+    cause = getattr(error, "cause", None) or error
+    if getattr(cause, "kind", None) in CONNECTION_KINDS:
+        return True
+    if getattr(error, "category", None) is Category.DATABASE_CONNECTION:
+        return True
+    if getattr(cause, "sqlstate", None):
+        return str(cause.sqlstate).startswith(("08", "57P"))
+    text = " ".join(str(getattr(x, "message", x)) + " " + str(getattr(x, "original", "") or "")
+                    for x in (error, cause)).lower()
+    return any(marker in text for marker in _LOST_TEXTS)
+
+
+def _lost_connection_advice(report: SafeMigrateReport, project: Project, error: Any) -> None:
+    """Name the migration in flight, list exactly what committed before it (from the ledger, re-read
+    once the server answers), and advise re-running — never editing the file."""
+    outcome = getattr(error, "outcome", None)
+    in_flight = outcome.name if outcome is not None else None
+    committed, unfinished, read_error = _committed_since(project, report.started_at)
+    if committed is None:
+        committed = [m for m in report.applied]
+    elif report.apply is None or set(committed) - set(report.applied):
+        report.apply = {**(report.apply or {}), "applied": committed}
+    if in_flight is None and unfinished:
+        in_flight = unfinished[0]
+    report.committed = bool(committed)
+    state = ""
+    if outcome is not None and outcome.mode == "transaction":
+        state = " (it ran in one transaction, so none of it is applied)"
+    elif outcome is not None:
+        state = f" (stopped after {outcome.steps_done} of {outcome.total_steps} statements; the re-run resumes there)"
+    before = ", ".join(committed) if committed else "nothing"
+    where = f"while applying {in_flight}" if in_flight else "before the next migration started"
+    report.error = (f"connection to the database lost {where}{state}; committed before it in this run: {before}. "
+                    f"Cause: {report.error}")
+    report.suggestion = ("the migration files are fine (the connection was lost, not the SQL): once "
+                         "`pg_isready` answers, re-run: migration-guard migrate   (it resumes where this run stopped)")
+    report.lost_connection = {"in_flight": in_flight, "committed": committed, "ledger_read": read_error is None,
+                              "ledger_error": read_error}
+    report.recovery.append(f"wait for the database to accept connections, then re-run: migration-guard migrate")
+    if read_error is not None:
+        report.recovery.append("the ledger could not be re-read now; once the server is back, see exactly what "
+                               "committed with: migration-guard status")
+
+
+def _committed_since(project: Project, since_epoch: float) -> tuple[list[str] | None, list[str], str | None]:
+    """(migrations whose ledger row finished after ``since_epoch``, unfinished ones, None) from a
+    fresh ledger read — retried for a few seconds while the server restarts; (None, [], error) when
+    it cannot be read."""
+    since = datetime.fromtimestamp(since_epoch - 1, UTC)
+    deadline = time.monotonic() + LEDGER_REREAD_SECONDS
+    while True:
+        try:
+            _exists, entries = read_ledger(project)
+        except MigrationGuardError as exc:
+            if time.monotonic() >= deadline:
+                return None, [], exc.message
+            time.sleep(0.5)
+            continue
+        committed = [e.migration_name for e in entries if e.finished_at is not None and e.rolled_back_at is None
+                     and e.finished_at >= since]
+        unfinished = [e.migration_name for e in entries if e.is_failed]
+        return committed, unfinished, None
 
 
 def _apply_failure_advice(error: MigrationApplyError, project: Project) -> str:

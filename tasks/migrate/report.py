@@ -35,6 +35,8 @@ class SafeMigrateReport:
     verify: dict[str, Any] | None = None
     restored: dict[str, Any] | None = None
     recovery: list[str] = field(default_factory=list)
+    #: set when the connection was lost while applying: in_flight, committed (from the ledger), ledger_read
+    lost_connection: dict[str, Any] | None = None
     rollback_choices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -70,6 +72,7 @@ class SafeMigrateReport:
             "backup": self.backup, "apply": self.apply, "hooks": self.hooks, "startup_check": self.startup_check,
             "verify": self.verify, "restored": self.restored, "recovery": self.recovery,
             "rollback_choices": self.rollback_choices, "timings": self.timings,
+            "lost_connection": self.lost_connection,
         }
 
 
