@@ -98,8 +98,19 @@ class Settings(BaseSettings):
     startup_check_timeout: float = Field(
         default=60.0, gt=0, description="Seconds the start-up check may take (STARTUP_CHECK_TIMEOUT)."
     )
+    state_dir: Path | None = Field(
+        default=None,
+        description="Folder of the embedded health-history store, history.sqlite3 (STATE_DIR; default LOG_DIR/state).",
+    )
+    state_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of a database for the health history instead of STATE_DIR (STATE_DATABASE_URL).",
+    )
+    history_retention_days: float = Field(
+        default=35.0, ge=1, description="Days of health history kept; maintenance prunes older rows (HISTORY_RETENTION_DAYS)."
+    )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "state_database_url")
     @classmethod
     def _database_url_is_postgres(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():

@@ -38,13 +38,13 @@ def run_checks(targets: list[DatabaseTarget], settings: Any, config: Healthcheck
 def run_healthcheck(settings: Any, steps: HealthcheckSteps = PLAIN_STEPS, *, record: bool = True,
                     flow_run_url: str | None = None, logger: logging.Logger | logging.LoggerAdapter | None = None,
                     ) -> HealthReport:
-    """Load HEALTHCHECK_CONFIG, check every database, then (with ``record``) fire / resolve alerts
-    and append the log, and publish the run.
+    """Load HEALTHCHECK_CONFIG, check every database, then (with ``record``) fire / resolve alerts,
+    append the log and store the readings in the health history, and publish the run.
 
     Args:
         settings: the resolved settings.
         steps: ``PLAIN_STEPS`` (CLI, `serve`) or ``tasks.healthcheck.tasks.PREFECT_STEPS`` (the flow).
-        record: record alerts and write the log (off for `healthcheck --no-alerts` and `serve`).
+        record: record alerts, write the log and the history (off for `healthcheck --no-alerts` and `serve`).
         flow_run_url: linked from the alerts (the flow's run page).
         logger: when given, every non-OK check and the verdict are logged there.
 
@@ -57,6 +57,7 @@ def run_healthcheck(settings: Any, steps: HealthcheckSteps = PLAIN_STEPS, *, rec
     if record:
         report.alerts = steps.record_alerts(report, settings, targets, flow_run_url)
         steps.write_log(report, settings, targets)
+        steps.record_history(report, settings, targets)
     steps.publish(report)
     if logger is not None:
         for r in report.results:

@@ -19,6 +19,7 @@ from migration_guard.tasks.healthcheck.checks import (
     stale_migration_lock,
     wraparound,
 )
+from migration_guard.tasks.healthcheck.checks import capacity_forecast, query_regressions
 from migration_guard.tasks.healthcheck.base import HealthCheck
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 
@@ -36,6 +37,8 @@ BUILTIN: Registry[HealthCheck] = Registry([
     wraparound.CHECK,
     replication.CHECK,
     backup_freshness.CHECK,
+    capacity_forecast.CHECK,
+    query_regressions.CHECK,
 ])
 BUILTIN_CHECKS: tuple[HealthCheck, ...] = BUILTIN.checks
 

@@ -13,10 +13,14 @@ from typing import Any
 from migration_guard.tasks.alerts.api import ReconcileResult
 from migration_guard.tasks.healthcheck import alerts, log
 from migration_guard.tasks.healthcheck.base import CheckResult
+from migration_guard.tasks.healthcheck.checks import connectivity
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.report import HealthReport
 from migration_guard.tasks.healthcheck.runner import check_database
 from migration_guard.tasks.healthcheck.target import DatabaseTarget
+from migration_guard.tasks.history.model import CHECK_PREFIX, Observation
+from migration_guard.tasks.history.record import RecordResult, record_healthcheck
+from migration_guard.tasks.history.store import database_key
 
 CheckDatabase = Callable[[DatabaseTarget, Any, HealthcheckConfig, datetime], list[CheckResult]]
 
@@ -47,6 +51,17 @@ def write_log_step(report: HealthReport, settings: Any, targets: list[DatabaseTa
     return str(log.write_log(report, settings, targets))
 
 
+def record_history_step(report: HealthReport, settings: Any, targets: list[DatabaseTarget]) -> RecordResult:
+    """Store the run's readings of every database in the health history (STATE_DIR or
+    STATE_DATABASE_URL): the checks' numeric values and the collected metrics. Never raises."""
+    keys = {t.name: database_key(t.dsn) for t in targets}
+    values = [Observation(keys[r.database], CHECK_PREFIX + r.check, float(r.observed_value))
+              for r in report.results if r.database in keys and isinstance(r.observed_value, int | float)
+              and not isinstance(r.observed_value, bool)]
+    reachable = {r.database for r in report.results if r.check == connectivity.NAME and r.status.value in ("OK", "WARNING")}
+    return record_healthcheck(settings, report.started_at, [t.dsn for t in targets if t.name in reachable], values)
+
+
 def no_artifacts(report: HealthReport) -> list[str]:
     """Outside Prefect there is nowhere to publish: no artifact keys."""
     return []
@@ -62,6 +77,7 @@ class HealthcheckSteps:
         record_alerts: fire / update / resolve alerts for the run.
         write_log: append the run to the JSON-lines log.
         publish: publish the run (Prefect artifacts; nothing outside Prefect); returns the keys.
+        record_history: store the run's readings in the health history.
     """
 
     check_database: CheckDatabase
@@ -69,7 +85,8 @@ class HealthcheckSteps:
     record_alerts: Callable[[HealthReport, Any, list[DatabaseTarget], str | None], ReconcileResult]
     write_log: Callable[[HealthReport, Any, list[DatabaseTarget]], str]
     publish: Callable[[HealthReport], list[str]]
+    record_history: Callable[[HealthReport, Any, list[DatabaseTarget]], RecordResult] = record_history_step
 
 
 PLAIN_STEPS = HealthcheckSteps(check_database_step, fan_out_in_threads, record_alerts_step, write_log_step,
-                               no_artifacts)
+                               no_artifacts, record_history_step)

@@ -1,5 +1,6 @@
 """Prefect tasks of the healthcheck flow: the plain steps of ``steps.py`` wrapped as tasks
-(``check-database`` per database, ``record-alerts``, ``write-healthcheck-log``) plus the two parts
+(``check-database`` per database, ``record-alerts``, ``write-healthcheck-log``,
+``record-health-history``) plus the two parts
 only Prefect has: the fan-out as a task map, and ``publish-health-artifacts``."""
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ PREFECT_STEPS = dataclasses.replace(
                            **DB_TASK_OPTIONS, **UNCACHED},
         "record_alerts": {"name": "record-alerts", **UNCACHED},
         "write_log": {"name": "write-healthcheck-log", **UNCACHED},
+        "record_history": {"name": "record-health-history", **UNCACHED},
     }),
     fan_out=fan_out_as_task_map,
     publish=publish_artifacts_task,

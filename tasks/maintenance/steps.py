@@ -13,6 +13,7 @@ from pathlib import Path
 
 from migration_guard.tasks.alerts.api import delete_expired_alerts
 from migration_guard.tasks.backup.retention import apply_retention
+from migration_guard.tasks.history.prune import prune_history
 from migration_guard.tasks.maintenance.cleanup import delete_old_logs
 from migration_guard.tasks.settings import Settings
 
@@ -33,6 +34,12 @@ def backup_retention_step(backup_dir: Path, keep_last: int, keep_days: float) ->
     return [str(p) for p in apply_retention(Path(backup_dir), keep_last, keep_days)]
 
 
+def history_prune_step(settings: Settings) -> list[str]:
+    """Delete health history older than HISTORY_RETENTION_DAYS; return what was deleted (one line
+    per table), or why nothing could be (the store is unreachable: a warning, not a failure)."""
+    return prune_history(settings)
+
+
 @dataclass(frozen=True)
 class MaintenanceSteps:
     """The I/O steps of maintenance; plain functions for the CLI, Prefect tasks for flow runs."""
@@ -40,6 +47,8 @@ class MaintenanceSteps:
     delete_expired_alerts: Callable[[Settings, timedelta], list[str]]
     delete_old_logs: Callable[[Path, timedelta], list[str]]
     apply_backup_retention: Callable[[Path, int, float], list[str]]
+    prune_history: Callable[[Settings], list[str]] = history_prune_step
 
 
-PLAIN_STEPS = MaintenanceSteps(expired_alerts_step, old_logs_step, backup_retention_step)
+PLAIN_STEPS = MaintenanceSteps(expired_alerts_step, old_logs_step, backup_retention_step,
+                               prune_history=history_prune_step)

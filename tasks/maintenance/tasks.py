@@ -10,4 +10,5 @@ PREFECT_STEPS = prefect_steps(PLAIN_STEPS, {
     "delete_expired_alerts": {"name": "delete-expired-alerts", **UNCACHED},
     "delete_old_logs": {"name": "delete-old-logs", **UNCACHED},
     "apply_backup_retention": {"name": "apply-backup-retention", **UNCACHED},
+    "prune_history": {"name": "prune-health-history", **UNCACHED},
 })

@@ -17,6 +17,7 @@ from psycopg import sql
 from migration_guard.tasks.backup import BackupInfo, VerifyResult, create_backup, restore_backup, verify_backup
 from migration_guard.tasks.catalog import invalid_indexes, not_valid_constraints
 from migration_guard.tasks.db import connection
+from migration_guard.tasks.history.record import record_before_migration
 from migration_guard.tasks.migrate.apply import ApplyOptions, ApplyReport, apply_pending
 from migration_guard.tasks.migrate.execute import StatementFailed, run_statements
 from migration_guard.tasks.migrate.hooks import HookResult, run_hooks, startup_check
@@ -58,7 +59,10 @@ def plan_step(project: Project, options: SafeMigrateOptions) -> MigrationPlan:
 
 
 def apply_step(project: Project, options: ApplyOptions, logger: Any | None = None) -> ApplyReport:
-    """Take the migration lock and apply every pending migration (progress lines on ``logger``)."""
+    """Take the migration lock and apply every pending migration (progress lines on ``logger``).
+    First a pg_stat_statements snapshot goes to the health history (the healthcheck compares query
+    times before and after; never fails the migration)."""
+    record_before_migration(project.dsn, project.settings)
     return apply_pending(project.dsn, project.ledger, options, logger=logger)
 
 

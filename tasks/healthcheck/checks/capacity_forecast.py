@@ -1,0 +1,133 @@
+"""capacity_forecast: from the health history, when a growing metric will cross its limit at the
+last 7 days' rate — an int4/int8 sequence reaching its column's maximum, the transaction ID age
+reaching wraparound (2^31), client connections reaching max_connections.
+
+Problem: each of these stops the application when it is reached (nextval fails, writes are
+refused, new connections are refused), and each climbs for days first. Solution: act while there
+are days left — widen the column to bigint, unblock freezing, add a pooler.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from migration_guard.tasks.checks.check import Check
+from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
+from migration_guard.tasks.history.forecast import WINDOW, Forecast, describe_days, forecast, power_of_two
+from migration_guard.tasks.history.model import CONNECTIONS_USED, SEQUENCE_VALUE, XID_AGE
+from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.store import database_key
+from migration_guard.tasks.sql.identifiers import quoted_if_needed
+
+NAME = "capacity_forecast"
+#: a crossing forecast this close is a HIGH alert; within WARN_DAYS a MEDIUM one
+CRITICAL_DAYS = 7.0
+WARN_DAYS = 30.0
+
+#: (metric, counter?) — a counter's trend restarts at a reset and "now" is its last value
+METRICS = ((SEQUENCE_VALUE, True), (XID_AGE, False), (CONNECTIONS_USED, False))
+
+
+_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
+
+
+def split_subject(subject: str) -> list[str]:
+    """``public."Order".id`` -> ``['public', 'Order', 'id']`` (``collect`` quotes parts as PostgreSQL prints them)."""
+    return [quoted.replace('""', '"') if quoted or plain is None else plain
+            for quoted, plain in _PART.findall(subject)]
+
+
+def display_name(subject: str) -> str:
+    """``Order.id`` for ``public."Order".id``: plain names, the schema shown only when it is not public."""
+    parts = split_subject(subject)
+    return ".".join(parts[1:]) if parts and parts[0] == "public" and len(parts) > 1 else ".".join(parts)
+
+
+def describe(metric: str, f: Forecast) -> str:
+    """One line in the alert's words: what reaches which limit, when, at which rate."""
+    rate = f"at the last {round(f.window_days) or 1} day(s)' rate" if f.window_days < 6.5 else "at the last 7 days' rate"
+    if metric == SEQUENCE_VALUE:
+        return (f"`{display_name(f.subject)}` sequence reaches {power_of_two(f.limit)} in {describe_days(f.days_left)} "
+                f"{rate} (now {f.current:,.0f}, +{f.per_day:,.0f}/day)")
+    if metric == XID_AGE:
+        return (f"transaction ID age reaches wraparound (2^31) in {describe_days(f.days_left)} {rate} "
+                f"(now {f.current:,.0f}, +{f.per_day:,.0f}/day)")
+    return (f"client connections reach max_connections ({f.limit:.0f} usable) in {describe_days(f.days_left)} "
+            f"{rate} (now ~{f.current:.0f}, +{f.per_day:.1f}/day)")
+
+
+def forecasts(series_by_metric: dict[str, dict[str, list]], now) -> list[tuple[str, Forecast]]:
+    """Every crossing forecast of the history, soonest first (plain data)."""
+    found = []
+    for metric, counter in METRICS:
+        for subject, points in series_by_metric.get(metric, {}).items():
+            f = forecast(subject, points, now, monotonic=counter)
+            if f is not None:
+                found.append((metric, f))
+    return sorted(found, key=lambda mf: mf[1].days_left)
+
+
+def evaluate(series_by_metric: dict[str, dict[str, list]], now, database: str) -> Outcome:
+    """The check's verdict on the history of one database (plain data)."""
+    points = sum(len(p) for series in series_by_metric.values() for p in series.values())
+    found = forecasts(series_by_metric, now)
+    if not found:
+        if points == 0:
+            return Outcome("no health history yet (each recorded healthcheck run adds to it)", None, "days")
+        return Outcome("nothing growing toward a limit at the last 7 days' rate", None, "days")
+    soon = [(m, f) for m, f in found if f.days_left <= WARN_DAYS]
+    first_metric, first = found[0]
+    if not soon:
+        return Outcome(f"no limit within {WARN_DAYS:.0f} days; soonest: {describe(first_metric, first)}",
+                       round(first.days_left, 1), "days")
+    severity = "HIGH" if first.days_left <= CRITICAL_DAYS else "MEDIUM"
+    lines = [describe(m, f) for m, f in soon]
+    return Outcome(
+        lines[0], round(first.days_left, 1), "days",
+        Problem(severity, "CAPACITY", f"{lines[0][0].upper()}{lines[0][1:].split(' (')[0]} on {database}",
+                "Forecast from the health history: " + "; ".join(lines) + ".",
+                IMPACT[first_metric], suggestions(first_metric, first), key=f"{first_metric}:{first.subject}"),
+    )
+
+
+IMPACT = {
+    SEQUENCE_VALUE: "When the sequence reaches the column's maximum every INSERT fails (nextval: reached maximum "
+                    "value, or integer out of range).",
+    XID_AGE: "At wraparound PostgreSQL refuses all writes until a manual VACUUM completes.",
+    CONNECTIONS_USED: "When none are left, new requests fail with 'sorry, too many clients already'.",
+}
+
+
+def suggestions(metric: str, f: Forecast) -> tuple[str, ...]:
+    """Exact commands for the soonest forecast."""
+    if metric == SEQUENCE_VALUE:
+        parts = split_subject(f.subject)
+        if len(parts) == 3:
+            schema, table, column = (quoted_if_needed(p) for p in parts)
+            table_text = f"{schema}.{table}".replace("'", "''")
+            column_text = parts[2].replace("'", "''")
+            return (f"ALTER TABLE {schema}.{table} ALTER COLUMN {column} TYPE bigint;   -- rewrites the table under "
+                    "an ACCESS EXCLUSIVE lock: schedule it, or add a bigint column, backfill it and swap",
+                    f"SELECT format('ALTER SEQUENCE %s AS bigint;', pg_get_serial_sequence('{table_text}', "
+                    f"'{column_text}'));   -- prints the command that widens its sequence too")
+        return (f"ALTER SEQUENCE {'.'.join(quoted_if_needed(p) for p in parts)} AS bigint;",)
+    if metric == XID_AGE:
+        return ("SELECT c.oid::regclass, age(c.relfrozenxid) FROM pg_class c WHERE c.relkind IN ('r','m','t') "
+                "ORDER BY 2 DESC LIMIT 10;",
+                "VACUUM (FREEZE, VERBOSE) <table>;   -- for the oldest tables above",
+                "SELECT pid, xact_start, state FROM pg_stat_activity WHERE backend_xmin IS NOT NULL "
+                "ORDER BY age(backend_xmin) DESC LIMIT 5;   -- what holds freezing back")
+    return ("SELECT usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1, 2, 3 ORDER BY 4 DESC;",
+            "put a pooler (PgBouncer) in front, or raise max_connections")
+
+
+def run(ctx: CheckContext) -> Outcome:
+    key = database_key(ctx.target.dsn)
+    since = ctx.now - WINDOW - timedelta(hours=1)
+    with open_store(ctx.settings) as store:
+        series = {metric: store.series(key, metric, since) for metric, _ in METRICS}
+    return evaluate(series, ctx.now, ctx.target.name)
+
+
+CHECK = Check(NAME, "forecast from the health history: sequences, wraparound, connections reaching their limit", run)

@@ -1,0 +1,32 @@
+"""The choice of history store: SQLite in STATE_DIR unless STATE_DATABASE_URL names a PostgreSQL
+database (never the monitored database unless that is the URL given)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from migration_guard.tasks.history.postgres import PostgresStore
+from migration_guard.tasks.history.sqlite import SqliteStore
+from migration_guard.tasks.history.store import HistoryStore
+
+HISTORY_FILE = "history.sqlite3"
+
+
+def open_store(settings: Any) -> HistoryStore:
+    """The configured store: PostgreSQL at STATE_DATABASE_URL when set, else SQLite at
+    STATE_DIR/history.sqlite3 (default LOG_DIR/state/history.sqlite3; the folder is created).
+
+    Raises:
+        DatabaseError: STATE_DATABASE_URL does not answer.
+        OSError: STATE_DIR cannot be created or written.
+    """
+    url = getattr(settings, "state_database_url", None)
+    if url is not None and url.get_secret_value().strip():
+        return PostgresStore(url.get_secret_value().strip(), connect_timeout=settings.connect_timeout)
+    return SqliteStore(state_dir(settings) / HISTORY_FILE)
+
+
+def state_dir(settings: Any) -> Path:
+    """STATE_DIR, else LOG_DIR/state (kept wherever the logs are kept, e.g. the compose volume)."""
+    return Path(settings.state_dir) if settings.state_dir is not None else Path(settings.log_dir) / "state"

@@ -1,0 +1,137 @@
+"""The numeric readings of one monitored database, read on an open (read-only) connection:
+connections, the longest transaction, replication lag, wraparound age, size, the dead-tuple ratio
+of the largest tables, every sequence's last value against its limit, and pg_stat_statements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors, sql
+
+from migration_guard.tasks.sql.identifiers import quoted_if_needed
+from migration_guard.tasks.history.model import (
+    CONNECTIONS_USED, DATABASE_SIZE, DEAD_TUPLE_RATIO, LONGEST_TRANSACTION, REPLICATION_LAG, SEQUENCE_VALUE,
+    XID_AGE, Observation, StatementCounter,
+)
+
+WRAPAROUND = 2**31
+LARGEST_TABLES = 5
+#: the most-called statements kept per snapshot
+STATEMENTS_KEPT = 200
+QUERY_TEXT_CHARS = 500
+
+#: the largest value each integer column type can hold (a sequence feeding the column stops there)
+TYPE_MAXIMUM = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+
+SERVER_READINGS = """
+SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+       current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,
+       (SELECT coalesce(max(EXTRACT(EPOCH FROM now() - xact_start)), 0)::float8 FROM pg_stat_activity
+         WHERE datname = current_database() AND backend_type = 'client backend' AND xact_start IS NOT NULL
+           AND pid <> pg_backend_pid()),
+       CASE WHEN pg_is_in_recovery()
+            THEN EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END,
+       (SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()),
+       pg_database_size(current_database())
+"""
+
+LARGEST_TABLE_DEAD_TUPLES = """
+SELECT s.schemaname, s.relname, s.n_dead_tup::float8 / nullif(s.n_live_tup + s.n_dead_tup, 0)
+FROM pg_stat_user_tables s ORDER BY pg_total_relation_size(s.relid) DESC, s.relid LIMIT %s
+"""
+
+#: each sequence, its last value (NULL when never used or not readable) and the column it feeds
+SEQUENCES = """
+SELECT n.nspname, c.relname, s.seqmax,
+       CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_sequence_last_value(c.oid) END,
+       tn.nspname, t.relname, a.attname, format_type(a.atttypid, NULL)
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY n.nspname, c.relname
+"""
+
+
+def sequence_subject(schema: str, table: str | None, column: str | None, sequence: str) -> str:
+    """``schema.table.column`` of the column a sequence feeds, else ``schema.sequence``; each part
+    quoted only when PostgreSQL would need it (``public."Order".id``)."""
+    parts = (schema, table, column) if table and column else (schema, sequence)
+    return ".".join(quoted_if_needed(p) for p in parts)
+
+
+def read_observations(conn: psycopg.Connection, database: str) -> list[Observation]:
+    """Every reading of ``database`` (its history key) on ``conn``."""
+    used, available, longest, lag, xid_age, size = conn.execute(SERVER_READINGS).fetchone()
+    found = [
+        Observation(database, CONNECTIONS_USED, int(used), limit=max(int(available), 1)),
+        Observation(database, LONGEST_TRANSACTION, float(longest or 0)),
+        Observation(database, XID_AGE, int(xid_age), limit=WRAPAROUND),
+        Observation(database, DATABASE_SIZE, int(size)),
+    ]
+    if lag is not None:
+        found.append(Observation(database, REPLICATION_LAG, float(lag)))
+    for schema, table, ratio in conn.execute(LARGEST_TABLE_DEAD_TUPLES, (LARGEST_TABLES,)).fetchall():
+        if ratio is not None:
+            found.append(Observation(database, DEAD_TUPLE_RATIO, round(float(ratio), 6),
+                                     f"{quoted_if_needed(schema)}.{quoted_if_needed(table)}"))
+    for seq_schema, sequence, seqmax, last_value, schema, table, column, type_name in conn.execute(SEQUENCES):
+        if last_value is None:
+            continue
+        limit = min(int(seqmax), TYPE_MAXIMUM.get(type_name or "", int(seqmax)))
+        found.append(Observation(database, SEQUENCE_VALUE, int(last_value),
+                                 sequence_subject(schema or seq_schema, table, column, sequence), float(limit)))
+    return found
+
+
+@dataclass(frozen=True)
+class StatementsUnavailable:
+    """Why pg_stat_statements cannot be read here, and the exact steps that enable it."""
+
+    reason: str
+    steps: tuple[str, ...] = ()
+
+    @property
+    def how_to_enable(self) -> str:
+        return " then ".join(s if s.endswith(";") or "--" in s else s + ";" for s in self.steps)
+
+
+CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;   -- in this database"
+
+
+def enabling_steps(preloaded: str) -> tuple[str, ...]:
+    """What to run given the server's ``shared_preload_libraries``: keep what is there, add
+    pg_stat_statements, restart, create the extension."""
+    libraries = [name.strip().strip('"') for name in preloaded.split(",") if name.strip()]
+    if "pg_stat_statements" in libraries:
+        return (CREATE_EXTENSION,)
+    value = ", ".join([*libraries, "pg_stat_statements"]).replace("'", "''")
+    return (f"ALTER SYSTEM SET shared_preload_libraries = '{value}';", "restart PostgreSQL", CREATE_EXTENSION)
+
+
+def read_statements(conn: psycopg.Connection) -> list[StatementCounter] | StatementsUnavailable:
+    """The ``STATEMENTS_KEPT`` most-called statements of this database (counters summed over users
+    and nesting levels), or why they cannot be read and how to enable them."""
+    schema, preloaded, role = conn.execute(
+        "SELECT (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_stat_statements'), "
+        "current_setting('shared_preload_libraries'), current_user::text").fetchone()
+    steps = enabling_steps(preloaded or "")
+    if schema is None:
+        return StatementsUnavailable("the pg_stat_statements extension is not installed in this database", steps)
+    query = sql.SQL(
+        "SELECT s.queryid::text, left(min(s.query), %s), sum(s.calls)::bigint, sum(s.total_exec_time)::float8 "
+        "FROM {}.pg_stat_statements s "
+        "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.queryid IS NOT NULL "
+        "GROUP BY s.queryid ORDER BY sum(s.calls) DESC LIMIT %s").format(sql.Identifier(schema))
+    try:
+        rows = conn.execute(query, (QUERY_TEXT_CHARS, STATEMENTS_KEPT)).fetchall()
+    except errors.ObjectNotInPrerequisiteState:
+        return StatementsUnavailable("pg_stat_statements is installed but not loaded", steps)
+    except errors.InsufficientPrivilege:
+        return StatementsUnavailable("this role may not read pg_stat_statements",
+                                     (sql.SQL("GRANT pg_read_all_stats TO {};").format(sql.Identifier(role)).as_string(conn),))
+    return [StatementCounter(q, text or "", int(calls), float(total)) for q, text, calls, total in rows]

@@ -1,0 +1,67 @@
+"""The history store in a PostgreSQL database of its own (STATE_DATABASE_URL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from migration_guard.tasks.db import connect, describe_target
+from migration_guard.tasks.history.store import HistoryStore
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS mg_observations (at double precision NOT NULL, database text NOT NULL, "
+    "metric text NOT NULL, subject text NOT NULL DEFAULT '', value double precision NOT NULL, "
+    "limit_value double precision)",
+    "CREATE INDEX IF NOT EXISTS mg_observations_series ON mg_observations (database, metric, at)",
+    "CREATE INDEX IF NOT EXISTS mg_observations_at ON mg_observations (at)",
+    "CREATE TABLE IF NOT EXISTS mg_statement_snapshots (id bigserial PRIMARY KEY, at double precision NOT NULL, "
+    "database text NOT NULL, reason text NOT NULL, label text NOT NULL DEFAULT '')",
+    "CREATE INDEX IF NOT EXISTS mg_statement_snapshots_at ON mg_statement_snapshots (database, at)",
+    "CREATE TABLE IF NOT EXISTS mg_statement_counters (snapshot_id bigint NOT NULL, queryid text NOT NULL, "
+    "calls bigint NOT NULL, total_ms double precision NOT NULL, PRIMARY KEY (snapshot_id, queryid))",
+    "CREATE TABLE IF NOT EXISTS mg_statement_texts (database text NOT NULL, queryid text NOT NULL, "
+    "query text NOT NULL, PRIMARY KEY (database, queryid))",
+)
+
+#: serialises the CREATE IF NOT EXISTS of concurrent first runs (they would collide on pg_type)
+SCHEMA_LOCK_KEY = 0x6D67_6869  # "mghi"
+
+
+class PostgresStore(HistoryStore):
+    """History in the PostgreSQL database at ``dsn`` (its tables are created on first use)."""
+
+    def __init__(self, dsn: str, *, connect_timeout: int = 5) -> None:
+        self.location = describe_target(dsn)
+        self._conn = connect(dsn, connect_timeout=connect_timeout, autocommit=False,
+                             application_name="migration-guard-history")
+        if not self._conn.execute("SELECT to_regclass('mg_statement_texts') IS NOT NULL").fetchone()[0]:
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            for statement in SCHEMA:
+                self._conn.execute(statement)
+        self._conn.commit()
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(statement, tuple(params))
+
+    def _executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            with self._conn.cursor() as cur:
+                cur.executemany(statement, rows)
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(statement, tuple(params)).fetchall()
+
+    def _insert_returning_id(self, statement: str, params: Sequence[Any]) -> int:
+        return int(self._conn.execute(statement, tuple(params)).fetchone()[0])
+
+    def _commit(self) -> None:
+        self._conn.commit()
+
+    def close(self) -> None:
+        """Roll back anything uncommitted and close the connection."""
+        try:
+            if not self._conn.closed:
+                self._conn.rollback()
+        finally:
+            self._conn.close()

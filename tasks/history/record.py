@@ -1,0 +1,121 @@
+"""Writing the history: a healthcheck run's readings of every database, and the pg_stat_statements
+snapshot safe-migrate takes before applying. Neither ever fails its caller: a database or a store
+that cannot be reached is a warning, and the run goes on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+
+from migration_guard.tasks.db import connect
+from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.history.collect import StatementsUnavailable, read_observations, read_statements
+from migration_guard.tasks.history.model import BEFORE_MIGRATION, HEALTHCHECK, Observation, StatementCounter
+from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.store import database_key
+
+logger = logging.getLogger("migration_guard.history")
+
+APPLICATION_NAME = "migration-guard-history"
+#: a healthcheck keeps a pg_stat_statements snapshot at most this often (the "before" baseline of
+#: a migration that had no snapshot of its own; counters are cumulative, so hourly loses nothing)
+STATEMENT_SNAPSHOT_INTERVAL = timedelta(hours=1)
+
+
+@dataclass
+class Readings:
+    """What one database showed: observations, and its statements when a snapshot is due."""
+
+    database: str
+    observations: list[Observation] = field(default_factory=list)
+    statements: list[StatementCounter] | None = None
+    error: str | None = None
+
+
+@dataclass
+class RecordResult:
+    """What a healthcheck run stored: rows per kind, and what could not be read or written."""
+
+    observations: int = 0
+    statement_snapshots: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _open(dsn: str, settings: Any) -> psycopg.Connection:
+    return connect(dsn, connect_timeout=settings.connect_timeout, autocommit=True, application_name=APPLICATION_NAME,
+                   options=f"-c statement_timeout={settings.check_timeout * 1000} -c default_transaction_read_only=on")
+
+
+def read_database(dsn: str, settings: Any, *, with_statements: bool) -> Readings:
+    """The readings of the database at ``dsn`` (never raises: a failure is ``Readings.error``)."""
+    key = database_key(dsn)
+    try:
+        with _open(dsn, settings) as conn:
+            readings = Readings(key, read_observations(conn, key))
+            if with_statements:
+                statements = read_statements(conn)
+                readings.statements = None if isinstance(statements, StatementsUnavailable) else statements
+            return readings
+    except (MigrationGuardError, psycopg.Error) as exc:
+        return Readings(key, error=f"{key}: {exc}")
+
+
+def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
+                       check_values: Sequence[Observation] = ()) -> RecordResult:
+    """Read every database (concurrently) and store its readings taken ``at``, plus the checks'
+    numeric values; a pg_stat_statements snapshot too where the last is older than
+    ``STATEMENT_SNAPSHOT_INTERVAL``. Never raises."""
+    result = RecordResult()
+    try:
+        store = open_store(settings)
+    except (MigrationGuardError, psycopg.Error, OSError) as exc:
+        result.errors.append(f"history store: {exc}")
+        logger.warning("health history not recorded: %s", exc)
+        return result
+    with store:
+        try:
+            due = {}
+            for dsn in dsns:
+                last = store.latest_statement_snapshot(database_key(dsn))
+                due[dsn] = last is None or at - last.at >= STATEMENT_SNAPSHOT_INTERVAL
+            with ThreadPoolExecutor(max_workers=max(1, min(16, len(dsns)))) as pool:
+                readings = list(pool.map(lambda d: read_database(d, settings, with_statements=due[d]), dsns))
+            observations = [*check_values, *(o for r in readings for o in r.observations)]
+            result.observations = store.add_observations(at, observations)
+            for r in readings:
+                if r.error:
+                    result.errors.append(r.error)
+                if r.statements:
+                    store.add_statement_snapshot(at, r.database, HEALTHCHECK, r.statements)
+                    result.statement_snapshots += 1
+        except Exception as exc:  # noqa: BLE001 - a store failing mid-write never fails the run
+            result.errors.append(f"history store: {exc}")
+            logger.warning("health history not recorded in %s: %s", store.location, exc)
+    for error in result.errors:
+        logger.warning("health history: %s", error)
+    return result
+
+
+def record_before_migration(dsn: str, settings: Any, at: datetime | None = None, label: str = "") -> int | None:
+    """Snapshot pg_stat_statements of the database at ``dsn`` before a migration is applied (the
+    healthcheck compares each frequent statement's mean time before and after it). Returns the
+    snapshot's id; None when the extension is not available or the snapshot could not be stored
+    (logged, never raised: a snapshot never stops a migration)."""
+    try:
+        with _open(dsn, settings) as conn:
+            statements = read_statements(conn)
+        if isinstance(statements, StatementsUnavailable):
+            logger.info("no statement snapshot before migrating: %s", statements.reason)
+            return None
+        with open_store(settings) as store:
+            return store.add_statement_snapshot(at or datetime.now(timezone.utc), database_key(dsn), BEFORE_MIGRATION,
+                                                statements, label)
+    except Exception as exc:  # noqa: BLE001 - a monitoring aid must never fail the migration
+        logger.warning("no statement snapshot before migrating: %s", exc)
+        return None

@@ -1,0 +1,152 @@
+"""The history store port. Both stores (``sqlite``, ``postgres``; ``backend.open_store`` picks one) keep the same four tables (``mg_observations``,
+``mg_statement_snapshots``, ``mg_statement_counters``, ``mg_statement_texts``) and run the same SQL
+(times are epoch seconds, so the two stores behave alike); only connecting and the DDL differ."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from migration_guard.tasks.db import describe_target
+from migration_guard.tasks.history.model import Observation, Point, StatementCounter, StatementSnapshot
+
+def database_key(dsn: str) -> str:
+    """The name a database's history is kept under: ``host:port/dbname`` of its DSN (no user, no
+    password), so the healthcheck and safe-migrate find the same rows for the same database."""
+    return describe_target(dsn)
+
+
+def epoch(at: datetime) -> float:
+    """Seconds since 1970 (UTC) of an aware datetime (naive ones are taken as UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.timestamp()
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(float(seconds), tz=timezone.utc)
+
+
+class HistoryStore(ABC):
+    """Where observations and statement snapshots are kept. Use as a context manager.
+
+    Subclasses give ``_execute`` / ``_query`` / ``_commit`` and their DDL; the SQL here uses ``%s``
+    placeholders (SQLite's store rewrites them)."""
+
+    #: what ``describe`` prints (never a password)
+    location: str = ""
+
+    @abstractmethod
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def _executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _insert_returning_id(self, statement: str, params: Sequence[Any]) -> int: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the store's connection."""
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- observations ---------------------------------------------------------------------------
+
+    def add_observations(self, at: datetime, observations: Sequence[Observation]) -> int:
+        """Store ``observations`` taken at ``at``; returns how many."""
+        when = epoch(at)
+        self._executemany(
+            "INSERT INTO mg_observations (at, database, metric, subject, value, limit_value) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            [(when, o.database, o.metric, o.subject, float(o.value), o.limit) for o in observations])
+        self._commit()
+        return len(observations)
+
+    def series(self, database: str, metric: str, since: datetime) -> dict[str, list[Point]]:
+        """Every point of ``metric`` for ``database`` from ``since`` on, by subject, oldest first."""
+        rows = self._query(
+            "SELECT subject, at, value, limit_value FROM mg_observations "
+            "WHERE database = %s AND metric = %s AND at >= %s ORDER BY subject, at",
+            (database, metric, epoch(since)))
+        found: dict[str, list[Point]] = {}
+        for subject, at, value, limit in rows:
+            found.setdefault(subject, []).append(Point(from_epoch(at), float(value),
+                                                       None if limit is None else float(limit)))
+        return found
+
+    # -- pg_stat_statements snapshots ----------------------------------------------------------
+
+    def add_statement_snapshot(self, at: datetime, database: str, reason: str,
+                               counters: Sequence[StatementCounter], label: str = "") -> int:
+        """Store one pg_stat_statements snapshot; returns its id."""
+        snapshot_id = self._insert_returning_id(
+            "INSERT INTO mg_statement_snapshots (at, database, reason, label) VALUES (%s, %s, %s, %s) RETURNING id",
+            (epoch(at), database, reason, label))
+        self._executemany(
+            "INSERT INTO mg_statement_counters (snapshot_id, queryid, calls, total_ms) VALUES (%s, %s, %s, %s)",
+            [(snapshot_id, c.queryid, int(c.calls), float(c.total_ms)) for c in counters])
+        self._executemany(
+            "INSERT INTO mg_statement_texts (database, queryid, query) VALUES (%s, %s, %s) "
+            "ON CONFLICT (database, queryid) DO UPDATE SET query = excluded.query",
+            [(database, c.queryid, c.query) for c in counters])
+        self._commit()
+        return snapshot_id
+
+    def statement_snapshots(self, database: str, since: datetime) -> list[StatementSnapshot]:
+        """The snapshots of ``database`` taken from ``since`` on, oldest first."""
+        rows = self._query(
+            "SELECT id, at, reason, label FROM mg_statement_snapshots WHERE database = %s AND at >= %s "
+            "ORDER BY at, id", (database, epoch(since)))
+        return [StatementSnapshot(int(i), from_epoch(at), reason, label) for i, at, reason, label in rows]
+
+    def latest_statement_snapshot(self, database: str, reason: str | None = None) -> StatementSnapshot | None:
+        """The newest snapshot of ``database`` (of that ``reason`` when given)."""
+        where, params = ("database = %s", (database,)) if reason is None else (
+            "database = %s AND reason = %s", (database, reason))
+        rows = self._query(f"SELECT id, at, reason, label FROM mg_statement_snapshots WHERE {where} "
+                           "ORDER BY at DESC, id DESC LIMIT 1", params)
+        return StatementSnapshot(int(rows[0][0]), from_epoch(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
+
+    def statement_counters(self, database: str, snapshot_id: int) -> dict[str, StatementCounter]:
+        """The counters of one snapshot by queryid (with the query's text)."""
+        rows = self._query(
+            "SELECT c.queryid, coalesce(t.query, ''), c.calls, c.total_ms FROM mg_statement_counters c "
+            "LEFT JOIN mg_statement_texts t ON t.database = %s AND t.queryid = c.queryid "
+            "WHERE c.snapshot_id = %s", (database, snapshot_id))
+        return {q: StatementCounter(q, text, int(calls), float(total)) for q, text, calls, total in rows}
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete what was recorded before ``before``; returns the rows deleted per table."""
+        cutoff = epoch(before)
+        counts = {
+            "observations": self._count("SELECT count(*) FROM mg_observations WHERE at < %s", (cutoff,)),
+            "statement_snapshots": self._count(
+                "SELECT count(*) FROM mg_statement_snapshots WHERE at < %s", (cutoff,)),
+        }
+        self._execute("DELETE FROM mg_observations WHERE at < %s", (cutoff,))
+        self._execute("DELETE FROM mg_statement_counters WHERE snapshot_id IN "
+                      "(SELECT id FROM mg_statement_snapshots WHERE at < %s)", (cutoff,))
+        self._execute("DELETE FROM mg_statement_snapshots WHERE at < %s", (cutoff,))
+        self._execute("DELETE FROM mg_statement_texts AS t WHERE NOT EXISTS (SELECT 1 FROM mg_statement_counters c "
+                      "JOIN mg_statement_snapshots s ON s.id = c.snapshot_id "
+                      "WHERE s.database = t.database AND c.queryid = t.queryid)")
+        self._commit()
+        return counts
+
+    def _count(self, statement: str, params: Sequence[Any]) -> int:
+        return int(self._query(statement, params)[0][0])
