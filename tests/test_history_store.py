@@ -1,0 +1,141 @@
+"""The health history store: SQLite (default, LOG_DIR/state or STATE_DIR) and PostgreSQL
+(STATE_DATABASE_URL) keep and prune the same rows; a run stores each database's readings and
+never writes into the monitored database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migration_guard.tasks.history.backend import HISTORY_FILE, open_store
+from migration_guard.tasks.history.model import (
+    BEFORE_MIGRATION, CONNECTIONS_USED, DEAD_TUPLE_RATIO, SEQUENCE_VALUE, XID_AGE, Observation, StatementCounter,
+)
+from migration_guard.tasks.history.postgres import PostgresStore
+from migration_guard.tasks.history.prune import prune_history
+from migration_guard.tasks.history.record import record_healthcheck
+from migration_guard.tasks.history.sqlite import SqliteStore
+from migration_guard.tasks.history.store import database_key
+from migration_guard.tasks.settings import load_settings
+
+T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path: Path, db_url: str):
+    s = SqliteStore(tmp_path / HISTORY_FILE) if request.param == "sqlite" else PostgresStore(db_url)
+    yield s
+    s.close()
+
+
+def test_observations_round_trip_by_subject(store) -> None:
+    store.add_observations(T0, [Observation("db1", SEQUENCE_VALUE, 10, 'public."Order".id', 2**31 - 1),
+                                Observation("db1", SEQUENCE_VALUE, 5, "public.user.id", 2**31 - 1),
+                                Observation("db2", SEQUENCE_VALUE, 99, "public.user.id", 2**31 - 1)])
+    store.add_observations(T0 + timedelta(hours=1), [Observation("db1", SEQUENCE_VALUE, 20, 'public."Order".id', 2**31 - 1)])
+    series = store.series("db1", SEQUENCE_VALUE, T0)
+    assert sorted(series) == ['public."Order".id', "public.user.id"]
+    assert [(p.at, p.value, p.limit) for p in series['public."Order".id']] == [
+        (T0, 10.0, 2**31 - 1), (T0 + timedelta(hours=1), 20.0, 2**31 - 1)]
+    assert store.series("db1", SEQUENCE_VALUE, T0 + timedelta(minutes=30))['public."Order".id'][0].value == 20.0
+    assert store.series("db1", XID_AGE, T0) == {}
+
+
+def test_statement_snapshots_and_prune(store) -> None:
+    old = store.add_statement_snapshot(T0, "db1", "healthcheck", [StatementCounter("1", "SELECT 1", 10, 5.0)])
+    new = store.add_statement_snapshot(T0 + timedelta(days=40), "db1", BEFORE_MIGRATION,
+                                       [StatementCounter("1", "SELECT 1", 30, 9.0),
+                                        StatementCounter("2", "SELECT $1", 7, 1.5)], label="20261101_x")
+    assert [s.id for s in store.statement_snapshots("db1", T0)] == [old, new]
+    assert store.latest_statement_snapshot("db1").id == new
+    assert store.latest_statement_snapshot("db1", "healthcheck").id == old
+    assert store.statement_counters("db1", new)["2"] == StatementCounter("2", "SELECT $1", 7, 1.5)
+    store.add_observations(T0, [Observation("db1", CONNECTIONS_USED, 3, limit=97)])
+    store.add_observations(T0 + timedelta(days=40), [Observation("db1", CONNECTIONS_USED, 4, limit=97)])
+
+    counts = store.prune(T0 + timedelta(days=5))
+
+    assert counts == {"observations": 1, "statement_snapshots": 1}
+    assert [s.id for s in store.statement_snapshots("db1", T0)] == [new]
+    assert store.statement_counters("db1", old) == {}
+    assert [p.value for p in store.series("db1", CONNECTIONS_USED, T0)[""]] == [4.0]
+
+
+def test_default_store_is_sqlite_under_log_dir_and_state_dir_moves_it(tmp_path: Path) -> None:
+    with open_store(load_settings(log_dir=tmp_path / "logs")) as s:
+        assert isinstance(s, SqliteStore) and s.location == str(tmp_path / "logs" / "state" / HISTORY_FILE)
+    with open_store(load_settings(log_dir=tmp_path / "logs", state_dir=tmp_path / "st")) as s:
+        assert s.location == str(tmp_path / "st" / HISTORY_FILE)
+    assert oct((tmp_path / "st" / HISTORY_FILE).stat().st_mode & 0o777) == "0o600"
+
+
+def test_state_database_url_selects_postgres_and_bad_urls_are_one_line_errors(db_url: str, tmp_path: Path) -> None:
+    with open_store(load_settings(state_database_url=db_url, log_dir=tmp_path)) as s:
+        assert isinstance(s, PostgresStore)
+    from migration_guard.tasks.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="^STATE_DATABASE_URL: expected a PostgreSQL URL"):
+        load_settings(state_database_url="mysql://x@y/z")
+
+
+def _fixture_schema(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "Order" (id serial PRIMARY KEY, note text)')
+        conn.execute('INSERT INTO "Order" (note) SELECT g::text FROM generate_series(1, 300) g')
+        conn.execute('DELETE FROM "Order" WHERE id <= 100')
+        conn.execute('CREATE TABLE big (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY)')
+        conn.execute("SELECT setval(pg_get_serial_sequence('big', 'id'), 42)")
+        conn.execute('CREATE SEQUENCE loose AS smallint')
+        conn.execute("SELECT nextval('loose')")
+        conn.execute('ANALYZE')
+
+
+def test_a_run_stores_each_reading_of_a_real_database_and_nothing_in_it(db_url: str, tmp_path: Path) -> None:
+    _fixture_schema(db_url)
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs")
+    result = record_healthcheck(settings, T0, [db_url], [Observation(database_key(db_url), "check.connections", 4.1)])
+    assert result.errors == [] and result.observations >= 8
+    key = database_key(db_url)
+    with open_store(settings) as s:
+        sequences = {subject: points[-1] for subject, points in s.series(key, SEQUENCE_VALUE, T0).items()}
+        assert sequences['public."Order".id'].value == 300 and sequences['public."Order".id'].limit == 2**31 - 1
+        assert sequences["public.big.id"].value == 42 and sequences["public.big.id"].limit == float(2**63 - 1)  # kept as a double: ample for a trend
+        assert sequences["public.loose"].limit == 2**15 - 1
+        assert s.series(key, CONNECTIONS_USED, T0)[""][0].limit > 1
+        assert 0 < s.series(key, XID_AGE, T0)[""][0].value < 2**31
+        dead = s.series(key, DEAD_TUPLE_RATIO, T0)
+        assert dead and all(0 <= p[0].value <= 1 for p in dead.values())
+        assert s.series(key, "check.connections", T0)[""][0].value == 4.1
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'mg\\_%'").fetchone()[0] == 0
+
+
+def test_an_unwritable_store_or_a_down_database_never_fails_the_run(db_url: str, tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("a file where the folder should be")
+    settings = load_settings(database_url=db_url, state_dir=tmp_path / "state")
+    result = record_healthcheck(settings, T0, [db_url])
+    assert result.observations == 0 and result.errors and "history store" in result.errors[0]
+
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", connect_timeout=1)
+    down = "postgresql://postgres@127.0.0.1:1/nothing"
+    result = record_healthcheck(settings, T0, [down, db_url])
+    assert result.observations > 0 and len(result.errors) == 1 and result.errors[0].startswith("127.0.0.1:1/nothing")
+
+
+def test_maintenance_prunes_history_past_retention(db_url: str, tmp_path: Path) -> None:
+    from migration_guard.tasks.maintenance.pipeline import MaintenanceOptions, run_maintenance
+
+    settings = load_settings(alerts_dir=tmp_path / "alerts", log_dir=tmp_path / "logs", backup_dir=tmp_path / "b",
+                             history_retention_days=30)
+    now = datetime.now(timezone.utc)
+    with open_store(settings) as s:
+        s.add_observations(now - timedelta(days=31), [Observation("db", XID_AGE, 1, limit=2**31)])
+        s.add_observations(now - timedelta(days=29), [Observation("db", XID_AGE, 2, limit=2**31)])
+    result = run_maintenance(settings, MaintenanceOptions(prune_backups=False))
+    assert result["history_pruned"] and result["history_pruned"][0].startswith("1 observations recorded before")
+    with open_store(settings) as s:
+        assert [p.value for p in s.series("db", XID_AGE, now - timedelta(days=60))[""]] == [2.0]
+    assert prune_history(settings) == []
