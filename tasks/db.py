@@ -14,6 +14,8 @@ import psycopg
 from psycopg import conninfo as pg_conninfo
 
 from migration_guard.tasks.errors import Category, ConfigError, DatabaseError
+from migration_guard.tasks.interrupts import track_connection
+from migration_guard.tasks.sql.identifiers import quoted as quoted_identifier
 from migration_guard.tasks.secrets import URL_ENCODE_HINT, mask_dsn, passwords_in, redact, repaired_dsn, unparseable_userinfo
 
 APPLICATION_NAME = "migration-guard"
@@ -44,7 +46,7 @@ def connect(
         raise ConfigError(f"the connection string for {describe_target(dsn)} does not parse", URL_ENCODE_HINT)
     started = time.monotonic()
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             libpq_dsn(dsn),
             connect_timeout=connect_timeout,
             application_name=application_name,
@@ -55,6 +57,8 @@ def connect(
         if time.monotonic() - started >= connect_timeout * 0.95 and getattr(exc, "pgresult", None) is None:
             raise _timed_out(dsn, connect_timeout) from None
         raise classify_error(exc, dsn) from None
+    track_connection(conn)  # an interrupt cancels its running statement (tasks/interrupts.py)
+    return conn
 
 
 def _timed_out(dsn: str, connect_timeout: int) -> DatabaseError:
@@ -162,7 +166,8 @@ _SQLSTATE_CLASSES: list[tuple[str, Category, str, str, str]] = [
     ("42501", Category.PERMISSION, "permission", "permission denied",
      "grant the role the privilege it needs (GRANT ...) or run as the owner of the objects"),
     ("55P03", Category.TIMEOUT, "lock_timeout", "gave up waiting for a lock (lock_timeout)",
-     "find the blocking session: SELECT pid, state, query FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids(<pid>))"),
+     "find the long transactions that hold locks: SELECT pid, state, xact_start, left(query, 80) FROM pg_stat_activity "
+     "WHERE xact_start < now() - interval '30 seconds' ORDER BY xact_start"),
     ("57014", Category.TIMEOUT, "statement_timeout", "the statement was cancelled (statement_timeout or cancel request)",
      "raise STATEMENT_TIMEOUT or run the statement when the database is quieter"),
     ("57P01", Category.DATABASE_CONNECTION, "terminated", "the server terminated the connection (admin shutdown)",
@@ -195,7 +200,7 @@ def classify_error(exc: BaseException, dsn: str = "") -> DatabaseError:
             if sqlstate.startswith(prefix):
                 return DatabaseError(
                     f"{message} ({target}, SQLSTATE {sqlstate}): {original}",
-                    suggestion,
+                    with_connection_values(suggestion, dsn),
                     category=category, kind=kind, sqlstate=sqlstate, original=original,
                 )
         return DatabaseError(
@@ -209,6 +214,22 @@ def classify_error(exc: BaseException, dsn: str = "") -> DatabaseError:
         f"database error at {target}: {original}", "see the PostgreSQL log for details",
         category=Category.UNKNOWN, original=original,
     )
+
+
+def with_connection_values(advice: str, dsn: str) -> str:
+    """``advice`` with the HOST / PORT / NAME placeholders of a suggested command replaced by the
+    DSN's own values (shell-quoted), so it runs when pasted."""
+    import shlex
+
+    params = _conninfo(dsn) if dsn else {}
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    port = (params.get("port") or "5432").split(",")[0]
+    name = params.get("dbname") or params.get("user") or "postgres"
+    connection = f"-h {shlex.quote(host)} -p {shlex.quote(port)}"
+    as_user = f" -U {shlex.quote(params['user'])}" if params.get("user") else ""
+    return (advice.replace("pg_isready -h HOST -p PORT", f"pg_isready {connection}")
+            .replace("createdb NAME", f"createdb {connection}{as_user} {shlex.quote(name)}")
+            .replace("getent hosts HOST", f"getent hosts {shlex.quote(host)}"))
 
 
 def _diag_sqlstate(exc: BaseException) -> str | None:
@@ -252,7 +273,7 @@ def _probe_address(host: str, port: int, target: str, original: str) -> Database
     except socket.gaierror:
         return DatabaseError(
             f"cannot resolve host {host!r} ({target}): {original}",
-            "check the host name in DATABASE_URL and DNS (getent hosts HOST)",
+            with_connection_values("check the host name in DATABASE_URL and DNS (getent hosts HOST)", f"host={host}"),
             category=Category.DATABASE_CONNECTION, kind="dns_failure", original=original,
         )
     try:
@@ -261,7 +282,8 @@ def _probe_address(host: str, port: int, target: str, original: str) -> Database
     except ConnectionRefusedError:
         return DatabaseError(
             f"connection refused by {host}:{port} ({target}): is PostgreSQL running there?",
-            f"start PostgreSQL or fix host/port in DATABASE_URL; check with: pg_isready -h {host} -p {port}",
+            with_connection_values("start PostgreSQL or fix host/port in DATABASE_URL; check with: pg_isready -h HOST -p PORT",
+                                   f"host={host} port={port}"),
             category=Category.DATABASE_CONNECTION, kind="connection_refused", original=original,
         )
     except (TimeoutError, socket.timeout):
@@ -301,14 +323,15 @@ def _probe_login(
         if not exists:
             return DatabaseError(
                 f"database {dbname!r} does not exist ({target})",
-                f"create it (createdb {dbname}) or fix the database name in DATABASE_URL",
+                with_connection_values("create it (createdb NAME) or fix the database name in DATABASE_URL", dsn),
                 category=Category.DATABASE_CONNECTION, kind="missing_database", sqlstate="3D000",
                 original=original,
             )
         if not allowed:
             return DatabaseError(
                 f"the role may not connect to database {dbname!r} ({target})",
-                f"GRANT CONNECT ON DATABASE {dbname} TO <role>",
+                f"as the database owner: GRANT CONNECT ON DATABASE {quoted_identifier(dbname)} TO "
+                f"{quoted_identifier(params.get('user') or 'postgres')}",
                 category=Category.PERMISSION, kind="permission", sqlstate="42501", original=original,
             )
         break
@@ -320,7 +343,8 @@ def _probe_login(
         )
     return DatabaseError(
         f"cannot connect to {target}: {original}",
-        "check that PostgreSQL is running and reachable (pg_isready) and that pg_hba.conf admits this client",
+        with_connection_values("check that PostgreSQL is running and reachable (pg_isready -h HOST -p PORT) and "
+                               "that pg_hba.conf admits this client", dsn),
         category=Category.DATABASE_CONNECTION, kind="connection", original=original,
     )
 
