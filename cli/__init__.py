@@ -16,7 +16,6 @@ from typing import Any, Optional
 
 import typer
 
-from migration_guard.cli.output import print_error
 
 app = typer.Typer(
     name="migration-guard",
@@ -162,11 +161,24 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGINT and SIGTERM interrupt every command cleanly (``tasks/interrupts.py``): the running
+    statement is cancelled and rolled back, child processes stop, partial files go, and one
+    ``interrupted: ...`` line says what (if anything) stays committed; exit 130 / 143.
+    """
     import sys
 
+    from migration_guard.cli.output import print_interrupted
+    from migration_guard.tasks import interrupts
+
+    interrupts.install()
     try:
         app(args=hoist_global_options(sys.argv[1:]), prog_name="migration-guard")
-    except KeyboardInterrupt:
-        print_error("interrupted")
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as exc:  # outside a command (typer turns one inside into exit 130)
+        raise SystemExit(print_interrupted(getattr(exc, "signum", None))) from None
+    except SystemExit as exc:
+        # a command without handle_errors: typer turned the interrupt into a silent exit 130
+        if exc.code == 130 and interrupts.received() is not None:
+            raise SystemExit(print_interrupted()) from None
+        raise

@@ -146,6 +146,8 @@ def list_command(
 ) -> None:
     """List backups (newest first) from the metadata files in the backup folder.
 
+    Partial dumps are named on stderr too: one being written now (its pid), or one abandoned by a killed run (the next `backup create` removes it).
+
     Exit codes: 0 listed (also when there are none); 2 bad configuration.
     """
     _list(ctx.obj, backup_dir, as_json)
@@ -160,6 +162,7 @@ def _list(options, backup_dir, as_json) -> None:
 
     folder = _backup_dir(options, backup_dir)
     backups = list_backups(folder)
+    _print_partials(folder)
     if as_json:
         print_json([b.to_dict() for b in backups])
         return
@@ -174,6 +177,27 @@ def _list(options, backup_dir, as_json) -> None:
         table.add_row(f"{b.created_at:%Y-%m-%d %H:%M:%S}", b.database, b.reason, b.format, format_bytes(b.size_bytes),
                       verified, b.migration_head or "-", b.path.name)
     console.print(table)
+
+
+def _print_partials(folder: Path) -> None:
+    """One stderr line per partial dump: in progress, or abandoned (with the command removing it)."""
+    import shlex
+
+    from migration_guard.tasks.backup.files import partial_dumps
+    from migration_guard.tasks.backup.sizing import format_bytes
+
+    for partial in partial_dumps(folder):
+        size = format_bytes(partial.size_bytes)
+        if partial.writer_alive:
+            who = f"pid {partial.writer_pid}" if partial.writer_pid else "a running pg_dump"
+            err_console.print(f"in progress: {partial.path.name} ({size} so far, written by {who})",
+                              markup=False, highlight=False)
+        else:
+            err_console.print(
+                f"warning: abandoned partial dump {partial.path.name} ({size}, last written "
+                f"{partial.modified:%Y-%m-%d %H:%M:%S} UTC) — not a backup, left by a killed run; the next "
+                f"`migration-guard backup create` removes it, or now: rm -r {shlex.quote(str(partial.path))}",
+                markup=False, highlight=False)
 
 
 @backup_app.command("verify")

@@ -27,6 +27,18 @@ def print_error(message: str, suggestion: str = "") -> None:
         err_console.print(f"[yellow]hint:[/] {redact(suggestion)}", markup=True, highlight=False)
 
 
+def print_interrupted(signum: int | None = None) -> int:
+    """The one ``interrupted: ...`` line (what stays committed, or that nothing was changed, and
+    what the cleanup did) on stderr, once; returns the exit code (130 SIGINT, 143 SIGTERM)."""
+    from migration_guard.tasks import interrupts
+
+    signum = signum or interrupts.received() or 2
+    if interrupts.mark_reported():
+        err_console.print(redact(interrupts.summary(signum)), markup=False, highlight=False)
+    interrupts.ignore_further()
+    return 128 + signum
+
+
 def print_json(data: Any) -> None:
     """Machine output: plain JSON on stdout (no colour, no wrapping)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
@@ -34,19 +46,23 @@ def print_json(data: Any) -> None:
 
 
 def handle_errors(error_exit_code: int = 1, config_exit_code: int = 2) -> Callable[[F], F]:
-    """Turn migration-guard errors into one-line messages and exit codes (never a traceback).
+    """Turn migration-guard errors into one-line messages and exit codes (never a traceback); an
+    interrupt (SIGINT / SIGTERM) prints its ``interrupted: ...`` line and exits 130 / 143.
 
     Args:
         error_exit_code: exit code for operational failures (database, files, ledger).
         config_exit_code: exit code for ConfigError (bad usage or configuration).
     """
     from migration_guard.tasks.errors import ConfigError
+    from migration_guard.tasks.interrupts import Interrupted
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
+            except Interrupted as exc:
+                raise typer.Exit(print_interrupted(exc.signum)) from None
             except ConfigError as exc:
                 print_error(exc.message, exc.suggestion)
                 raise typer.Exit(config_exit_code) from None

@@ -29,8 +29,8 @@ LAYERS = ("cli", "deployments", "flows", "blocks", "tasks")
 
 #: units of ``tasks/`` that form its foundation: they import no capability package
 FOUNDATION = frozenset({
-    "artifacts", "catalog", "checksums", "db", "durations", "errors", "ledgers", "models", "project",
-    "retry", "schema", "secrets", "settings", "sql", "tasks",
+    "artifacts", "catalog", "checksums", "db", "durations", "errors", "interrupts", "ledgers", "models", "project",
+    "retry", "schema", "scratch", "secrets", "settings", "sql", "tasks",
 })
 
 #: third-party frameworks and the top-level folders that may import them

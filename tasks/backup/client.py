@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
+from migration_guard.tasks import interrupts
 from migration_guard.tasks.db import libpq_dsn
 from migration_guard.tasks.secrets import passwords_in, redact
 
@@ -83,7 +84,9 @@ def run_tool(
 ) -> ToolRun:
     """Run a client tool (no shell), calling ``on_tick(elapsed)`` while it runs.
 
-    Files it creates get mode 0600 (umask 077). If the caller is interrupted, the child is killed.
+    Files it creates get mode 0600 (umask 077). If the caller is interrupted (SIGINT / SIGTERM,
+    or any exception), the child is stopped and reaped before the exception goes on: it never
+    outlives us, orphaned, still writing.
     """
     started = time.monotonic()
     with tempfile.TemporaryFile() as err, (tempfile.TemporaryFile() if capture_stdout else open(os.devnull, "wb")) as out:
@@ -96,8 +99,10 @@ def run_tool(
                 except subprocess.TimeoutExpired:
                     if on_tick is not None:
                         on_tick(time.monotonic() - started)
-        except BaseException:
+        except BaseException as exc:
             _stop(process)
+            if isinstance(exc, interrupts.Interrupted):
+                interrupts.note_undone(f"stopped {os.path.basename(argv[0])}")
             raise
         err.seek(0)
         text = err.read().decode("utf-8", errors="replace")
@@ -109,7 +114,10 @@ def run_tool(
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM (pg_dump then stops its parallel workers), SIGKILL after 5 s."""
+    """SIGTERM (pg_dump / pg_restore then cancel their queries and stop their parallel workers),
+    SIGKILL after 5 s."""
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
         process.wait(timeout=5)

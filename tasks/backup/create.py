@@ -1,21 +1,33 @@
 """Creating a backup: check tools and disk, dump under a temporary name, checksum, rename, write
-metadata. A failure at any step leaves nothing behind but the error."""
+metadata. A failure at any step leaves nothing behind but the error; so does SIGINT / SIGTERM
+(pg_dump is stopped and reaped, the partial dump removed). Partial dumps abandoned by a killed
+earlier run (their writer is gone) are removed before the disk check."""
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import shutil
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from migration_guard.tasks import interrupts
 from migration_guard.tasks.backup.client import client_connection, run_tool
 from migration_guard.tasks.backup.errors import BackupError, BackupSpaceError
-from migration_guard.tasks.backup.files import BackgroundFlusher, fsync_directory, make_private, remove_path, seal, size_of
+from migration_guard.tasks.backup.files import (
+    BackgroundFlusher,
+    fsync_directory,
+    make_private,
+    partial_path,
+    remove_abandoned_partials,
+    remove_path,
+    seal,
+    size_of,
+)
 from migration_guard.tasks.backup.metadata import BackupInfo, write_metadata
 from migration_guard.tasks.backup.sizing import (
     DumpPlan,
@@ -46,6 +58,8 @@ class BackupProgress:
 
 
 ProgressCallback = Callable[[BackupProgress], None]
+
+_log = logging.getLogger("migration_guard.backup")
 
 #: how often the progress callback is called while pg_dump runs
 PROGRESS_TICK_SECONDS = 0.5
@@ -139,11 +153,15 @@ def create_backup(
         >>> info = create_backup(url, Path("backups"), reason="pre-migrate")  # doctest: +SKIP
     """
     backup_dir = Path(backup_dir)
+    if backup_dir.is_dir():
+        for abandoned in remove_abandoned_partials(backup_dir):
+            _log.warning("removed %s (%s), a partial dump left by a killed run (pid %s)", abandoned.path.name,
+                         format_bytes(abandoned.size_bytes), abandoned.writer_pid or "unknown")
     pre = preflight(dsn, backup_dir, fmt=fmt, jobs=jobs, compression=compression, check_space=check_space)
     created_at = datetime.now(timezone.utc)
     name = backup_name(pre.source.database, created_at, reason)
     final = backup_dir / f"{name}{pre.plan.suffix}"
-    temp = backup_dir / f".{name}{pre.plan.suffix}.partial"
+    temp = partial_path(final)
     client = client_connection(dsn)
     argv = [str(pre.tools.pg_dump), *pre.plan.pg_dump_args(), f"--file={temp}", f"--dbname={client.conninfo}"]
     if lock_wait_timeout:
@@ -190,10 +208,12 @@ def create_backup(
             fsync_directory(backup_dir)
         except OSError as exc:
             raise _os_failure(exc, backup_dir) from None
-    except BaseException:
+    except BaseException as exc:
         remove_path(temp)
         if info is not None and final.exists() and not info.metadata_path.exists():
             remove_path(final)
+        if isinstance(exc, interrupts.Interrupted):
+            interrupts.note_undone("removed the partial dump: no backup was written")
         raise
     if progress is not None:
         progress(BackupProgress("done", info.size_bytes, info.size_bytes, info.duration_s))

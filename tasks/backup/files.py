@@ -1,11 +1,15 @@
-"""File-level helpers for backups: checksums, sizes, private modes, atomic writes, removal."""
+"""File-level helpers for backups: checksums, sizes, private modes, atomic writes, removal, and
+the partial dumps a run writes before renaming (who writes them, which ones were abandoned)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -141,3 +145,101 @@ def remove_path(path: Path) -> None:
             path.unlink()
         except FileNotFoundError:
             pass
+
+
+#: ``.<final name>.<writer pid>.partial``; older versions wrote ``.<final name>.partial``
+_PARTIAL = re.compile(r"^\.(?P<final>.+?)(?:\.(?P<pid>\d+))?\.partial$")
+
+
+def partial_path(final: Path, pid: int | None = None) -> Path:
+    """Where a dump is written before it is complete: a hidden name beside ``final`` that carries
+    the writer's pid, so an abandoned one can be told from one being written."""
+    return final.with_name(f".{final.name}.{pid or os.getpid()}.partial")
+
+
+@dataclass(frozen=True)
+class PartialDump:
+    """A dump still under its temporary name.
+
+    Attributes:
+        writer_pid: the process that started it (None for names without one).
+        writer_alive: that process, or a pg_dump writing this path, is still running: it is
+            being written now. False: the run that wrote it was killed (SIGKILL, a crash, a power
+            cut) and the file is debris that only takes disk space.
+    """
+
+    path: Path
+    size_bytes: int
+    modified: datetime
+    writer_pid: int | None
+    writer_alive: bool
+
+
+def partial_dumps(backup_dir: Path) -> list[PartialDump]:
+    """Every partial dump in ``backup_dir``, oldest first."""
+    backup_dir = Path(backup_dir)
+    if not backup_dir.is_dir():
+        return []
+    found = []
+    writers = _processes_writing(backup_dir)
+    for path in backup_dir.glob(".*.partial"):
+        match = _PARTIAL.match(path.name)
+        if match is None:
+            continue
+        pid = int(match["pid"]) if match["pid"] else None
+        try:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        except FileNotFoundError:
+            continue  # finished (renamed) or removed meanwhile
+        alive = (pid is not None and _pid_alive(pid)) or str(path) in writers
+        found.append(PartialDump(path, size_of(path), modified, pid, alive))
+    return sorted(found, key=lambda p: p.modified)
+
+
+def remove_abandoned_partials(backup_dir: Path) -> list[PartialDump]:
+    """Delete the partial dumps whose writer is gone (left by a killed run); return them."""
+    abandoned = [p for p in partial_dumps(backup_dir) if not p.writer_alive]
+    for partial in abandoned:
+        remove_path(partial.path)
+    return abandoned
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return _not_a_zombie(pid)
+
+
+def _not_a_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _processes_writing(backup_dir: Path) -> set[str]:
+    """Paths that a running process names with ``--file=`` under ``backup_dir`` (a pg_dump whose
+    parent was killed keeps writing; Linux /proc only, empty elsewhere)."""
+    prefix = f"--file={Path(backup_dir)}/"
+    paths = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return paths
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            args = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for arg in args:
+            text = arg.decode(errors="replace")
+            if text.startswith(prefix):
+                paths.add(text[len("--file="):])
+    return paths

@@ -1,5 +1,7 @@
 """Restoring a backup: into a new database by default; over the live database only when asked,
-in one transaction, after saying exactly which objects will be replaced."""
+in one transaction, after saying exactly which objects will be replaced. SIGINT / SIGTERM stop
+pg_restore: over the live database its one transaction rolls back (nothing changed); a new
+database is dropped again."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from migration_guard.tasks import interrupts
 from migration_guard.tasks.backup.client import ClientConnection, client_connection, run_tool
 from migration_guard.tasks.backup.errors import BackupCorruptError, BackupError, BackupNotFoundError
 from migration_guard.tasks.backup.metadata import read_metadata
@@ -192,7 +195,11 @@ def restore_backup(
         client = client_connection(target_dsn)
         argv = [str(tools.pg_restore), "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
                 f"--dbname={client.conninfo}", str(path)]
-        run = run_tool(argv, client)
+        try:
+            run = run_tool(argv, client)
+        except interrupts.Interrupted:
+            interrupts.note_undone(f"its single transaction on {database} rolled back")
+            raise
         if run.returncode != 0:
             raise BackupError(f"restoring {path.name} over {database} failed and was rolled back: {run.first_error}",
                               "nothing was changed; fix the cause (see the PostgreSQL log) and re-run")
@@ -202,11 +209,16 @@ def restore_backup(
         if database_exists(target_dsn, database):
             raise BackupError(f"database {database} already exists on {describe_target(target_dsn)}",
                               "choose another name with --into NAME, or drop it first")
-        create_database(target_dsn, database)
         client = client_connection(target_dsn, dbname=database)
         argv = [str(tools.pg_restore), "--exit-on-error", f"--jobs={jobs or os.cpu_count() or 1}",
                 f"--dbname={client.conninfo}", str(path)]
-        run = run_tool(argv, client)
+        try:
+            create_database(target_dsn, database)
+            run = run_tool(argv, client)
+        except interrupts.Interrupted:  # the name did not exist before: whatever is there is ours
+            drop_database(target_dsn, database)
+            interrupts.note_undone(f"dropped the half-restored new database {database}")
+            raise
         if run.returncode != 0:
             drop_database(target_dsn, database)
             raise BackupError(f"restoring {path.name} into new database {database} failed: {run.first_error}",

@@ -9,6 +9,11 @@
   updates ``applied_steps_count``; each non-transactional statement alone, in autocommit, made
   re-runnable. A failure leaves the row failed (finished_at NULL, rolled_back_at NULL) with the
   exact number of statements applied and the error in ``logs``; the next ``migrate`` resumes there.
+
+SIGINT / SIGTERM (``tasks/interrupts.py``): the running statement is cancelled; a transactional
+migration rolls back and leaves the ledger untouched (as if never started); a step-by-step one
+records exactly how far it got (resumable, like a failure); migrations committed before stay.
+Each is noted for the ``interrupted: ...`` line.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 import psycopg
 
+from migration_guard.tasks import interrupts
 from migration_guard.tasks.db import classify_error, connect
 from migration_guard.tasks.errors import Category, MigrationFileError, MigrationGuardError
 from migration_guard.tasks.ledgers import Ledger
@@ -274,6 +280,7 @@ def _apply_all(dsn: str, ledger: Ledger, options: ApplyOptions, migrations: list
                         exc.report = report  # type: ignore[attr-defined]
                         raise
                     report.outcomes.append(outcome)
+                    interrupts.note_committed(f"migration {outcome.name}")
                     if conn.closed or conn.broken:
                         break
 
@@ -338,7 +345,18 @@ def _apply_in_transaction(conn, ledger: Ledger, prepared: PreparedMigration, dsn
         result = run_statements(
             conn, list(prepared.steps), lock_timeout=options.lock_timeout, statement_timeout=options.statement_timeout,
             transactional=True, retry_budget_s=options.retry_budget_s, before_commit=record_applied, logger=log,
+            interrupt_notes=False,
         )
+    except interrupts.Interrupted as exc:
+        committed = getattr(exc, "transaction_committed", False)
+        if committed:
+            interrupts.note_committed(f"migration {migration.name}")
+        elif committed is None:
+            interrupts.note_committed(f"perhaps migration {migration.name} (interrupted during its COMMIT; "
+                                      "`migration-guard status` shows whether it is applied)")
+        else:  # rolled back before its ledger row was written: the ledger is as before
+            interrupts.note_undone(f"cancelled and rolled back migration {migration.name}, which stays pending")
+        raise
     except StatementFailed as exc:
         outcome.elapsed_s = time.monotonic() - started
         outcome.lock_waits = exc.lock_waits
@@ -397,6 +415,7 @@ def _apply_step_by_step(conn, ledger: Ledger, prepared: PreparedMigration, dsn: 
                                  "unfinished, run `migration-guard migrate` to resume or `migration-guard recover`")
         start_at = 0
     done = start_at
+    recorded = [start_at]  # steps the ledger row counts (updated with each committed segment)
     try:
         for seg_start, seg_end, transactional in _segments(prepared.steps):
             if seg_end <= done:
@@ -405,6 +424,7 @@ def _apply_step_by_step(conn, ledger: Ledger, prepared: PreparedMigration, dsn: 
 
             def record_progress(c: psycopg.Connection, _done: int = 0, _step: Any = None, end: int = seg_end) -> None:
                 ledger.record_step(c, entry_id, end)
+                recorded[0] = end
 
             result = run_statements(
                 conn, list(prepared.steps[first:seg_end]), lock_timeout=options.lock_timeout,
@@ -412,6 +432,7 @@ def _apply_step_by_step(conn, ledger: Ledger, prepared: PreparedMigration, dsn: 
                 retry_budget_s=options.retry_budget_s, logger=log,
                 before_commit=record_progress if transactional else None,
                 on_step=None if transactional else record_progress,
+                interrupt_notes=False,
             )
             done = seg_end
             outcome.attempts += result.attempts
@@ -420,6 +441,9 @@ def _apply_step_by_step(conn, ledger: Ledger, prepared: PreparedMigration, dsn: 
         with conn.transaction():
             ledger.record_finished(conn, entry_id, total)
             ledger.record_failed(conn, entry_id, None)  # type: ignore[arg-type] - a finished row has no logs, as in Prisma
+    except interrupts.Interrupted:
+        _record_interrupted(conn, ledger, prepared, entry_id, recorded[0], dsn, options, log)
+        raise
     except StatementFailed as exc:
         done += exc.steps_done if not exc.rolled_back else 0
         outcome.steps_done = done
@@ -451,6 +475,36 @@ def _apply_step_by_step(conn, ledger: Ledger, prepared: PreparedMigration, dsn: 
     log.info("applied %s in %.2fs (step by step, %d statements%s)", migration.name, outcome.elapsed_s, total,
              f", resumed at {outcome.resumed_from + 1}" if outcome.resumed_from is not None else "")
     return outcome
+
+
+def _record_interrupted(conn, ledger: Ledger, prepared: PreparedMigration, entry_id: Any, done: int, dsn: str,
+                        options: ApplyOptions, log: Any) -> None:
+    """A step-by-step migration stopped by SIGINT / SIGTERM: its row says exactly how far it got
+    (resumable, like a failure) and the ``interrupted`` line names what stays committed."""
+    name, total = prepared.name, len(prepared.steps)
+    if done >= total:  # the last statement and the row's finish both committed
+        interrupts.note_committed(f"migration {name}")
+        return
+    applied = f"statements 1-{done}" if done > 1 else "statement 1" if done == 1 else "no statement"
+    logs = (
+        f"{STEP_MODE_MARKER} interrupted (SIGINT/SIGTERM) after {done} of {total} statement(s) were applied.\n\n"
+        f"{applied.capitalize()} applied and recorded (applied_steps_count = {done}); nothing after that ran. "
+        f"Run `migration-guard migrate` to resume at statement {done + 1}, or `migration-guard recover`."
+    )
+    try:
+        with _ledger_session(conn, dsn, options) as ledger_conn:
+            with ledger_conn.transaction():
+                # bounded: a cleanup must not wait behind a lock on the ledger for long
+                ledger_conn.execute("SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '5s'")
+                ledger.record_step(ledger_conn, entry_id, done)
+                ledger.record_failed(ledger_conn, entry_id, logs)
+    except (psycopg.Error, MigrationGuardError) as exc:
+        log.warning("could not record the interruption of %s in the ledger: %s", name, exc)
+    interrupts.note_committed(
+        f"migration {name} in part ({applied} of {total} applied; its ledger row records it stopped before "
+        f"statement {done + 1}: `migration-guard migrate` resumes there)"
+    )
+    interrupts.note_undone(f"cancelled statement {done + 1} of migration {name}")
 
 
 @contextmanager

@@ -11,6 +11,12 @@ Two modes:
   (``before_commit`` lets the caller write the ledger row in that same transaction);
 - ``transactional=False``: one statement at a time in autocommit (``CREATE INDEX CONCURRENTLY``
   ...), each made re-runnable (see ``rerunnable.py``); ``on_step`` records progress after each.
+
+SIGINT / SIGTERM (``tasks/interrupts.py``) arrive as :class:`~migration_guard.tasks.interrupts.Interrupted`:
+psycopg cancels the running statement, the transaction is rolled back, and the exception goes on.
+A signal during COMMIT (and the ledger write sent with it) asks the server whether the
+transaction committed (``txid_status``): ``Interrupted.transaction_committed`` is True, False or,
+when the server cannot say, None.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from psycopg import sql
 from migration_guard.tasks.catalog import SessionInfo
 from migration_guard.tasks.db import classify_error
 from migration_guard.tasks.errors import Category, MigrationGuardError
+from migration_guard.tasks import interrupts
 from migration_guard.tasks.migrate.rerunnable import Step, step_for, steps_for
 from migration_guard.tasks.durations import postgres_duration_seconds, postgres_duration_setting
 from migration_guard.tasks.migrate.timeouts import is_inherit
@@ -117,6 +124,7 @@ def run_statements(
     backoff_max_s: float = 5.0,
     logger: logging.Logger | logging.LoggerAdapter | Any | None = None,
     rng: random.Random | None = None,
+    interrupt_notes: bool = True,
 ) -> ExecutionResult:
     """Run ``statements`` with bounded lock waits, retrying lock timeouts inside a time budget.
 
@@ -134,6 +142,8 @@ def run_statements(
         backoff_base_s / backoff_max_s: backoff before retry n is ``min(max, base * 2**(n-1))``,
             jittered to between half and all of it.
         logger: where waits and blockers are logged (a Prefect run logger works).
+        interrupt_notes: on SIGINT / SIGTERM, tell ``tasks/interrupts`` what was rolled back and
+            which statements stay committed (False when the caller says it in its own words).
 
     Returns:
         ExecutionResult with attempts, timings and every lock wait.
@@ -142,6 +152,9 @@ def run_statements(
         LockRetryExhausted: 55P03 kept happening until the budget ran out (nothing of the failed
             step or transaction remains).
         StatementFailed: any other failure of a statement, classified by SQLSTATE.
+        Interrupted: SIGINT / SIGTERM; the running statement was cancelled, an open transaction
+            rolled back (unless ``.transaction_committed``); ``.steps_done`` counts the steps
+            committed before it (step mode), as in ``ExecutionResult``.
     """
     log = logger or _log
     rng = rng or random.Random()
@@ -160,9 +173,32 @@ def run_statements(
         else:
             _run_step_by_step(conn, steps, start_at, lock_pg, statement_pg, retry_budget_s, on_step,
                               result, started, watch_delay, backoff_base_s, backoff_max_s, log, rng)
+    except interrupts.Interrupted as exc:
+        exc.steps_done = result.steps_done  # type: ignore[attr-defined]
+        if interrupt_notes:
+            _note_interrupted(steps, start_at, result.steps_done, transactional,
+                              getattr(exc, "transaction_committed", False))
+        raise
     finally:
         result.elapsed_s = time.monotonic() - started
     return result
+
+
+def _note_interrupted(steps: list[Step], start_at: int, done: int, transactional: bool, committed: bool | None) -> None:
+    if transactional:
+        if committed:
+            interrupts.note_committed(f"the transaction of {len(steps) - start_at} statement(s)")
+        elif committed is None:
+            interrupts.note_undone("interrupted during COMMIT: whether it committed is unknown, check before re-running")
+        else:
+            interrupts.note_undone("cancelled the running statement and rolled back its transaction")
+        return
+    if done > start_at:
+        first, last = steps[start_at].label, steps[done - 1].label
+        interrupts.note_committed(f"{done - start_at} statement(s) run one by one ({first}" +
+                                  (f" to {last})" if done - start_at > 1 else ")"))
+    if done < len(steps):
+        interrupts.note_undone(f"cancelled {steps[done].label}; it and the {len(steps) - done - 1} after it did not run")
 
 
 def _as_steps(statements: Sequence[Step | Statement | str] | str) -> list[Step]:
@@ -184,9 +220,10 @@ def _run_in_transaction(
     conn, steps, start_at, lock_pg, statement_pg, budget, on_step, before_commit, result, started,
     watch_delay, base, cap, log, rng,
 ) -> None:
-    # BEGIN and both SET LOCALs in one round trip; the values are validated "<n>ms" literals.
-    begin = sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}").format(
-        sql.Literal(lock_pg), sql.Literal(statement_pg))
+    # BEGIN, both SET LOCALs and the transaction id (to ask whether an interrupted COMMIT went
+    # through) in one round trip; the values are validated "<n>ms" literals.
+    begin = sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; "
+                    "SELECT txid_current()").format(sql.Literal(lock_pg), sql.Literal(statement_pg))
     attempt = 0
     while True:
         attempt += 1
@@ -196,7 +233,7 @@ def _run_in_transaction(
         watch = BlockerWatch(conn, watch_delay, log)
         try:
             with watch:
-                conn.execute(begin)
+                xid = _last_value(conn.execute(begin))
                 try:
                     for step in steps[start_at:]:
                         watch.label = step.label
@@ -219,6 +256,13 @@ def _run_in_transaction(
                     except psycopg.Error:
                         failing = Step("COMMIT", "the ledger write or COMMIT")
                         raise
+                    except interrupts.Interrupted as exc:
+                        # the COMMIT may have reached the server before the cancel: ask it
+                        committed = transaction_outcome(conn, xid)
+                        exc.transaction_committed = committed  # type: ignore[attr-defined]
+                        if committed:
+                            result.steps_done = done
+                        raise
                 except BaseException:
                     _rollback_quietly(conn)
                     raise
@@ -230,6 +274,36 @@ def _run_in_transaction(
             result.step_timings.clear()
             _handle_failure(conn, exc, failing, attempt, started, budget, result, watch, base, cap, log, rng,
                             steps_done=start_at, rolled_back=True)
+
+
+def _last_value(cursor: psycopg.Cursor) -> Any:
+    """The value of the last result of a multi-statement query."""
+    while cursor.nextset():
+        pass
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def transaction_outcome(conn: psycopg.Connection, xid: int | None, wait_s: float = 5.0) -> bool | None:
+    """Did transaction ``xid`` commit? (``txid_status``, asked on ``conn`` or, if it broke, a fresh
+    session); None when the server cannot tell us in ``wait_s``."""
+    if xid is None:
+        return None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if not conn.closed and not conn.broken and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                status = conn.execute("SELECT txid_status(%s)", (xid,)).fetchone()[0]
+            else:
+                with psycopg.connect(**_monitor_params(conn), autocommit=True) as fresh:
+                    status = fresh.execute("SELECT txid_status(%s)", (xid,)).fetchone()[0]
+        except psycopg.Error:
+            status = None
+        if status in ("committed", "aborted"):
+            return status == "committed"
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 def _rollback_quietly(conn: psycopg.Connection) -> None:
@@ -276,7 +350,7 @@ def _run_step_by_step(
                 break
             done += 1
             result.steps_done = done
-            if on_step is not None:
+            if on_step is not None:  # interrupted here, the record undercounts: the steps are re-runnable
                 on_step(conn, done, step)
     finally:
         if not conn.closed and previous is not None:

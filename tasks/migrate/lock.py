@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from migration_guard.tasks import interrupts
 from migration_guard.tasks.catalog import SessionInfo, advisory_lock_holders
 from migration_guard.tasks.errors import Category, MigrationGuardError
 
@@ -108,6 +109,8 @@ def migration_lock(
             try:
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.autocommit:
                     conn.rollback()
-                release_advisory_lock(conn, key)
+                released = release_advisory_lock(conn, key)
             except psycopg.Error:
-                pass  # the session is gone, and its lock with it
+                released = True  # the session is gone, and its lock with it
+            if released and interrupts.received() is not None:
+                interrupts.note_undone(f"released the migration lock pg_advisory_lock({key})")
