@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +10,8 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 
 from migration_guard.tasks.db import connection, libpq_dsn
+from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.scratch import create_scratch_database, scratch_name
 
 
 def dsn_for_database(dsn: str, dbname: str) -> str:
@@ -37,13 +38,19 @@ def database_exists(dsn: str, name: str) -> bool:
 
 @contextmanager
 def scratch_database(dsn: str, prefix: str = "mg_verify") -> Iterator[str]:
-    """A new empty database on ``dsn``'s server, dropped on exit whatever happens; yields its name."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    create_database(dsn, name)
+    """A new empty database on ``dsn``'s server, named and tagged as migration-guard's scratch
+    (``tasks/scratch.py``: a leftover is collected once its creator is gone), dropped on exit
+    whatever happens; yields its name."""
+    name = scratch_name(prefix)
+    with connection(dsn) as conn:
+        create_scratch_database(conn, name)
     try:
         yield name
     finally:
-        drop_database(dsn, name)
+        try:
+            drop_database(dsn, name)
+        except MigrationGuardError:  # server gone mid-check: the tagged leftover is collected later
+            pass
 
 
 def user_tables(conn: psycopg.Connection) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from migration_guard.tasks.healthcheck.checks import (
     migrations,
     not_valid_constraints,
     replication,
+    scratch_databases,
     stale_migration_lock,
     wraparound,
 )
@@ -39,6 +40,7 @@ BUILTIN: Registry[HealthCheck] = Registry([
     backup_freshness.CHECK,
     capacity_forecast.CHECK,
     query_regressions.CHECK,
+    scratch_databases.CHECK,
 ])
 BUILTIN_CHECKS: tuple[HealthCheck, ...] = BUILTIN.checks
 

@@ -14,7 +14,10 @@ from pathlib import Path
 from migration_guard.tasks.alerts.api import delete_expired_alerts
 from migration_guard.tasks.backup.retention import apply_retention
 from migration_guard.tasks.history.prune import prune_history
+from migration_guard.tasks.db import connection
+from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.maintenance.cleanup import delete_old_logs
+from migration_guard.tasks.scratch import collect_scratch_databases
 from migration_guard.tasks.settings import Settings
 
 
@@ -40,6 +43,18 @@ def history_prune_step(settings: Settings) -> list[str]:
     return prune_history(settings)
 
 
+def scratch_databases_step(settings: Settings) -> list[str]:
+    """Drop migration-guard's scratch databases (mg_shadow_*, mg_verify_*) whose creator is gone;
+    return a line per database dropped (or why none could be looked for: a warning, not a failure)."""
+    if settings.database_url is None:
+        return []
+    try:
+        with connection(settings.require_database_url(), connect_timeout=settings.connect_timeout) as conn:
+            return collect_scratch_databases(conn)
+    except MigrationGuardError as exc:
+        return [f"scratch databases not checked: {exc.message}"]
+
+
 @dataclass(frozen=True)
 class MaintenanceSteps:
     """The I/O steps of maintenance; plain functions for the CLI, Prefect tasks for flow runs."""
@@ -48,7 +63,8 @@ class MaintenanceSteps:
     delete_old_logs: Callable[[Path, timedelta], list[str]]
     apply_backup_retention: Callable[[Path, int, float], list[str]]
     prune_history: Callable[[Settings], list[str]] = history_prune_step
+    drop_scratch_databases: Callable[[Settings], list[str]] = scratch_databases_step
 
 
 PLAIN_STEPS = MaintenanceSteps(expired_alerts_step, old_logs_step, backup_retention_step,
-                               prune_history=history_prune_step)
+                               prune_history=history_prune_step, drop_scratch_databases=scratch_databases_step)

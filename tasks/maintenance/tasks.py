@@ -11,4 +11,5 @@ PREFECT_STEPS = prefect_steps(PLAIN_STEPS, {
     "delete_old_logs": {"name": "delete-old-logs", **UNCACHED},
     "apply_backup_retention": {"name": "apply-backup-retention", **UNCACHED},
     "prune_history": {"name": "prune-health-history", **UNCACHED},
+    "drop_scratch_databases": {"name": "drop-scratch-databases", **UNCACHED},
 })

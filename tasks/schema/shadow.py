@@ -8,7 +8,6 @@ re-created; it must not be the live database).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -20,6 +19,7 @@ from migration_guard.tasks.db import classify_error, connect, libpq_dsn
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.models import Migration
 from migration_guard.tasks.project import Project
+from migration_guard.tasks.scratch import create_scratch_database, scratch_name
 from migration_guard.tasks.schema.model import SchemaSnapshot
 from migration_guard.tasks.schema.snapshot import snapshot_schema
 from migration_guard.tasks.sql.statements import split_statements
@@ -88,10 +88,10 @@ def shadow_database(live_dsn: str, shadow_url: str | None, schema: str) -> Itera
         yield shadow_url, "SHADOW_DATABASE_URL"
         _reset_schema(shadow_url, schema)
         return
-    name = f"mg_shadow_{uuid.uuid4().hex[:12]}"
+    name = scratch_name("mg_shadow")
     with connect(live_dsn) as admin:
         try:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+            create_scratch_database(admin, name)
         except psycopg.Error as exc:
             error = classify_error(exc, live_dsn)
             raise ShadowDatabaseError(
