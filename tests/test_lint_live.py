@@ -106,3 +106,50 @@ def test_column_type_change_is_judged_on_the_live_type(sized_tables, tmp_path: P
     assert "(now varchar(50))" in findings[0].message and "~0 rows" in findings[0].message
     static = [f.line for f in lint_migrations([_migration(tmp_path, sql)], config=QUIET) if f.rule == "changing-column-type"]
     assert static == [1, 2, 3, 4, 5]
+
+
+def test_stale_zero_statistics_do_not_downgrade_a_certain_failure(db: psycopg.Connection, tmp_path: Path) -> None:
+    """Issue 19 item 4: ANALYZEd while empty, then 40 rows (below the auto-analyze threshold)."""
+    db.execute("CREATE TABLE stale (id int); ANALYZE stale; INSERT INTO stale SELECT g FROM generate_series(1, 40) g")
+    assert db.execute("SELECT reltuples FROM pg_class WHERE relname = 'stale'").fetchone()[0] <= 0
+    findings = lint_migrations([_migration(tmp_path, "ALTER TABLE stale ADD COLUMN n int NOT NULL;")], conn=db,
+                               config=QUIET)
+    [finding] = [f for f in findings if f.rule == "adding-not-nullable-column"]
+    assert finding.severity == "error" and "empty" not in finding.message
+
+
+def test_the_emptiness_probe_of_a_locked_table_is_unknown_not_empty(db: psycopg.Connection, db_url: str) -> None:
+    from migration_guard.tasks.lint.probes import probe_emptiness, table_has_rows
+    from migration_guard.tasks.catalog import TableStats
+
+    db.execute("CREATE TABLE held (id int); ANALYZE held")
+    db.execute("SET lock_timeout = '7s'")
+    with psycopg.connect(db_url) as holder:
+        holder.execute("LOCK TABLE held IN ACCESS EXCLUSIVE MODE")  # the EXISTS probe cannot read it
+        assert table_has_rows(db, ("public", "held")) is None
+        assert probe_emptiness(db, {("public", "held"): TableStats("public", "held", 0, 0)}) == {}
+        holder.rollback()
+    assert db.execute("SHOW lock_timeout").fetchone()[0] == "7s"  # the probe's bound did not leak
+    assert table_has_rows(db, ("public", "held")) is False
+
+
+def test_estimates_follow_the_pages_written_after_analyze(db: psycopg.Connection, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """reltuples is 0 after ANALYZE on an empty table; 5,000 rows later a blocking finding is sized by
+    n_live_tup / the current pages, not by the stale zero."""
+    monkeypatch.setattr(lint_context, "SMALL_TABLE_ROWS", 100)
+    monkeypatch.setattr(lint_context, "LARGE_TABLE_ROWS", 1000)
+    db.execute("CREATE TABLE grown (id int); ANALYZE grown")
+    db.execute("INSERT INTO grown SELECT g FROM generate_series(1, 5000) g")
+    db.commit()
+    findings = lint_migrations([_migration(tmp_path, "CREATE INDEX gi ON grown (id);")], conn=db, config=QUIET)
+    [finding] = [f for f in findings if f.rule == "require-concurrent-index-creation"]
+    assert finding.severity == "error" and "~0 rows" not in finding.message
+
+
+def test_an_empty_table_is_checked_not_assumed(db: psycopg.Connection, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE really_empty (id int); ANALYZE really_empty")
+    [finding] = [f for f in lint_migrations(
+        [_migration(tmp_path, "ALTER TABLE really_empty ADD COLUMN n int NOT NULL;")], conn=db, config=QUIET)
+        if f.rule == "adding-not-nullable-column"]
+    assert finding.severity == "info" and "checked: empty" in finding.message

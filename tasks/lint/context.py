@@ -30,6 +30,8 @@ class LintContext:
         tool: ``prisma`` | ``sql`` | None; Prisma sends a whole migration file as one query, which
             PostgreSQL runs as one implicit transaction.
         server_version_num: e.g. 150004 in live mode; None = assume a supported PostgreSQL (>= 12).
+        has_rows: live mode, tables whose estimate was zero, probed exactly (``SELECT EXISTS``): True =
+            it has rows (statistics are stale), False = empty now; absent = not probed or unknown.
         target_version_num: the PostgreSQL the migrations will run on (``--pg-version``); None = the live
             server's, else 15.
     """
@@ -42,6 +44,7 @@ class LintContext:
     tool: str | None = None
     server_version_num: int | None = None
     target_version_num: int | None = None
+    has_rows: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
@@ -64,9 +67,12 @@ class LintContext:
         return self.table_stats.get(key) if self.table_stats is not None else None
 
 
-def size_class(stats: TableStats) -> str:
-    """``small`` | ``medium`` | ``large`` from reltuples (or the size when never analyzed)."""
+def size_class(stats: TableStats, has_rows: bool | None = None) -> str:
+    """``small`` | ``medium`` | ``large`` from the row estimate (by the size when the estimate is
+    unknown, or zero while the table has rows: stale statistics)."""
     rows, size = stats.estimated_rows, stats.total_bytes
+    if rows == 0 and has_rows:
+        rows = -1
     if rows >= LARGE_TABLE_ROWS or size >= LARGE_TABLE_BYTES:
         return "large"
     if rows < 0:
@@ -76,9 +82,15 @@ def size_class(stats: TableStats) -> str:
     return "medium"
 
 
-def describe_size(stats: TableStats) -> str:
-    """``~1,234,567 rows, 2.1 GB`` (``never analyzed`` when reltuples is -1)."""
-    rows = "never analyzed" if stats.estimated_rows < 0 else f"~{stats.estimated_rows:,} rows"
+def describe_size(stats: TableStats, has_rows: bool | None = None) -> str:
+    """``~1,234,567 rows, 2.1 GB`` (``never analyzed`` when reltuples is -1; ``has rows`` when the
+    estimate is zero or unknown but the table is not empty)."""
+    if stats.estimated_rows <= 0 and has_rows:
+        rows = "has rows (statistics say ~0: stale)"
+    elif stats.estimated_rows == 0 and has_rows is False:
+        rows = "~0 rows (checked: empty)"
+    else:
+        rows = "never analyzed" if stats.estimated_rows < 0 else f"~{stats.estimated_rows:,} rows"
     return f"{rows}, {_human_bytes(stats.total_bytes)}"
 
 

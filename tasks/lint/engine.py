@@ -138,7 +138,8 @@ def lint_migrations(
                 for statement in statements:
                     for key in tables_touched(statement, context.default_schema):
                         tables.setdefault(key, None)
-        context.table_stats, context.column_types, context.server_version_num = _read_catalog(conn, list(tables))
+        (context.table_stats, context.column_types, context.server_version_num,
+         context.has_rows) = _read_catalog(conn, list(tables))
     with unvalidated_nodes():
         return _lint_prepared(prepared, context, config)
 
@@ -155,14 +156,18 @@ def _lint_prepared(prepared: list, context: LintContext, config: LintConfig | No
     return findings
 
 
-def _read_catalog(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> tuple[dict, dict, int]:
+def _read_catalog(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> tuple[dict, dict, int, dict]:
+    """Stats (estimates corrected for stale statistics), column types, server version, and the exact
+    emptiness of tables whose estimate is zero (see :mod:`probes`)."""
     import psycopg
 
     from migration_guard.tasks.catalog import column_types, server_version_num, table_stats
     from migration_guard.tasks.db import classify_error
+    from migration_guard.tasks.lint.probes import probe_emptiness, refine_estimates
 
     try:
-        return table_stats(conn, tables), column_types(conn, tables), server_version_num(conn)
+        stats = refine_estimates(conn, table_stats(conn, tables))
+        return stats, column_types(conn, tables), server_version_num(conn), probe_emptiness(conn, stats)
     except psycopg.Error as exc:
         raise classify_error(exc, "") from None
 
@@ -213,8 +218,9 @@ def _finding(rule: Rule, violation: Violation, state: FileState, anchor: Stateme
     if rule.blocking and violation.table is not None and state.context.live:
         stats = state.context.stats_for(violation.table)
         if stats is not None:
-            severity = _SIZE_SEVERITY[size_class(stats)]
-            message = f"{message} ({violation.table[0]}.{violation.table[1]}: {describe_size(stats)})"
+            severity = _SIZE_SEVERITY[size_class(stats, state.context.has_rows.get(violation.table))]
+            described = describe_size(stats, state.context.has_rows.get(violation.table))
+            message = f"{message} ({violation.table[0]}.{violation.table[1]}: {described})"
     if not state.executed and severity == "error":
         severity = "warning"
     return Finding(

@@ -21,10 +21,11 @@ def check(statement, state):
             continue
         message = f"column {column.colname} added to {qualified(key)} as NOT NULL without a DEFAULT fails if the table has rows"
         stats = state.context.stats_for(key)
-        if stats is not None and stats.estimated_rows == 0:
-            yield Violation(f"{message} (the table is empty now: {describe_size(stats)})", severity="info")
+        has_rows = state.context.has_rows.get(key)
+        if stats is not None and has_rows is False:  # SELECT EXISTS saw no row, not just a zero estimate
+            yield Violation(f"{message} (the table is empty now: {describe_size(stats, has_rows)})", severity="info")
         elif stats is not None:
-            yield Violation(f"{message} ({qualified(key)}: {describe_size(stats)})")
+            yield Violation(f"{message} ({qualified(key)}: {describe_size(stats, has_rows)})")
         else:
             yield Violation(message)
 
