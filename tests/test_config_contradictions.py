@@ -53,3 +53,21 @@ def test_db_schema_agreeing_with_the_url_schema_is_fine(tmp_path: Path, db_url: 
     result = run_cli(["status"], env={"DATABASE_URL": f"{db_url}?schema=public", "MIGRATIONS_DIR": str(migrations),
                                       "DB_SCHEMA": "public"})
     assert result.exit_code == 1, _text(result)
+
+
+def test_migrations_dir_pointing_at_one_prisma_migration_is_refused(tmp_path: Path, db_url: str) -> None:
+    migrations = make_prisma_project(tmp_path, {**PRISMA, "20240102000000_more": "SELECT 1;\n"})
+    result = run_cli(["migrate", "--dry-run"], env={"DATABASE_URL": db_url,
+                                                   "MIGRATIONS_DIR": str(migrations / "20240102000000_more")})
+    assert result.exit_code == 2
+    text = _text(result)
+    assert "is one Prisma migration" in text and f"export MIGRATIONS_DIR={migrations}" in text
+
+
+def test_migrations_dir_pointing_at_the_prisma_folder_is_refused(tmp_path: Path, db_url: str) -> None:
+    migrations = make_prisma_project(tmp_path, PRISMA)
+    result = run_cli(["status"], env={"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(migrations.parent),
+                                      "MIGRATION_TOOL": "prisma"})
+    assert result.exit_code == 3
+    text = _text(result)
+    assert f"export MIGRATIONS_DIR={migrations}" in text and "delete" not in text

@@ -36,12 +36,38 @@ def get_ledger(tool: str | None, directory: Path, schema: str = "public") -> Led
         ConfigError: an unknown tool, a folder no tool matches, or a tool named explicitly that the
             folder's layout contradicts (read the wrong way, every migration would look absent).
     """
+    _check_not_one_level_off(directory)
     name = tool or detect_tool(directory)
     if name not in LEDGERS:
         raise ConfigError(f"MIGRATION_TOOL: expected one of {', '.join(LEDGERS)}, got {name!r}")
     if tool is not None:
         _check_layout(tool, directory)
     return LEDGERS[name](directory, schema)
+
+
+def _check_not_one_level_off(directory: Path) -> None:
+    """Refuse a MIGRATIONS_DIR that points one level too deep (one Prisma migration's folder) or one
+    level too high (``prisma/``): read as a folder of .sql files, it would run Prisma's SQL outside
+    Prisma's ledger and lock."""
+    if not directory.is_dir():
+        return
+    parent = directory.parent
+    if (directory / "migration.sql").is_file() and (
+        (parent / "migration_lock.toml").exists()
+        or any((sibling / "migration.sql").is_file() for sibling in parent.iterdir() if sibling != directory)
+    ):
+        raise ConfigError(
+            f"MIGRATIONS_DIR {str(directory)!r} is one Prisma migration, not the migrations folder",
+            f"point MIGRATIONS_DIR at the folder that holds the migrations: export MIGRATIONS_DIR={parent}",
+        )
+    inner = directory / "migrations"
+    if inner.is_dir() and looks_like_prisma(inner) and not looks_like_sql_dir(directory) and not any(
+        (child / "migration.sql").is_file() for child in directory.iterdir() if child.is_dir()
+    ):
+        raise ConfigError(
+            f"MIGRATIONS_DIR {str(directory)!r} holds the migrations folder, it is not the folder itself",
+            f"export MIGRATIONS_DIR={inner}",
+        )
 
 
 def _check_layout(tool: str, directory: Path) -> None:

@@ -39,7 +39,8 @@ class PrismaLedger(Ledger):
             if not (script.exists() or script.is_symlink()):
                 raise MigrationFileError(
                     f"migration folder {folder.name} has no migration.sql (P3015)",
-                    f"restore {script} from version control, or delete the folder {folder}",
+                    f"restore {script} from version control; if {folder.name} is not a migration, check that "
+                    f"MIGRATIONS_DIR is the folder of migrations (prisma/migrations), or move {folder.name} out of it",
                     str(folder),
                 )
             down = folder / "down.sql"
