@@ -36,12 +36,15 @@ class ExecutionOutcome:
     suggestion: str = ""
     seconds: float = 0.0
     lock_waits: list[str] = field(default_factory=list)
+    #: the SQLSTATE of the error that stopped the plan, when the database gave one
+    sqlstate: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome as JSON-ready data (the ``execution`` of ``recover --json``)."""
         return {"ok": self.ok, "steps_run": self.steps_run, "one_transaction": self.one_transaction,
                 "ledger": self.ledger, "terminated": self.terminated, "error": self.error,
-                "suggestion": self.suggestion, "seconds": round(self.seconds, 3), "lock_waits": self.lock_waits}
+                "suggestion": self.suggestion, "seconds": round(self.seconds, 3), "lock_waits": self.lock_waits,
+                "sqlstate": self.sqlstate}
 
 
 def terminate_stale_holders(conn: psycopg.Connection, key: int, pids: list[int]) -> list[str]:
@@ -127,6 +130,7 @@ def execute_plan(
         outcome.error = exc.message
         outcome.suggestion = exc.suggestion
         outcome.steps_run = exc.steps_done
+        outcome.sqlstate = exc.sqlstate
     except MigrationGuardError as exc:
         outcome.error = exc.message
         outcome.suggestion = exc.suggestion

@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from migration_guard.tasks.errors import ConfigError
+import psycopg
+
+from migration_guard.tasks.errors import ConfigError, MigrationGuardError
 from migration_guard.tasks.models import MigrationStatus
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.recover.detect import Detection
@@ -132,11 +134,23 @@ def _recover(project: Project, options: RecoverOptions, steps: RecoverSteps, app
     if not execution.ok:
         report.reason = f"the plan failed and was rolled back where possible: {execution.error}"
         report.next_step = execution.suggestion or "inspect the error, then re-run migration-guard recover"
+        if (execution.sqlstate or "")[:2] in ("22", "23"):  # the data, not the statement's text
+            report.next_step = (f"the data blocks it (SQLSTATE {execution.sqlstate}): fix the rows the error names "
+                                "(re-run migration-guard recover --plan to see what is left to do), or undo what "
+                                "ran with migration-guard recover --mode rollback --yes")
         if report.backup:
             report.next_step += f" (backup: {report.backup.get('path')})"
         return _finish(report, started)
     clock = time.perf_counter()
-    verification = steps.verify(project, target.name if target else None, plan.ledger_action, options.drift)
+    try:
+        verification = steps.verify(project, target.name if target else None, plan.ledger_action, options.drift)
+    except (MigrationGuardError, psycopg.Error) as exc:  # e.g. the server restarted during the drift check
+        report.timings["verify"] = time.perf_counter() - clock
+        report.outcome = "recovered_unverified"
+        report.reason = ("the repair and the ledger fix committed, but verification could not finish: "
+                         + (exc.message if isinstance(exc, MigrationGuardError) else str(exc).splitlines()[0]))
+        report.next_step = "re-run the verification: migration-guard status   then: migration-guard recover --plan"
+        return _finish(report, started)
     report.verification = verification.to_dict()
     report.timings["verify"] = time.perf_counter() - clock
     if verification.ok:

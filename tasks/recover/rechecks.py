@@ -118,7 +118,8 @@ def recheck_statement(conn: psycopg.Connection, failing: StatementDiagnosis, sna
     if isinstance(node, ast.InsertStmt):
         return _insert_clashes(conn, failing, node, snapshot, schema)
     if isinstance(node, ast.UpdateStmt):
-        return _cannot_check("unknown", failing, CANNOT_CHECK["update"])
+        return _update_cannot_fail(failing, node, snapshot, schema) or _cannot_check(
+            "unknown", failing, CANNOT_CHECK["update"])
     if isinstance(node, ast.DeleteStmt):
         return _delete_referenced(conn, failing, node, snapshot, schema)
     if not isinstance(node, ast.AlterTableStmt):
@@ -155,8 +156,30 @@ def recheck_statement(conn: psycopg.Connection, failing: StatementDiagnosis, sna
     return None
 
 
+def _update_cannot_fail(failing: StatementDiagnosis, node: ast.UpdateStmt, snapshot: SchemaSnapshot,
+                        schema: str) -> FailureCause | None:
+    """An UPDATE that sets only columns no key, FOREIGN KEY or CHECK covers, each to a non-NULL constant
+    or into a nullable column, cannot fail on data: the cause is not there. None when it might."""
+    table = (node.relation.schemaname or schema, node.relation.relname)
+    info = snapshot.tables.get(table)
+    covered = {c for con in snapshot.table_constraints(*table) for c in con.columns}
+    covered |= {c for index in snapshot.table_indexes(*table) if index.unique for c in index.columns}
+    for target in node.targetList or ():
+        if not isinstance(target, ast.ResTarget) or target.name in covered:
+            return None
+        if any(con.type == "c" for con in snapshot.table_constraints(*table)) or target.indirection:
+            return None  # a CHECK may read any column
+        column = info.columns.get(target.name) if info else None
+        constant = isinstance(target.val, ast.A_Const) and not target.val.isnull
+        if not constant and (column is None or not column.nullable):
+            return None
+    return FailureCause("unknown", False, "the UPDATE", "it sets only columns no constraint covers",
+                        offending_rows=0, statement_index=failing.index)
+
+
 def _cannot_check(kind: str, failing: StatementDiagnosis, why: str) -> FailureCause:
-    return FailureCause(kind, None, SUMMARIES.get(kind, ""), f"cannot check without running it: {why}",
+    return FailureCause(kind, None, SUMMARIES.get(kind, ""),
+                        f"statement {failing.index + 1} (line {failing.line}) cannot be checked without running it: {why}",
                         statement_index=failing.index)
 
 
@@ -190,11 +213,13 @@ def _insert_clashes(conn: psycopg.Connection, failing: StatementDiagnosis, node:
         return _cannot_check("unknown", failing, f"table {table[1]} is not there yet")
     if node.onConflictClause is not None:
         return None  # ON CONFLICT absorbs the clashes
+    if node.withClause is not None:
+        return _cannot_check("unknown", failing, "an INSERT with a WITH clause (its CTEs may write rows first)")
     columns = [t.name for t in node.cols or ()] or list(info.columns)
     source = RawStream()(node.selectStmt)
     alias = ", ".join(quoted(c) for c in columns)
     rows = f"(SELECT * FROM ({source}) AS mg_src({alias}))"
-    checks: list[tuple[str, str, str]] = []  # (kind, count query, listing query)
+    checks: list[tuple[str, str, str, str]] = []  # (kind, count query, listing query, what clashes)
     keyed = [(c.name, list(c.columns)) for c in snapshot.table_constraints(*table) if c.type in ("p", "u")]
     keyed += [(i.name, list(i.columns)) for i in snapshot.table_indexes(*table)
               if i.unique and i.valid and i.constraint is None and " WHERE " not in i.definition]
@@ -207,16 +232,17 @@ def _insert_clashes(conn: psycopg.Connection, failing: StatementDiagnosis, node:
             where = (f"{not_null} AND (EXISTS (SELECT 1 FROM {qualified(*table)} t WHERE {match}) OR ({tuple_n}) IN "
                      f"(SELECT {tuple_d} FROM {rows} d GROUP BY {tuple_d} HAVING count(*) > 1))")
             checks.append(("duplicates", f"SELECT count(*) FROM {rows} n WHERE {where}",
-                           f"SELECT n.* FROM {rows} n WHERE {where}; -- the key of {key_name}"))
+                           f"SELECT n.* FROM {rows} n WHERE {where};", f"the key of {key_name}"))
     for name, column in info.columns.items():
         if column.nullable:
             continue
         if name in columns:
             where = f"{quoted(name)} IS NULL"
             checks.append(("nulls", f"SELECT count(*) FROM {rows} n WHERE {where}",
-                           f"SELECT * FROM {rows} n WHERE {where};"))
+                           f"SELECT * FROM {rows} n WHERE {where};", f"NULL into {name}"))
         elif column.default is None:
-            checks.append(("nulls", f"SELECT count(*) FROM {rows} n", f"SELECT * FROM {rows} n; -- {name} gets NULL"))
+            checks.append(("nulls", f"SELECT count(*) FROM {rows} n", f"SELECT * FROM {rows} n;",
+                           f"{name} (NOT NULL, no default) gets NULL"))
     for constraint in snapshot.table_constraints(*table):
         parent = _fk_parent(constraint.definition, schema)
         if constraint.type != "f" or parent is None or not set(constraint.columns) <= set(columns):
@@ -228,8 +254,8 @@ def _insert_clashes(conn: psycopg.Connection, failing: StatementDiagnosis, node:
         match = " AND ".join(f"p.{quoted(pc)} = n.{quoted(c)}" for c, pc in zip(constraint.columns, parent_cols))
         where = f"{present} AND NOT EXISTS (SELECT 1 FROM {qualified(*parent_table)} p WHERE {match})"
         checks.append(("orphans", f"SELECT count(*) FROM {rows} n WHERE {where}",
-                       f"SELECT * FROM {rows} n WHERE {where};"))
-    for kind, count_query, listing in checks:
+                       f"SELECT * FROM {rows} n WHERE {where};", f"no {parent_table[1]} for {constraint.name}"))
+    for kind, count_query, listing, what in checks:
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION READ ONLY")
@@ -238,7 +264,7 @@ def _insert_clashes(conn: psycopg.Connection, failing: StatementDiagnosis, node:
             return _cannot_check(kind, failing, f"its rows cannot be read now ({exc.diag.message_primary})")
         if found:
             return FailureCause(kind, True, f"the INSERT into {table[1]}: {SUMMARIES[kind]}",
-                                f"{found} row(s) the INSERT would write clash", offending_rows=found,
+                                f"{found} row(s) the INSERT would write clash ({what})", offending_rows=found,
                                 listing_query=listing, statement_index=failing.index)
     return FailureCause("unknown", False, f"the INSERT into {table[1]}",
                         "no inserted row clashes with a UNIQUE, FOREIGN KEY or NOT NULL column now",

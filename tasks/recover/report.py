@@ -9,7 +9,7 @@ from migration_guard.tasks.diagnose.model import Diagnosis
 from migration_guard.tasks.recover.cause import FailureCause
 from migration_guard.tasks.recover.model import RepairPlan
 
-OUTCOMES = ("nothing_to_do", "recovered", "not_recovered", "planned", "declined")
+OUTCOMES = ("nothing_to_do", "recovered", "not_recovered", "planned", "declined", "recovered_unverified")
 
 
 @dataclass
@@ -44,7 +44,10 @@ class RecoveryReport:
 
     @property
     def exit_code(self) -> int:
-        """0 recovered / nothing to do / plan printed; 1 not recovered or declined."""
+        """0 recovered / nothing to do / plan printed; 1 not recovered or declined; 4 recovered, not
+        verified (the repair committed, verification must be re-run)."""
+        if self.outcome == "recovered_unverified":
+            return 4
         return 0 if self.outcome in ("nothing_to_do", "recovered", "planned") else 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,7 +75,8 @@ class RecoveryReport:
     def markdown(self) -> str:
         """The report as a markdown artifact."""
         title = {"nothing_to_do": "nothing to recover", "recovered": "recovered", "not_recovered": "NOT recovered",
-                 "planned": "plan only", "declined": "plan declined"}[self.outcome]
+                 "planned": "plan only", "declined": "plan declined",
+                 "recovered_unverified": "recovered, NOT verified"}[self.outcome]
         out = [f"# Recovery: {title}", "", f"Database: `{self.database}`"]
         if self.migration:
             out.append(f"Migration: `{self.migration}`")

@@ -110,7 +110,7 @@ def alert_step(project: Project, report_dict: dict[str, Any]) -> str:
     if outcome in ("recovered", "nothing_to_do"):
         resolved = resolve_alerts(settings, check="recover", database=project.target)
         return f"{len(resolved)} alert(s) resolved"
-    if outcome == "not_recovered":
+    if outcome in ("not_recovered", "recovered_unverified"):
         fire_alert(
             settings, check="recover", database=project.target, category="DATABASE_MIGRATION", severity="HIGH",
             title=f"Migration recovery needs a decision: {report_dict.get('migration') or 'debris'}",

@@ -1,0 +1,5 @@
+-- CreateEnum
+CREATE TYPE "DocumentSigningOrder" AS ENUM ('PARALLEL', 'SEQUENTIAL');
+
+-- AlterTable
+ALTER TABLE "DocumentMeta" ADD COLUMN     "signingOrder" "DocumentSigningOrder" NOT NULL DEFAULT 'PARALLEL';

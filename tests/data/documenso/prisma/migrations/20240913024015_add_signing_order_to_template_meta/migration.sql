@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "TemplateMeta" ADD COLUMN     "signingOrder" "DocumentSigningOrder" DEFAULT 'PARALLEL';

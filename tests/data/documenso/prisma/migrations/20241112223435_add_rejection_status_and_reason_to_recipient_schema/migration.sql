@@ -1,0 +1,5 @@
+-- AlterEnum
+ALTER TYPE "SigningStatus" ADD VALUE 'REJECTED';
+
+-- AlterTable
+ALTER TABLE "Recipient" ADD COLUMN     "rejectionReason" TEXT;
