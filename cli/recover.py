@@ -144,7 +144,8 @@ def render_report(report: RecoveryReport, printed_plan: bool) -> None:
         console.print(f"warning: {warning}", markup=False)
     verdict = {"nothing_to_do": "[green]nothing to recover[/]", "recovered": "[green]recovered[/]",
                "planned": "[cyan]plan only[/]", "declined": "[yellow]declined[/]",
-               "not_recovered": "[bold red]not recovered[/]"}[report.outcome]
+               "not_recovered": "[bold red]not recovered[/]",
+               "recovered_unverified": "[bold yellow]recovered, not verified (re-run the verification)[/]"}[report.outcome]
     console.print(f"recover: {verdict}" + (f" in {report.timings.get('total', 0):.1f}s" if report.timings else ""))
     if report.reason:
         console.print(f"  reason: {report.reason}", markup=False)

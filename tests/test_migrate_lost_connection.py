@@ -26,7 +26,7 @@ def test_backend_terminated_mid_migration_names_it_and_what_committed(tmp_path: 
            "LOG_DIR": str(tmp_path / "logs")}
     run = spawn_cli(["migrate", "--skip-backup", "--json"], env, tmp_path)
     pid = wait_for(lambda: (db.execute(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'migration-guard migrate' "
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'migration-guard migrate' "
         "AND query LIKE '%pg_sleep(%' AND state = 'active'").fetchone() or [None])[0],
         running=run, timeout=30, what="the second migration to run")
     db.execute("SELECT pg_terminate_backend(%s)", (pid,))

@@ -96,7 +96,7 @@ def test_our_stepwise_concurrently_migration_in_flight_is_running_and_recover_re
     run = spawn_cli(["migrate", "--skip-backup"], env, tmp_path)
     try:
         wait_for(lambda: db.execute(
-            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'migration-guard migrate' "
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'migration-guard migrate' "
             "AND query ILIKE 'CREATE INDEX CONCURRENTLY%' AND state = 'active'").fetchone(),
             running=run, timeout=30, what="the concurrent build to wait")
 
