@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration_guard.deployments.specs import DeploymentSpec, load_specs, to_runner_deployment
+from migration_guard.tasks.errors import ConfigError
 
 
 @dataclass
@@ -69,6 +70,7 @@ def register_deployments(
             spec, flow, name=deployment_name(spec, blocks_name),
             parameters={"database_block": blocks_name, "project_block": blocks_name}, image=image,
         )
+        refuse_other_mode([f"{flow.name}/{deployment.name}"], "deploy")
         deployment.apply(work_pool_name=pool)
         report.deployments.append(f"{flow.name}/{deployment.name}")
     return report
@@ -89,3 +91,42 @@ def runner_deployments_for_serve(blocks_name: str = "default", only: tuple[str, 
             parameters={"database_block": blocks_name, "project_block": blocks_name}, for_serve=True,
         ))
     return deployments, missing
+
+
+def refuse_other_mode(names: list[str], mode: str) -> None:
+    """Refuse to register ``names`` (``flow/deployment``) in ``mode`` ("deploy" or "serve") when they
+    exist in the other mode: serving a worker's deployment rewrites its entrypoint to a local file
+    (the worker's next run crashes) and stopping serve pauses its schedules; deploying over served
+    ones leaves the serve process running deployments it no longer owns.
+
+    Raises:
+        ConfigError: names the registered mode and how to switch.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    clashes = []
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            registered = "deploy" if existing.work_pool_name else "serve"
+            if registered != mode:
+                clashes.append((name, existing.work_pool_name))
+    if not clashes:
+        return
+    listed = ", ".join(name for name, _ in clashes)
+    deletes = " && ".join(f"prefect deployment delete {name}" for name, _ in clashes)
+    if mode == "serve":
+        pool = clashes[0][1]
+        raise ConfigError(
+            f"{listed} registered by `migration-guard deploy` (work pool {pool}, run by a worker); serving them "
+            "here would rewrite them to this folder's files and pause their schedules when serve stops",
+            f"keep the worker, or serve under other names (--blocks NAME), or switch to serve: {deletes}",
+        )
+    raise ConfigError(
+        f"{listed} registered by `migration-guard serve-deployments` (no work pool)",
+        f"keep serving, or switch to a worker: stop serve-deployments, then {deletes} and deploy again",
+    )

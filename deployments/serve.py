@@ -2,14 +2,15 @@
 
 Run it with `migration-guard serve-deployments` or `python -m migration_guard.deployments.serve`.
 Stopping it pauses the served deployments' schedules (Prefect's behaviour); start it again to
-resume them.
+resume them. It refuses to serve a deployment `migration-guard deploy` registered for a worker
+(same name): serving would take it over and stopping serve would pause it.
 """
 
 from __future__ import annotations
 
 import sys
 
-from migration_guard.deployments.register import runner_deployments_for_serve
+from migration_guard.deployments.register import refuse_other_mode, runner_deployments_for_serve
 
 
 def serve_deployments(blocks_name: str = "default", only: tuple[str, ...] = (), limit: int | None = None) -> None:
@@ -27,6 +28,7 @@ def serve_deployments(blocks_name: str = "default", only: tuple[str, ...] = (), 
         print(f"skipped {entrypoint}: flow not installed", file=sys.stderr)
     if not deployments:
         raise SystemExit("no deployment to serve")
+    refuse_other_mode([f"{d.flow_name}/{d.name}" for d in deployments], "serve")
     serve(*deployments, limit=limit, print_starting_message=True)
 
 

@@ -129,11 +129,15 @@ async def _trigger(name, params, timeout_s, poll_interval_s, on_state, on_log, o
         try:
             deployment = await client.read_deployment_by_name(full_name)
         except ObjectNotFound:
+            if missing_api_suffix(api_url):
+                raise _wrong_api_url(api_url) from None
             raise TriggerUnreachable(
                 f"deployment {full_name} not found on {api_url}",
                 "list them with: prefect deployment ls   (register with: migration-guard deploy)",
             ) from None
-        except (httpx.HTTPError, OSError) as exc:
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            if missing_api_suffix(api_url):
+                raise _wrong_api_url(api_url) from None
             raise TriggerUnreachable(f"cannot reach the Prefect API at {api_url}: {type(exc).__name__}: {exc}",
                                      "check PREFECT_API_URL and that `prefect server start` (or Prefect Cloud) is up") from None
         try:
@@ -156,7 +160,7 @@ async def _follow(client, flow_run_id: UUID, result: TriggerResult, timeout_s, p
 
     started = time.monotonic()
     seen_state: tuple[str, str] | None = None
-    seen_logs: set[UUID] = set()
+    seen_logs = SeenLogs()
     while True:
         try:
             flow_run = await client.read_flow_run(flow_run_id)
@@ -221,8 +225,9 @@ async def _new_logs(client, flow_run_id: UUID, seen: set[UUID], on_log) -> None:
             if log.id in seen:
                 continue
             seen.add(log.id)
-            if on_log:
-                on_log(f"{log.timestamp:%H:%M:%S} {_level(log.level)} {log.message}")
+            text = without_traceback(log.message)
+            if on_log and not seen.is_echo(text, log.task_run_id):
+                on_log(f"{log.timestamp:%H:%M:%S} {_level(log.level)} {text}")
         offset += len(logs)
         if len(logs) < 200:
             return
@@ -244,6 +249,64 @@ def _run_url(flow_run: Any, api_url: str) -> str:
     from prefect.settings import PREFECT_UI_URL
 
     return flow_run_ui_url(flow_run.id, PREFECT_UI_URL.value() or ui_base_url(api_url)) or ""
+
+
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+
+
+def without_traceback(message: str) -> str:
+    """A log message with any Python traceback cut down to its last line (the exception itself):
+    CI's stream shows what failed, not Prefect's engine frames (they stay in the run's Logs tab)."""
+    if TRACEBACK_HEADER not in message:
+        return message
+    head, _, trace = message.partition(TRACEBACK_HEADER)
+    last = next((line.strip() for line in reversed(trace.splitlines()) if line.strip()), "")
+    head = head.rstrip()
+    return f"{head} {last}".strip() if last and last not in head else head
+
+
+class SeenLogs(set):
+    """Ids of the log lines already printed, and the task runs whose failure was one of ours.
+
+    Prefect repeats an exception in up to four lines (task failed, task state, flow "encountered
+    exception", engine exit); for our own expected failures (``migration_guard.*`` exceptions: a
+    failed migration, bad configuration, a HIGH alert) the flow already logged its one ERROR line
+    with what to do, so CI's stream leaves the echoes out (they stay in the run's Logs tab).
+    Unexpected exceptions (a bug: ``KeyError``, ...) are always printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.echoed_task_runs: set[Any] = set()
+
+    def is_echo(self, text: str, task_run_id: Any = None) -> bool:
+        """True for Prefect's repetition of one of our expected failures."""
+        ours = OUR_EXCEPTIONS in text
+        if text.startswith(TASK_FAILED) and ours:
+            self.echoed_task_runs.add(task_run_id)
+            return True
+        if text.startswith(TASK_STATE_FAILED) and task_run_id in self.echoed_task_runs:
+            return True
+        return text.startswith(FLOW_ECHOES) and ours
+
+
+OUR_EXCEPTIONS = " migration_guard."
+TASK_FAILED = "Task run failed with exception:"
+TASK_STATE_FAILED = "Finished in state Failed('Task run encountered an exception"
+FLOW_ECHOES = ("Encountered exception during execution:", "Engine execution exited with unexpected exception")
+
+
+def missing_api_suffix(api_url: str) -> bool:
+    """True for a self-hosted API URL without ``/api`` (``http://host:4200``): the UI answers there,
+    so every API call looks like "not found". Prefect Cloud's URLs hold ``/api/`` inside."""
+    path = api_url.rstrip("/")
+    return not path.endswith("/api") and "/api/" not in path
+
+
+def _wrong_api_url(api_url: str) -> TriggerUnreachable:
+    return TriggerUnreachable(
+        f"PREFECT_API_URL={api_url} does not end in /api, so nothing there is the Prefect API",
+        f"export PREFECT_API_URL={api_url.rstrip('/')}/api",
+    )
 
 
 def _level(level: int) -> str:

@@ -219,4 +219,4 @@ def test_dead_mans_switch_fires_when_no_run_completes(stack):
             ))
     posts = webhook.wait_for(lambda body: body.get("subject") == subject, timeout=90)
     assert posts, f"the dead-man's switch never fired; received {webhook.received}"
-    assert "No healthcheck flow run has completed" in posts[0]["body"]
+    assert "No healthcheck flow run has finished (Completed or Failed)" in posts[0]["body"]
