@@ -29,7 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # plain help (click's formatter): readable at 80 columns, option names never cut
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -72,6 +73,14 @@ class GlobalOptions:
         return Project.from_settings(self.settings(**overrides))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"migration-guard {version('migration-guard')}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -91,6 +100,9 @@ def _global_options(
     schema: Optional[str] = typer.Option(
         None, "--schema", help="Schema the migrations target (default: $DB_SCHEMA, the URL's ?schema=, or public).",
         show_default=False,
+    ),
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version,
     ),
 ) -> None:
     ctx.obj = GlobalOptions(database_url=database_url, migrations_dir=migrations_dir, tool=tool, schema=schema)

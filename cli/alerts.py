@@ -43,16 +43,27 @@ def _list(options, show_all: bool, as_json: bool) -> None:
     if not alerts:
         console.print(f"no {'' if show_all else 'firing '}alerts in {settings.alerts_dir}")
         return
-    from rich.table import Table
+    rows = [(a.id, a.severity.value, a.status.value, a.database, a.check, a.title,
+             f"{a.last_seen:%Y-%m-%d %H:%M}" if a.last_seen else "", str(a.occurrences)) for a in alerts]
+    headers = ("id", "severity", "status", "database", "check", "title", "last seen", "seen")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    if sum(widths) + 2 * (len(widths) - 1) <= console.width:
+        from rich.table import Table
 
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("id", "severity", "status", "database", "check", "title", "last seen", "seen"):
-        table.add_column(column, overflow="fold")
-    for a in alerts:
-        table.add_row(a.id, f"[{SEVERITY_STYLES.get(a.severity.value, '')}]{a.severity.value}[/]", a.status.value,
-                      a.database, a.check, a.title, f"{a.last_seen:%Y-%m-%d %H:%M}" if a.last_seen else "",
-                      str(a.occurrences))
-    console.print(table)
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for column in headers:
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            style = SEVERITY_STYLES.get(row[1], "")
+            table.add_row(row[0], f"[{style}]{row[1]}[/]", *row[2:])
+        console.print(table)
+        return
+    # narrow terminal: two lines per alert, the id whole (it is what `alerts resolve ID` takes)
+    for alert_id, severity, status, database, check, title, last_seen, seen in rows:
+        style = SEVERITY_STYLES.get(severity, "")
+        console.print(f"{alert_id}  [{style}]{severity}[/] {status}  {check} on {database}  "
+                      f"last seen {last_seen} ({seen}×)", soft_wrap=True, highlight=False)
+        console.print(f"    {title}", soft_wrap=True, highlight=False)
 
 
 @alerts_app.command("clear")
