@@ -42,7 +42,7 @@ def create(
 
     The dump is written under a temporary name and renamed when complete (mode 0600); free disk is checked against an estimate first; on any failure nothing is left behind. The password reaches pg_dump only through PGPASSWORD.
 
-    Exit codes: 0 backup written (and verified); 1 failed (tools, disk, database, verification); 2 bad usage or configuration.
+    Exit codes: 0 backup written (and verified); 1 failed (tools, disk, database, verification); 2 bad usage or configuration; 130 / 143 interrupted by SIGINT / SIGTERM (pg_dump stopped, nothing left behind).
     """
     _create(ctx.obj, reason, fmt, jobs, compression, backup_dir, verify, restore_check, as_json)
 
@@ -261,7 +261,7 @@ def restore_command(
 
     By default the backup goes into a NEW database on DATABASE_URL's server. With --replace --yes it goes over the database itself: every object in the backup is dropped and recreated in one transaction (a failure changes nothing); objects not in the backup are left alone. --replace without --yes only prints exactly what would be replaced.
 
-    Exit codes: 0 restored; 1 the restore failed; 2 bad usage (e.g. --replace without --yes).
+    Exit codes: 0 restored; 1 the restore failed; 2 bad usage (e.g. --replace without --yes); 130 / 143 interrupted by SIGINT / SIGTERM (pg_restore stopped: --replace rolls back, a new database is dropped).
     """
     _restore(ctx.obj, path, into, replace, yes, as_json)
 

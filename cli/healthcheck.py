@@ -34,7 +34,8 @@ def healthcheck(
     One JSON line per check is appended to LOG_DIR/healthcheck.log.
 
     Exit codes (monitoring convention): 0 OK; 1 WARNING (a MEDIUM or LOW problem); 2 CRITICAL
-    (a HIGH problem); 3 UNKNOWN (could not check: bad configuration, a check could not run).
+    (a HIGH problem); 3 UNKNOWN (could not check: bad configuration, a check could not run);
+    130 / 143 interrupted by SIGINT / SIGTERM (checks cancelled, no alert or log written).
     """
     _healthcheck(ctx.obj, as_json, config, environment, no_alerts, as_flow)
 

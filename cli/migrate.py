@@ -39,7 +39,8 @@ def migrate(
     recovery command and the backup to restore.
 
     Exit codes: 0 applied (or nothing to apply, or --dry-run); 1 the migration failed (see the
-    report's recovery commands); 2 bad usage or configuration.
+    report's recovery commands); 2 bad usage or configuration; 130 / 143 interrupted by SIGINT /
+    SIGTERM (the running statement cancelled and rolled back; one `interrupted:` line says what committed).
     """
     if on_failure not in {"report", "restore"}:
         from migration_guard.cli.output import print_error
