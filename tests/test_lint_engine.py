@@ -38,7 +38,8 @@ def test_finding_carries_span_statement_index_and_dict() -> None:
     [finding] = lint(sql, "m.sql")
     assert (finding.line, finding.column, finding.end_line, finding.statement_index) == (3, 3, 4, 1)
     data = finding.to_dict()
-    assert set(data) == {"rule", "severity", "message", "path", "line", "column", "end_line", "statement_index", "why", "fix"}
+    assert set(data) == {"rule", "severity", "message", "path", "line", "column", "end_line", "statement_index", "why", "fix",
+                         "acknowledgement"}  # issue 19: blocking policy findings carry their acknowledgement
     assert data["path"] == "m.sql" and finding.location() == "m.sql:3:3"
 
 

@@ -32,6 +32,8 @@ class LintContext:
         server_version_num: e.g. 150004 in live mode; None = assume a supported PostgreSQL (>= 12).
         has_rows: live mode, tables whose estimate was zero, probed exactly (``SELECT EXISTS``): True =
             it has rows (statistics are stale), False = empty now; absent = not probed or unknown.
+        nonvolatile_functions: non-built-in functions known IMMUTABLE or STABLE (live catalog, or created
+            so earlier in this run), by name and schema.name; other non-built-ins count as volatile.
         target_version_num: the PostgreSQL the migrations will run on (``--pg-version``); None = the live
             server's, else 15.
     """
@@ -45,6 +47,7 @@ class LintContext:
     server_version_num: int | None = None
     target_version_num: int | None = None
     has_rows: dict[tuple[str, str], bool] = field(default_factory=dict)
+    nonvolatile_functions: set[str] = field(default_factory=set)
 
     @property
     def live(self) -> bool:

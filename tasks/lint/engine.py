@@ -19,7 +19,7 @@ from migration_guard.tasks.lint.fastparse import unvalidated_nodes
 from migration_guard.tasks.lint.findings import Finding, has_errors, sort_key
 from migration_guard.tasks.lint.plpgsql import EmbeddedParseError, embedded_sql
 from migration_guard.tasks.lint.registry import Rule, Violation, get_rule, rules_by_node
-from migration_guard.tasks.lint.suppressions import Suppression, parse_directives
+from migration_guard.tasks.lint.suppressions import Suppression, acknowledgement_comment, parse_directives
 from migration_guard.tasks.sql.locks import name_key
 from migration_guard.tasks.sql.statements import SourceText, Statement, split_statements
 
@@ -139,7 +139,8 @@ def lint_migrations(
                     for key in tables_touched(statement, context.default_schema):
                         tables.setdefault(key, None)
         (context.table_stats, context.column_types, context.server_version_num,
-         context.has_rows) = _read_catalog(conn, list(tables))
+         context.has_rows, functions) = _read_catalog(conn, list(tables))
+        context.nonvolatile_functions |= functions
     with unvalidated_nodes():
         return _lint_prepared(prepared, context, config)
 
@@ -156,9 +157,9 @@ def _lint_prepared(prepared: list, context: LintContext, config: LintConfig | No
     return findings
 
 
-def _read_catalog(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> tuple[dict, dict, int, dict]:
-    """Stats (estimates corrected for stale statistics), column types, server version, and the exact
-    emptiness of tables whose estimate is zero (see :mod:`probes`)."""
+def _read_catalog(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> tuple[dict, dict, int, dict, set]:
+    """Stats (estimates corrected for stale statistics), column types, server version, the exact
+    emptiness of tables whose estimate is zero (see :mod:`probes`), non-volatile user functions."""
     import psycopg
 
     from migration_guard.tasks.catalog import column_types, server_version_num, table_stats
@@ -167,9 +168,20 @@ def _read_catalog(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> tu
 
     try:
         stats = refine_estimates(conn, table_stats(conn, tables))
-        return stats, column_types(conn, tables), server_version_num(conn), probe_emptiness(conn, stats)
+        return (stats, column_types(conn, tables), server_version_num(conn), probe_emptiness(conn, stats),
+                _nonvolatile_user_functions(conn))
     except psycopg.Error as exc:
         raise classify_error(exc, "") from None
+
+
+def _nonvolatile_user_functions(conn: psycopg.Connection) -> set[str]:
+    """Names (and schema.name) of functions outside pg_catalog whose every overload is IMMUTABLE or STABLE."""
+    rows = conn.execute(
+        "SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') GROUP BY n.nspname, p.proname "
+        "HAVING bool_and(p.provolatile IN ('i', 's'))"
+    ).fetchall()
+    return {r[1] for r in rows} | {f"{r[0]}.{r[1]}" for r in rows}
 
 
 def lint_statements(
@@ -197,9 +209,24 @@ def lint_statements(
         f for f in findings
         if f.rule not in file_rules and f.rule not in statement_rules.get(f.statement_index, ())
     ]
-    findings = (config or LintConfig()).apply(findings)
+    findings = _with_acknowledgements((config or LintConfig()).apply(findings))
     findings.sort(key=sort_key)
     return findings
+
+
+def _with_acknowledgements(findings: list[Finding]) -> list[Finding]:
+    """Blocking (error) findings of policy rules carry the exact comment that acknowledges them."""
+    result = []
+    for finding in findings:
+        rule = get_rule(finding.rule)
+        if rule is None or not rule.policy or finding.severity != "error" or finding.statement_index < 0:
+            result.append(finding)
+            continue
+        comment = acknowledgement_comment(rule.code)
+        fix = (f"{finding.fix}\nIntended? Acknowledge it: put this line directly above the statement at "
+               f"{finding.location()}, then re-run:\n  {comment}")
+        result.append(replace(finding, fix=fix, acknowledgement=comment))
+    return result
 
 
 def _check_statement(statement: Statement, state: FileState, anchor: Statement, prefix: str = "") -> list[Finding]:
@@ -305,6 +332,8 @@ def _track_effects(node: Any, state: FileState) -> None:
     elif isinstance(node, ast.DropStmt) and node.removeType == enums.ObjectType.OBJECT_TABLE:
         for names in node.objects or ():
             context.new_tables.discard(name_key(names, context.default_schema))
+    elif isinstance(node, ast.CreateFunctionStmt) and node.funcname:
+        _track_function_volatility(node, context)
     elif isinstance(node, ast.TransactionStmt):
         kind = enums.TransactionStmtKind
         if node.kind in (kind.TRANS_STMT_BEGIN, kind.TRANS_STMT_START):
@@ -315,6 +344,20 @@ def _track_effects(node: Any, state: FileState) -> None:
     elif isinstance(node, ast.AlterEnumStmt) and node.newVal and not node.oldVal:
         type_name = ".".join(n.sval for n in node.typeName or () if isinstance(n, ast.String))
         state.enum_values_added.append((type_name, node.newVal))
+
+
+def _track_function_volatility(node: ast.CreateFunctionStmt, context: LintContext) -> None:
+    """A function created IMMUTABLE or STABLE earlier in the run is a safe DEFAULT; VOLATILE (the default) is not."""
+    names = [n.sval.lower() for n in node.funcname if isinstance(n, ast.String)]
+    volatility = "volatile"
+    for option in node.options or ():
+        if isinstance(option, ast.DefElem) and option.defname == "volatility" and isinstance(option.arg, ast.String):
+            volatility = option.arg.sval.lower()
+    spellings = {names[-1], ".".join(names)}
+    if volatility in ("immutable", "stable"):
+        context.nonvolatile_functions |= spellings
+    else:
+        context.nonvolatile_functions -= spellings
 
 
 def _suppressions(

@@ -23,7 +23,10 @@ class Finding:
             ``syntax-error``).
         statement_index: 0-based index of the statement in the file (-1 for file-level findings).
         why: why it is dangerous (the rule's problem statement).
-        fix: the safe way to write it, with SQL.
+        fix: the safe way to write it, with SQL (for a blocking policy finding it ends with the
+            exact acknowledgement to add).
+        acknowledgement: for a blocking policy finding (a destructive change made on purpose), the
+            ignore comment that acknowledges it, to put on the line directly above the statement.
     """
 
     rule: str
@@ -36,6 +39,7 @@ class Finding:
     statement_index: int = -1
     why: str = ""
     fix: str = ""
+    acknowledgement: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with stable keys (the `--json` output of `migration-guard lint`)."""

@@ -34,3 +34,9 @@ def parse_directives(text: str, base_offset: int = 0) -> list[Suppression]:
         rules = tuple(code.strip() for code in codes.split(",") if code.strip())
         found.append(Suppression(rules, reason.strip(), base_offset + match.start()))
     return found
+
+
+def acknowledgement_comment(rule: str, reason: str = "intended: reviewed destructive change") -> str:
+    """The ignore comment that acknowledges ``rule`` for the statement below it (parsed back by
+    :func:`parse_directives`; a test pastes it above the statement and checks the finding is gone)."""
+    return f"-- migration-guard:ignore {rule} {reason}"

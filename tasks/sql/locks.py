@@ -211,12 +211,6 @@ def _subcommand_name(subtype: Any) -> str:
     return subtype.name.removeprefix("AT_") if hasattr(subtype, "name") else str(subtype)
 
 
-VOLATILE_FUNCTIONS = frozenset({
-    "random", "clock_timestamp", "timeofday", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc",
-    "uuid_generate_v4", "uuidv4", "uuidv7", "nextval", "txid_current", "random_normal", "setval",
-})
-
-
 def default_expression(column: ast.ColumnDef) -> Any:
     """The DEFAULT expression node of a column definition, or None."""
     for constraint in column.constraints or ():
@@ -225,13 +219,18 @@ def default_expression(column: ast.ColumnDef) -> Any:
     return None
 
 
-def volatile_call(expression: Any) -> str | None:
-    """Name of the first volatile function called in ``expression`` (walks the tree), or None.
+def volatile_call(expression: Any, nonvolatile: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """Name of the first function in ``expression`` that may be volatile (walks the tree), or None.
 
-    now(), CURRENT_TIMESTAMP and statement_timestamp() are stable: PostgreSQL >= 11 evaluates them once
-    and stores the value in the catalog, no rewrite. random(), clock_timestamp(), gen_random_uuid(),
-    nextval() ... are volatile: every row gets its own value, so the table is rewritten.
+    A function is volatile unless known immutable or stable: every pg_catalog overload of that name
+    is (``NONVOLATILE_BUILTINS``; now(), lower(), 'x'::jsonb casts ...), or ``nonvolatile`` names it
+    (live catalog, functions created IMMUTABLE/STABLE earlier in the run). Stable defaults are
+    evaluated once by PostgreSQL >= 11 and stored in the catalog (no rewrite); volatile ones
+    (random(), gen_random_uuid(), nextval(), a user's ``uuid()``) give every row its own value, so
+    the table is rewritten. A schema-qualified call outside pg_catalog is a user function.
     """
+    from migration_guard.tasks.sql.nonvolatile_functions import NONVOLATILE_BUILTINS
+
     stack = [expression]
     while stack:
         item = stack.pop()
@@ -241,9 +240,11 @@ def volatile_call(expression: Any) -> str | None:
             stack.extend(item)
             continue
         if isinstance(item, ast.FuncCall):
-            name = item.funcname[-1].sval.lower() if item.funcname else ""
-            if name in VOLATILE_FUNCTIONS:
-                return name
+            parts = [n.sval.lower() for n in item.funcname or () if isinstance(n, ast.String)]
+            name = parts[-1] if parts else ""
+            builtin = len(parts) == 1 or parts[0] == "pg_catalog"
+            if not ((builtin and name in NONVOLATILE_BUILTINS) or name in nonvolatile or ".".join(parts) in nonvolatile):
+                return ".".join(parts) or "?"
         if isinstance(item, ast.Node):
             for attribute in item:
                 value = getattr(item, attribute)
@@ -427,10 +428,28 @@ def _rename(node: ast.RenameStmt, schema: str) -> list[StatementLock]:
     return [StatementLock(*relation_key(node.relation, schema), ACCESS_EXCLUSIVE, reason="RENAME")]
 
 
+def option_is_on(options: Any, name: str) -> bool:
+    """True when the utility option ``name`` is given and not switched off: ``(FULL)``, ``FULL``,
+    ``(FULL true)``, ``(FULL 1)`` are on; ``(FULL false)``, ``(FULL off)``, ``(FULL 0)`` are off."""
+    for option in options or ():
+        if isinstance(option, ast.DefElem) and option.defname == name:
+            value = option.arg
+            if value is None:
+                return True
+            if isinstance(value, ast.Integer):
+                return value.ival != 0
+            if isinstance(value, ast.Boolean):
+                return bool(value.boolval)
+            if isinstance(value, ast.String):
+                return value.sval.lower() not in ("false", "off", "0", "no")
+            return True
+    return False
+
+
 def _reindex(node: ast.ReindexStmt, schema: str) -> list[StatementLock]:
     if node.relation is None:
         return []
-    concurrent = any(isinstance(p, ast.DefElem) and p.defname == "concurrently" for p in node.params or ())
+    concurrent = option_is_on(node.params, "concurrently")
     is_index = node.kind == enums.ReindexObjectType.REINDEX_OBJECT_INDEX
     if concurrent:
         mode = SHARE_UPDATE_EXCLUSIVE
@@ -440,7 +459,7 @@ def _reindex(node: ast.ReindexStmt, schema: str) -> list[StatementLock]:
 
 
 def _vacuum(node: ast.VacuumStmt, schema: str) -> list[StatementLock]:
-    full = any(isinstance(p, ast.DefElem) and p.defname == "full" for p in node.options or ())
+    full = option_is_on(node.options, "full")
     mode = ACCESS_EXCLUSIVE if full else SHARE_UPDATE_EXCLUSIVE
     locks = []
     for relation in node.rels or ():

@@ -244,7 +244,16 @@ _NEVER_IN_TRANSACTION = (
 
 
 def _has_option(params: Any, name: str) -> bool:
-    return any(isinstance(p, ast.DefElem) and p.defname == name for p in params or ())
+    """The option is given and not switched off (``(CONCURRENTLY false)`` is off)."""
+    for p in params or ():
+        if isinstance(p, ast.DefElem) and p.defname == name:
+            arg = p.arg
+            if isinstance(arg, ast.String):
+                return arg.sval.lower() not in ("false", "off", "0", "no")
+            if isinstance(arg, ast.Integer):
+                return arg.ival != 0
+            return not (isinstance(arg, ast.Boolean) and not arg.boolval)
+    return False
 
 
 def _reindex_kind(name: str) -> Any:

@@ -14,17 +14,18 @@ def check(statement, state):
     key = state.existing(node.relation) if node.relation is not None else None
     if key is None:
         return
-    old_server = state.context.server_version_num is not None and state.context.server_version_num < 110000
+    old_server = state.context.pg_version_num < 110000
     for column in added_columns(node):
         if type_name(column.typeName) in _SERIALS:
             yield Violation(f"column {column.colname} added to {qualified(key)} as {type_name(column.typeName)} "
                             "(a nextval() default) rewrites the table", table=key)
             continue
         for default in column_constraints(column, CT.CONSTR_DEFAULT):
-            function = volatile_call(default.raw_expr)
+            function = volatile_call(default.raw_expr, state.context.nonvolatile_functions)
             if function:
-                yield Violation(f"column {column.colname} added to {qualified(key)} with volatile default "
-                                f"{function}() rewrites the table under an ACCESS EXCLUSIVE lock", table=key)
+                yield Violation(f"column {column.colname} added to {qualified(key)} with default {function}(), "
+                                "volatile unless known immutable or stable, rewrites the table under an ACCESS "
+                                "EXCLUSIVE lock", table=key)
             elif old_server:
                 yield Violation(f"column {column.colname} added to {qualified(key)} with a default rewrites the "
                                 "table on PostgreSQL < 11", table=key)
@@ -38,7 +39,9 @@ RULE = Rule(
     problem=(
         "Since PostgreSQL 11 a constant or stable default (0, 'x', now(), CURRENT_TIMESTAMP) is stored "
         "once in the catalog. A volatile default needs a value per row, so PostgreSQL rewrites the whole "
-        "table under ACCESS EXCLUSIVE: no reads or writes until it is done, and twice the disk."
+        "table under ACCESS EXCLUSIVE: no reads or writes until it is done, and twice the disk. A function "
+        "is volatile unless known immutable or stable: a built-in whose every overload is, or (live mode) a "
+        "database function declared so; a user's or extension's function not in the database counts as volatile."
     ),
     fix=(
         "Add the column without the default (or with a constant one), set the default for new rows, "

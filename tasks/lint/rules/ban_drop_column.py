@@ -32,4 +32,5 @@ RULE = Rule(
     ),
     nodes=(ast.AlterTableStmt,),
     check=check,
+    policy=True,
 )

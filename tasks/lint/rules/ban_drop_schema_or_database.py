@@ -31,4 +31,5 @@ RULE = Rule(
     ),
     nodes=(ast.DropStmt, ast.DropdbStmt),
     check=check,
+    policy=True,
 )

@@ -36,4 +36,5 @@ RULE = Rule(
     ),
     nodes=(ast.DropStmt,),
     check=check,
+    policy=True,
 )

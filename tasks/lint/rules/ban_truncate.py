@@ -35,4 +35,5 @@ RULE = Rule(
     ),
     nodes=(ast.TruncateStmt,),
     check=check,
+    policy=True,
 )

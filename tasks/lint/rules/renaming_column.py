@@ -32,4 +32,5 @@ RULE = Rule(
     ),
     nodes=(ast.RenameStmt,),
     check=check,
+    policy=True,
 )

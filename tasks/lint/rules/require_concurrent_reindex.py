@@ -1,14 +1,17 @@
 """REINDEX without CONCURRENTLY."""
 
-from pglast import ast
+from pglast import ast, enums
 
 from migration_guard.tasks.lint.registry import Rule, Violation
+from migration_guard.tasks.sql.locks import option_is_on
 
 
 def check(statement, state):
     node = statement.node
-    if any(isinstance(p, ast.DefElem) and p.defname == "concurrently" for p in node.params or ()):
+    if option_is_on(node.params, "concurrently"):  # (CONCURRENTLY false) is a plain REINDEX
         return
+    if node.kind == enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM:
+        return  # PostgreSQL refuses REINDEX SYSTEM CONCURRENTLY: there is no safer spelling to suggest
     if node.relation is not None:
         key = state.key(node.relation)
         if state.is_new(key):
@@ -22,7 +25,7 @@ RULE = Rule(
     code="require-concurrent-reindex",
     severity="error",
     category="index",
-    summary="REINDEX without CONCURRENTLY.",
+    summary="REINDEX without CONCURRENTLY (REINDEX SYSTEM excepted: it cannot run concurrently).",
     problem=(
         "REINDEX takes an ACCESS EXCLUSIVE lock on the index (and SHARE on the table): writes, and the "
         "queries that use the index, wait for the whole rebuild."

@@ -3,12 +3,12 @@
 from pglast import ast
 
 from migration_guard.tasks.lint.registry import Rule, Violation
-from migration_guard.tasks.sql.locks import lock_for
+from migration_guard.tasks.sql.locks import lock_for, option_is_on
 
 
 def check(statement, state):
     node = statement.node
-    if not any(isinstance(p, ast.DefElem) and p.defname == "full" for p in node.options or ()):
+    if not option_is_on(node.options, "full"):  # VACUUM (FULL false) is a plain VACUUM
         return
     locks = [lock for lock in lock_for(node, state.context.default_schema) if not state.is_new(lock.key)]
     if not node.rels:
