@@ -8,11 +8,14 @@ from migration_guard.tasks.lint.rules.constraint_missing_not_valid import RULE
 BAD = [
     'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;',
     'ALTER TABLE orders ADD CONSTRAINT positive_total CHECK (total >= 0);',
+    'BEGIN;\nALTER TABLE e ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES u (id) NOT VALID;\nALTER TABLE e VALIDATE CONSTRAINT fk;\nCOMMIT;',
 ]
 
 GOOD = [
     'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") NOT VALID;\nALTER TABLE "Post" VALIDATE CONSTRAINT "Post_authorId_fkey";',
     'CREATE TABLE "Post" ("id" TEXT NOT NULL, "authorId" TEXT NOT NULL);\nALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;',
+    'BEGIN;\nALTER TABLE e ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES u (id) NOT VALID;\nCOMMIT;\nALTER TABLE e VALIDATE CONSTRAINT fk;',
+    'ALTER TABLE e ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES u (id) NOT VALID;\nALTER TABLE e VALIDATE CONSTRAINT fk;'  # autocommit: two transactions,
 ]
 
 

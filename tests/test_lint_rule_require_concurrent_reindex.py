@@ -8,11 +8,15 @@ from migration_guard.tasks.lint.rules.require_concurrent_reindex import RULE
 BAD = [
     'REINDEX INDEX "Post_authorId_idx";',
     'REINDEX TABLE orders;',
+    'REINDEX (CONCURRENTLY false) INDEX i;',
+    'REINDEX (CONCURRENTLY off) TABLE t;',
 ]
 
 GOOD = [
     'REINDEX INDEX CONCURRENTLY "Post_authorId_idx";',
     'REINDEX (CONCURRENTLY) TABLE orders;',
+    'REINDEX SYSTEM shop;'  # PostgreSQL refuses REINDEX SYSTEM CONCURRENTLY: no advice to give,
+    'REINDEX (CONCURRENTLY true) INDEX i;',
 ]
 
 

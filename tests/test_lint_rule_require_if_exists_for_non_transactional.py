@@ -26,3 +26,8 @@ def test_flags_bad_sql(sql: str) -> None:
 @pytest.mark.parametrize("sql", GOOD)
 def test_accepts_safe_sql(sql: str) -> None:
     assert RULE.code not in [f.rule for f in lint_text(sql, "m.sql")]
+
+
+def test_an_unnamed_concurrent_index_is_told_a_rerun_builds_a_duplicate() -> None:
+    [finding] = [f for f in lint_text('CREATE INDEX CONCURRENTLY ON "Post" ("authorId");') if f.rule == RULE.code]
+    assert "duplicate" in finding.message and "already exists" not in finding.message

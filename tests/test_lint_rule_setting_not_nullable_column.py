@@ -7,11 +7,19 @@ from migration_guard.tasks.lint.rules.setting_not_nullable_column import RULE
 
 BAD = [
     'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;',
+    'ALTER TABLE t ADD CONSTRAINT c CHECK (a IS NOT NULL) NOT VALID;\nALTER TABLE t ALTER COLUMN a SET NOT NULL;'  # not validated,
+    'ALTER TABLE t ADD CONSTRAINT c CHECK (b IS NOT NULL) NOT VALID;\nALTER TABLE t VALIDATE CONSTRAINT c;\nALTER TABLE t ALTER COLUMN a SET NOT NULL;'  # other column,
 ]
 
 GOOD = [
     'ALTER TABLE "User" ADD CONSTRAINT "User_name_not_null" CHECK ("name" IS NOT NULL) NOT VALID;',
     'CREATE TABLE "User" ("name" TEXT);\nALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;',
+    # the rule's own documented fix (issue 19): validated CHECK, then SET NOT NULL (PostgreSQL >= 12 skips the scan)
+    'ALTER TABLE "User" ADD CONSTRAINT "User_name_not_null" CHECK ("name" IS NOT NULL) NOT VALID;\n'
+    'ALTER TABLE "User" VALIDATE CONSTRAINT "User_name_not_null";\n'
+    'ALTER TABLE "User" ALTER COLUMN "name" SET NOT NULL;\n'
+    'ALTER TABLE "User" DROP CONSTRAINT "User_name_not_null";',
+    'ALTER TABLE foo VALIDATE CONSTRAINT foo_bar_not_null;\nALTER TABLE foo ALTER COLUMN bar SET NOT NULL;'  # CHECK added by an earlier migration,
 ]
 
 

@@ -8,11 +8,15 @@ from migration_guard.tasks.lint.rules.vacuum_full import RULE
 BAD = [
     'VACUUM FULL orders;',
     'VACUUM (FULL, ANALYZE) orders;',
+    'VACUUM (FULL true) events;',
+    'VACUUM (FULL 1, ANALYZE) events;',
 ]
 
 GOOD = [
     'VACUUM (ANALYZE) orders;',
     'ANALYZE orders;',
+    'VACUUM (FULL FALSE) events;',
+    'VACUUM (FULL off, ANALYZE) events;',
 ]
 
 
