@@ -53,13 +53,14 @@ def write_log_step(report: HealthReport, settings: Any, targets: list[DatabaseTa
 
 def record_history_step(report: HealthReport, settings: Any, targets: list[DatabaseTarget]) -> RecordResult:
     """Store the run's readings of every database in the health history (STATE_DIR or
-    STATE_DATABASE_URL): the checks' numeric values and the collected metrics. Never raises."""
-    keys = {t.name: database_key(t.dsn) for t in targets}
+    STATE_DATABASE_URL): the checks' numeric values and the collected metrics of each database that
+    answered (an unreachable one has nothing to record). Never raises."""
+    reachable = {r.database for r in report.results if r.check == connectivity.NAME and r.status.value in ("OK", "WARNING")}
+    keys = {t.name: database_key(t.dsn) for t in targets if t.name in reachable}
     values = [Observation(keys[r.database], CHECK_PREFIX + r.check, float(r.observed_value))
               for r in report.results if r.database in keys and isinstance(r.observed_value, int | float)
               and not isinstance(r.observed_value, bool)]
-    reachable = {r.database for r in report.results if r.check == connectivity.NAME and r.status.value in ("OK", "WARNING")}
-    return record_healthcheck(settings, report.started_at, [t.dsn for t in targets if t.name in reachable], values)
+    return record_healthcheck(settings, report.started_at, [t.dsn for t in targets if t.name in keys], values)
 
 
 def no_artifacts(report: HealthReport) -> list[str]:

@@ -24,7 +24,10 @@ QUERY_TEXT_CHARS = 500
 #: the largest value each integer column type can hold (a sequence feeding the column stops there)
 TYPE_MAXIMUM = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
-SERVER_READINGS = """
+#: every reading in one round trip (the dead tuples and the sequences as JSON arrays). Sizes come
+#: from the catalog (relpages x block_size, as of the last VACUUM / ANALYZE): pg_database_size()
+#: and pg_total_relation_size() stat() every file, which costs more than all the rest together
+READINGS = """
 SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
        current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,
        (SELECT coalesce(max(EXTRACT(EPOCH FROM now() - xact_start)), 0)::float8 FROM pg_stat_activity
@@ -33,27 +36,24 @@ SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backe
        CASE WHEN pg_is_in_recovery()
             THEN EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END,
        (SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()),
-       pg_database_size(current_database())
-"""
-
-LARGEST_TABLE_DEAD_TUPLES = """
-SELECT s.schemaname, s.relname, s.n_dead_tup::float8 / nullif(s.n_live_tup + s.n_dead_tup, 0)
-FROM pg_stat_user_tables s ORDER BY pg_total_relation_size(s.relid) DESC, s.relid LIMIT %s
-"""
-
-#: each sequence, its last value (NULL when never used or not readable) and the column it feeds
-SEQUENCES = """
-SELECT n.nspname, c.relname, s.seqmax,
-       CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_sequence_last_value(c.oid) END,
-       tn.nspname, t.relname, a.attname, format_type(a.atttypid, NULL)
-FROM pg_sequence s
-JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
-     AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
-LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-ORDER BY n.nspname, c.relname
+       (SELECT sum(relpages)::bigint * current_setting('block_size')::bigint FROM pg_class),
+       (SELECT json_agg(json_build_array(nspname, relname, pg_stat_get_dead_tuples(oid)::float8
+                                         / nullif(pg_stat_get_live_tuples(oid) + pg_stat_get_dead_tuples(oid), 0)))
+        FROM (SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                AND n.nspname !~ '^pg_toast'
+              ORDER BY c.relpages DESC, c.oid LIMIT %(largest)s) AS largest),
+       (SELECT json_agg(json_build_array(n.nspname, c.relname, s.seqmax::text, last_value::text,
+                                         tn.nspname, t.relname, a.attname, format_type(a.atttypid, NULL)))
+        FROM pg_sequence s
+        JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN LATERAL (SELECT CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
+                                        THEN pg_sequence_last_value(c.oid) END AS last_value) AS lv
+        LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0
+             AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+        LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+        LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND lv.last_value IS NOT NULL)
 """
 
 
@@ -65,23 +65,22 @@ def sequence_subject(schema: str, table: str | None, column: str | None, sequenc
 
 
 def read_observations(conn: psycopg.Connection, database: str) -> list[Observation]:
-    """Every reading of ``database`` (its history key) on ``conn``."""
-    used, available, longest, lag, xid_age, size = conn.execute(SERVER_READINGS).fetchone()
+    """Every reading of ``database`` (its history key) on ``conn``, in one query."""
+    used, available, longest, lag, xid_age, size, largest, sequences = conn.execute(
+        READINGS, {"largest": LARGEST_TABLES}).fetchone()
     found = [
         Observation(database, CONNECTIONS_USED, int(used), limit=max(int(available), 1)),
         Observation(database, LONGEST_TRANSACTION, float(longest or 0)),
         Observation(database, XID_AGE, int(xid_age), limit=WRAPAROUND),
-        Observation(database, DATABASE_SIZE, int(size)),
+        Observation(database, DATABASE_SIZE, int(size or 0)),
     ]
     if lag is not None:
         found.append(Observation(database, REPLICATION_LAG, float(lag)))
-    for schema, table, ratio in conn.execute(LARGEST_TABLE_DEAD_TUPLES, (LARGEST_TABLES,)).fetchall():
+    for schema, table, ratio in largest or ():
         if ratio is not None:
             found.append(Observation(database, DEAD_TUPLE_RATIO, round(float(ratio), 6),
                                      f"{quoted_if_needed(schema)}.{quoted_if_needed(table)}"))
-    for seq_schema, sequence, seqmax, last_value, schema, table, column, type_name in conn.execute(SEQUENCES):
-        if last_value is None:
-            continue
+    for seq_schema, sequence, seqmax, last_value, schema, table, column, type_name in sequences or ():
         limit = min(int(seqmax), TYPE_MAXIMUM.get(type_name or "", int(seqmax)))
         found.append(Observation(database, SEQUENCE_VALUE, int(last_value),
                                  sequence_subject(schema or seq_schema, table, column, sequence), float(limit)))

@@ -56,12 +56,15 @@ def read_database(dsn: str, settings: Any, *, with_statements: bool) -> Readings
     """The readings of the database at ``dsn`` (never raises: a failure is ``Readings.error``)."""
     key = database_key(dsn)
     try:
-        with _open(dsn, settings) as conn:
+        conn = _open(dsn, settings)
+        try:
             readings = Readings(key, read_observations(conn, key))
             if with_statements:
                 statements = read_statements(conn)
                 readings.statements = None if isinstance(statements, StatementsUnavailable) else statements
             return readings
+        finally:
+            conn.close()  # not ``with``: its exit costs ~10 ms more under load, for nothing in autocommit
     except (MigrationGuardError, psycopg.Error) as exc:
         return Readings(key, error=f"{key}: {exc}")
 
@@ -72,6 +75,8 @@ def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
     numeric values; a pg_stat_statements snapshot too where the last is older than
     ``STATEMENT_SNAPSHOT_INTERVAL``. Never raises."""
     result = RecordResult()
+    if not dsns and not check_values:
+        return result
     try:
         store = open_store(settings)
     except (MigrationGuardError, psycopg.Error, OSError) as exc:
@@ -84,8 +89,11 @@ def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
             for dsn in dsns:
                 last = store.latest_statement_snapshot(database_key(dsn))
                 due[dsn] = last is None or at - last.at >= STATEMENT_SNAPSHOT_INTERVAL
-            with ThreadPoolExecutor(max_workers=max(1, min(16, len(dsns)))) as pool:
-                readings = list(pool.map(lambda d: read_database(d, settings, with_statements=due[d]), dsns))
+            if len(dsns) <= 1:
+                readings = [read_database(d, settings, with_statements=due[d]) for d in dsns]
+            else:
+                with ThreadPoolExecutor(max_workers=min(16, len(dsns))) as pool:
+                    readings = list(pool.map(lambda d: read_database(d, settings, with_statements=due[d]), dsns))
             observations = [*check_values, *(o for r in readings for o in r.observations)]
             result.observations = store.add_observations(at, observations)
             for r in readings:
