@@ -63,7 +63,7 @@ RULE_MAP: dict[str, tuple[str, ...] | None] = {
 }
 
 #: Our opt-in rules, enabled for the comparison (squawk's counterparts are opt-in too or run by its tests).
-OPT_IN = ("require-statement-timeout", "require-table-schema")
+OPT_IN = frozenset({"prefer-bigint"})
 
 
 @dataclass(frozen=True)

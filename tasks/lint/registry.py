@@ -41,9 +41,11 @@ RULE_MODULES: tuple[str, ...] = (
     "renaming_column",
     "ban_drop_not_null",
     "dml_without_where",
+    "ban_duplicate_column_assignments",
     # transactions
     "transaction_control",
     "enum_value_used_in_same_transaction",
+    "require_enum_value_ordering",
     # rewrites and heavy locks
     "vacuum_full",
     "cluster",
@@ -55,6 +57,7 @@ RULE_MODULES: tuple[str, ...] = (
     "prefer_text_over_varchar",
     "prefer_timestamptz",
     "prefer_bigint_primary_key",
+    "prefer_bigint",
     "prefer_identity",
     "identifier_too_long",
     # robustness
