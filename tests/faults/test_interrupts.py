@@ -300,7 +300,7 @@ def test_partial_dump_being_written_is_never_removed(tmp_path: Path) -> None:
 
 
 def test_interrupted_restore_into_a_new_database_drops_it(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
-    big_table(db, 400_000)
+    big_table(db, 250_000)
     db.execute("CREATE INDEX big_filler_idx ON big (filler)")
     env = {"DATABASE_URL": db_url, "BACKUP_DIR": str(tmp_path / "backups")}
     made = run_cli_process(["backup", "create", "--no-verify", "--json"], env=env, cwd=tmp_path)
@@ -340,3 +340,24 @@ def test_interrupted_healthcheck_cancels_its_checks_and_records_nothing(
     assert_nothing_of_ours_runs(db)
     assert not list(tmp_path.joinpath("alerts").rglob("*.json"))  # no alert for an interrupted run
     assert not (tmp_path / "logs" / "healthcheck.log").exists()
+
+
+@pytest.mark.prisma
+def test_after_an_interrupted_migrate_the_real_prisma_cli_deploys_cleanly(
+        prisma_cli: Path, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    migrations, env = prisma_project(tmp_path, db_url)
+    add_prisma_migration(migrations, SLOW, "ALTER TABLE accounts ADD COLUMN email text;\n" + SLEEP)
+    run = spawn(["migrate", "--skip-backup"], {**env, **SLEEPING}, tmp_path)
+    wait_for(lambda: sessions(db, query_like="SELECT pg_sleep%"), running=run, what="the migration's pg_sleep")
+    interrupt(run, "SIGINT")
+    assert_interrupted(run, "SIGINT", "nothing was changed")
+
+    prisma_env = {**os.environ, "DATABASE_URL": db_url}
+    status = subprocess.run([str(prisma_cli), "migrate", "status"], cwd=tmp_path, env=prisma_env,
+                            capture_output=True, text=True, timeout=120)
+    assert SLOW in status.stdout and "not yet been applied" in status.stdout, status.stdout + status.stderr
+    assert "failed" not in status.stdout.lower(), status.stdout  # no P3009 left for Prisma
+    deployed = subprocess.run([str(prisma_cli), "migrate", "deploy"], cwd=tmp_path, env=prisma_env,
+                              capture_output=True, text=True, timeout=120)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert columns(db, "accounts") == ["id", "note", "email"]
