@@ -139,3 +139,17 @@ def test_maintenance_prunes_history_past_retention(db_url: str, tmp_path: Path) 
     with open_store(settings) as s:
         assert [p.value for p in s.series("db", XID_AGE, now - timedelta(days=60))[""]] == [2.0]
     assert prune_history(settings) == []
+
+
+def test_readers_never_create_a_store(db_url: str, tmp_path: Path) -> None:
+    from migration_guard.tasks.history.backend import open_existing_store
+
+    assert open_existing_store(load_settings(log_dir=tmp_path / "logs")) is None
+    assert not (tmp_path / "logs").exists()
+    assert open_existing_store(load_settings(state_database_url=db_url)) is None
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT to_regclass('mg_observations')").fetchone()[0] is None
+    open_store(load_settings(state_database_url=db_url)).close()
+    store = open_existing_store(load_settings(state_database_url=db_url))
+    assert isinstance(store, PostgresStore)
+    store.close()

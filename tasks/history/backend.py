@@ -16,6 +16,7 @@ HISTORY_FILE = "history.sqlite3"
 def open_store(settings: Any) -> HistoryStore:
     """The configured store: PostgreSQL at STATE_DATABASE_URL when set, else SQLite at
     STATE_DIR/history.sqlite3 (default LOG_DIR/state/history.sqlite3; the folder is created).
+    Readers that must not create anything use :func:`open_existing_store`.
 
     Raises:
         DatabaseError: STATE_DATABASE_URL does not answer.
@@ -25,6 +26,24 @@ def open_store(settings: Any) -> HistoryStore:
     if url is not None and url.get_secret_value().strip():
         return PostgresStore(url.get_secret_value().strip(), connect_timeout=settings.connect_timeout)
     return SqliteStore(state_dir(settings) / HISTORY_FILE)
+
+
+def open_existing_store(settings: Any) -> HistoryStore | None:
+    """The configured store if it already holds a history (None otherwise): creates no file,
+    folder or table, so a look-only healthcheck (``--no-alerts``) leaves no trace.
+
+    Raises:
+        DatabaseError: STATE_DATABASE_URL does not answer.
+    """
+    url = getattr(settings, "state_database_url", None)
+    if url is not None and url.get_secret_value().strip():
+        store = PostgresStore(url.get_secret_value().strip(), connect_timeout=settings.connect_timeout, create=False)
+        if store.exists:
+            return store
+        store.close()
+        return None
+    path = state_dir(settings) / HISTORY_FILE
+    return SqliteStore(path) if path.exists() else None
 
 
 def state_dir(settings: Any) -> Path:

@@ -28,16 +28,19 @@ SCHEMA_LOCK_KEY = 0x6D67_6869  # "mghi"
 
 
 class PostgresStore(HistoryStore):
-    """History in the PostgreSQL database at ``dsn`` (its tables are created on first use)."""
+    """History in the PostgreSQL database at ``dsn`` (its tables are created on first use, unless
+    ``create`` is off: then ``exists`` says whether they are there)."""
 
-    def __init__(self, dsn: str, *, connect_timeout: int = 5) -> None:
+    def __init__(self, dsn: str, *, connect_timeout: int = 5, create: bool = True) -> None:
         self.location = describe_target(dsn)
         self._conn = connect(dsn, connect_timeout=connect_timeout, autocommit=False,
                              application_name="migration-guard-history")
-        if not self._conn.execute("SELECT to_regclass('mg_statement_texts') IS NOT NULL").fetchone()[0]:
+        self.exists = bool(self._conn.execute("SELECT to_regclass('mg_statement_texts') IS NOT NULL").fetchone()[0])
+        if create and not self.exists:
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             for statement in SCHEMA:
                 self._conn.execute(statement)
+            self.exists = True
         self._conn.commit()
 
     def _execute(self, statement: str, params: Sequence[Any] = ()) -> None:

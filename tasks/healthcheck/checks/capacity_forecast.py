@@ -16,7 +16,7 @@ from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.history.forecast import WINDOW, Forecast, describe_days, forecast, power_of_two
 from migration_guard.tasks.history.model import CONNECTIONS_USED, SEQUENCE_VALUE, XID_AGE
-from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.backend import open_existing_store
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.sql.identifiers import quoted_if_needed
 
@@ -125,7 +125,10 @@ def suggestions(metric: str, f: Forecast) -> tuple[str, ...]:
 def run(ctx: CheckContext) -> Outcome:
     key = database_key(ctx.target.dsn)
     since = ctx.now - WINDOW - timedelta(hours=1)
-    with open_store(ctx.settings) as store:
+    store = open_existing_store(ctx.settings)
+    if store is None:
+        return evaluate({}, ctx.now, ctx.target.name)
+    with store:
         series = {metric: store.series(key, metric, since) for metric, _ in METRICS}
     return evaluate(series, ctx.now, ctx.target.name)
 

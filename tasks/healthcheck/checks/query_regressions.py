@@ -12,6 +12,7 @@ Solution: look at the named query's plan (EXPLAIN) and restore what it lost.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import timedelta
 
 from migration_guard.tasks.checks.check import Check
@@ -19,7 +20,7 @@ from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Proble
 from migration_guard.tasks.history.causes import Cause, likely_causes
 from migration_guard.tasks.history.collect import StatementsUnavailable, read_statements
 from migration_guard.tasks.history.statements import MIN_CALLS, SLOWDOWN_FACTOR, Regression, regressions
-from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.backend import open_existing_store
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.models import LedgerEntry, Migration
 
@@ -74,8 +75,10 @@ def run(ctx: CheckContext) -> Outcome:
                        0, "queries")
     key = database_key(ctx.target.dsn)
     last = migrations[-1].finished_at
-    with open_store(ctx.settings) as store:
-        snapshots = [s for s in store.statement_snapshots(key, last - RECENT - timedelta(days=7)) if s.at <= last]
+    store = open_existing_store(ctx.settings)
+    with store if store is not None else nullcontext():
+        snapshots = ([s for s in store.statement_snapshots(key, last - RECENT - timedelta(days=7)) if s.at <= last]
+                     if store is not None else [])
         if not snapshots:
             return Outcome(f"no pg_stat_statements snapshot from before {migrations[-1].migration_name}: "
                            "nothing to compare (safe-migrate and each healthcheck take one)", 0, "queries")

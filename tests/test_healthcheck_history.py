@@ -1,0 +1,37 @@
+"""The healthcheck sequence records the run in the health history (the record-health-history step),
+only when it records at all, and the flow's steps run it as its own Prefect task."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from migration_guard.tasks.healthcheck.pipeline import run_healthcheck
+from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.model import CONNECTIONS_USED, XID_AGE
+from migration_guard.tasks.history.store import database_key
+from migration_guard.tasks.settings import load_settings
+
+
+def test_a_recorded_run_adds_its_readings_and_a_look_only_run_adds_none(db_url: str, tmp_path: Path) -> None:
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", alerts_dir=tmp_path / "alerts")
+    run_healthcheck(settings, record=False)
+    assert not (tmp_path / "logs" / "state").exists()
+
+    report = run_healthcheck(settings)
+    run_healthcheck(settings)
+
+    key = database_key(db_url)
+    with open_store(settings) as store:
+        since = report.started_at - timedelta(minutes=1)
+        assert len(store.series(key, CONNECTIONS_USED, since)[""]) == 2
+        assert len(store.series(key, XID_AGE, since)[""]) == 2
+        assert [p.value for p in store.series(key, "check.xid_wraparound", since)[""]][0] > 0
+    forecast = next(r for r in report.results if r.check == "capacity_forecast")
+    assert forecast.status.value == "OK" and forecast.summary.startswith("no health history yet")
+
+
+def test_the_flow_runs_the_step_as_its_own_task() -> None:
+    from migration_guard.tasks.healthcheck.tasks import PREFECT_STEPS
+
+    assert PREFECT_STEPS.record_history.name == "record-health-history"
