@@ -30,7 +30,7 @@ def _alert():
         title="Migration 20240101000000_add_late_fees failed",
         message="Migrations of app (prisma, ledger public._prisma_migrations):\n- 20240101000000_add_late_fees: failed",
         impact="Deploys are blocked: the next `migrate deploy` refuses to run until this is resolved.",
-        suggestions=["migration-guard recover", "migration-guard status   (full picture of every migration)"],
+        suggestions=["migration-guard recover", "migration-guard status   # full picture of every migration"],
         original_error="ERROR: column \"fee_cents\" contains null values (SQLSTATE 23502)",
         environment="production", component="healthcheck",
         flow_run_url="http://127.0.0.1:4200/runs/flow-run/00000000-0000-0000-0000-000000000001", now=NOW,

@@ -61,7 +61,7 @@ def check_database(
         conn = open_check_connection(target, settings)
     except DatabaseError as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        failed = connectivity.failure(exc, target.name)
+        failed = connectivity.failure(exc, target.name, target.dsn)
         results = [_result(target, connectivity.NAME, failed, elapsed)]
         ctx = CheckContext(target, None, settings, config, now)  # type: ignore[arg-type]
         for check in checks:

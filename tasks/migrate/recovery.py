@@ -96,7 +96,7 @@ def _lost_connection_advice(report: SafeMigrateReport, project: Project, error: 
     report.error = (f"connection to the database lost {where}{state}; committed before it in this run: {before}. "
                     f"Cause: {report.error}")
     report.suggestion = ("the migration files are fine (the connection was lost, not the SQL): once "
-                         "`pg_isready` answers, re-run: migration-guard migrate   (it resumes where this run stopped)")
+                         "`pg_isready` answers, re-run: migration-guard migrate   # it resumes where this run stopped")
     report.lost_connection = {"in_flight": in_flight, "committed": committed, "ledger_read": read_error is None,
                               "ledger_error": read_error}
     report.recovery.append(f"wait for the database to accept connections, then re-run: migration-guard migrate")
@@ -135,7 +135,7 @@ def _apply_failure_advice(error: MigrationApplyError, project: Project) -> str:
     if outcome.mode == "transaction":
         return f"{outcome.name} was rolled back completely; fix {path} and re-run: migration-guard migrate"
     return (f"{outcome.name} stopped after {outcome.steps_done} of {outcome.total_steps} statements; "
-            "fix the cause, then resume with: migration-guard migrate   (or: migration-guard recover)")
+            "fix the cause, then resume with: migration-guard migrate   # or: migration-guard recover")
 
 
 def _rollback_choices(applied: list[str], project: Project, restore: str | None) -> list[str]:

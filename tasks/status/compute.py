@@ -66,8 +66,8 @@ def _status_of(name: str, migration: Migration | None, rows: tuple[LedgerEntry, 
                 f"running since {last.started_at:%Y-%m-%d %H:%M:%S %Z}, by pid {session.pid} "
                 f"(application {session.application}; {in_flight.confidence} confidence: {in_flight.evidence}); "
                 f"current statement: {session.current_statement or '(none)'}",
-                "wait for it to finish, then: migration-guard status   (never mark a running migration "
-                "resolved: it would corrupt the ledger when it finishes)",
+                "wait for it to finish, then: migration-guard status   # never mark a running migration "
+                "resolved: it would corrupt the ledger when it finishes",
                 in_flight,
             )
     if failed:
@@ -80,8 +80,8 @@ def _status_of(name: str, migration: Migration | None, rows: tuple[LedgerEntry, 
             detail += "; its migration file is not on disk"
         return MigrationStatus(
             name, State.FAILED, migration, rows, detail,
-            f"migration-guard recover   (or by hand: prisma migrate resolve --rolled-back {name} "
-            f"| --applied {name})" if tool == "prisma" else "migration-guard recover",
+            f"migration-guard recover   # or by hand: prisma migrate resolve --rolled-back {name} (undo) "
+            f"or --applied {name} (finish)" if tool == "prisma" else "migration-guard recover",
         )
     if rows:
         return MigrationStatus(

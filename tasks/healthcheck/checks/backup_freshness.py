@@ -34,7 +34,7 @@ def evaluate(backups: list[Any], dbname: str, now: datetime, max_age: timedelta,
              backup_dir: str) -> Outcome:
     """Decide on backup metadata (objects with database, created_at, verified) — plain data."""
     verified = [b for b in backups if getattr(b, "database", None) == dbname and getattr(b, "verified", False)]
-    suggestions = (f"migration-guard backup create --reason manual   (verified, then listed in {backup_dir})",
+    suggestions = (f"migration-guard backup create --reason manual   # verified, then listed in {backup_dir}",
                    "migration-guard backup list")
     if not verified:
         return Outcome(

@@ -11,6 +11,7 @@ import time
 
 from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
+from migration_guard.tasks.db import with_connection_values
 from migration_guard.tasks.errors import DatabaseError
 
 NAME = "connectivity"
@@ -24,7 +25,7 @@ def run(ctx: CheckContext) -> Outcome:
     return Outcome(f"connected, SELECT 1 in {elapsed:.1f} ms", round(elapsed, 2), "ms")
 
 
-def failure(error: DatabaseError, database: str) -> Outcome:
+def failure(error: DatabaseError, database: str, dsn: str = "") -> Outcome:
     """The outcome when the connection could not be opened (the other checks become UNKNOWN)."""
     titles = {
         "PERMISSION": f"Database {database} refuses our login",
@@ -32,8 +33,9 @@ def failure(error: DatabaseError, database: str) -> Outcome:
     }
     suggestions = [s for s in (error.suggestion,) if s]
     if "pg_isready" not in error.suggestion:
-        suggestions.append("pg_isready -h HOST -p PORT   (is the server accepting connections?)")
-    suggestions.append("migration-guard healthcheck   (re-run after fixing; the alert resolves itself)")
+        suggestions.append(with_connection_values("pg_isready -h HOST -p PORT   # is the server accepting connections?",
+                                                  dsn))
+    suggestions.append("migration-guard healthcheck   # re-run after fixing; the alert resolves itself")
     return Outcome(
         f"cannot connect: {error.message}",
         None, None,

@@ -96,7 +96,7 @@ def evaluate(report: StatusReport, now: datetime, grace_seconds: float, database
             continue
         if status.suggestion and status.suggestion not in suggestions:
             suggestions.append(status.suggestion)
-    suggestions.append("migration-guard status   (full picture of every migration)")
+    suggestions.append("migration-guard status   # full picture of every migration")
     states = sorted({s.state.value for _, s, _ in found})
     title = (f"Migration {first.name} {first.state.value.replace('_', ' ')}" if len(found) == 1
              else f"{len(found)} migrations need attention ({', '.join(states)})")

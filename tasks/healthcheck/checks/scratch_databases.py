@@ -28,7 +28,7 @@ def run(ctx: CheckContext) -> Outcome:
                 f"{ctx.target.name}",
                 "Scratch databases whose creator is gone:\n" + "\n".join(f"- {d.describe()}" for d in leftovers),
                 f"They hold {size / 1e6:.1f} MB of disk; nothing uses them.",
-                ("migration-guard maintenance   (drops them)",
+                ("migration-guard maintenance   # drops them",
                  *(f"DROP DATABASE IF EXISTS {quoted(d.name)};" for d in leftovers[:5])),
                 key=",".join(sorted(d.name for d in leftovers))),
     )
