@@ -103,12 +103,15 @@ def our_verdict(case: dict, codes: tuple[str, ...]) -> tuple[bool | None, tuple[
 
     settings = case.get("settings", {})
     version = settings.get("pg_version")
+    # squawk's assume_in_transaction (the tool runs the file in one transaction) is modelled as Prisma's
+    # one-query file: PostgreSQL runs it as one implicit transaction.
     context = LintContext(
         tool="prisma" if settings.get("assume_in_transaction") else None,
         target_version_num=_version_num(version) if version else None,
     )
+    sql = case["sql"]
     try:
-        findings = lint_text(case["sql"], "case.sql", context=context, config=LintConfig(enabled=OPT_IN))
+        findings = lint_text(sql, "case.sql", context=context, config=LintConfig(enabled=OPT_IN))
     except Exception:  # noqa: BLE001 - a crash is a measured outcome
         return None, ()
     fired = tuple(sorted({f.rule for f in findings}))

@@ -25,6 +25,7 @@ def lint(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too."),
     explain: Optional[str] = typer.Option(None, "--explain", help="Print what RULE catches and the safe way to write it, then exit.", show_default=False),
     explain_all: bool = typer.Option(False, "--explain-all", help="Print every rule as Markdown (this is docs/lint-rules.md), then exit."),
+    pg_version: Optional[str] = typer.Option(None, "--pg-version", help="PostgreSQL version the migrations will run on (e.g. 12 or 15.4); default: the live server's, else 15.", show_default=False),
 ) -> None:
     """Lint migrations with PostgreSQL's own parser: locks, rewrites, destructive changes, transactions, types.
 
@@ -43,7 +44,18 @@ def lint(
     if explain is not None or explain_all:
         _explain(explain)
         return
-    _lint(ctx.obj, list(paths or []), pending, fmt, strict)
+    version_num = _version_num(pg_version) if pg_version is not None else None
+    _lint(ctx.obj, list(paths or []), pending, fmt, strict, version_num)
+
+
+def _version_num(text: str) -> int:
+    """``15`` / ``15.4`` / ``9.6`` → server_version_num (150000, 150004, 90600); exits 2 on anything else."""
+    parts = text.strip().split(".")
+    if not (1 <= len(parts) <= 3 and all(p.isdigit() for p in parts)):
+        print_error(f"--pg-version {text!r} is not a PostgreSQL version", "write it like 15 or 15.4")
+        raise typer.Exit(2)
+    numbers = [int(p) for p in parts] + [0, 0]
+    return numbers[0] * 10000 + numbers[1] if numbers[0] >= 10 else numbers[0] * 10000 + numbers[1] * 100 + numbers[2]
 
 
 def _explain(code: str | None) -> None:
@@ -61,7 +73,7 @@ def _explain(code: str | None) -> None:
 
 
 @handle_errors(error_exit_code=2, config_exit_code=2)
-def _lint(options, paths: list[Path], pending: bool, fmt: str, strict: bool) -> None:
+def _lint(options, paths: list[Path], pending: bool, fmt: str, strict: bool, version_num: int | None = None) -> None:
     from migration_guard.tasks.errors import ConfigError
     from migration_guard.tasks.lint.config import load_config
     from migration_guard.tasks.lint.findings import has_errors
@@ -71,14 +83,14 @@ def _lint(options, paths: list[Path], pending: bool, fmt: str, strict: bool) -> 
     config = load_config()
     settings = options.settings()
     if paths:
-        findings, files, statements = _lint_paths(paths, settings, config)
+        findings, files, statements = _lint_paths(paths, settings, config, version_num)
     else:
-        findings, files, statements = _lint_pending(options, settings, config)
+        findings, files, statements = _lint_pending(options, settings, config, version_num)
     _render(findings, fmt, files, statements)
     raise typer.Exit(1 if has_errors(findings, strict=strict) else 0)
 
 
-def _lint_paths(paths: list[Path], settings, config):
+def _lint_paths(paths: list[Path], settings, config, version_num: int | None = None):
     from migration_guard.tasks.lint.context import LintContext
     from migration_guard.tasks.lint.files import collect_sql_files, read_sql
     from migration_guard.tasks.models import Migration
@@ -92,12 +104,12 @@ def _lint_paths(paths: list[Path], settings, config):
         else:
             migrations.append(Migration(name=path.stem, path=path, sql=text, checksum=""))
     tool = settings.migration_tool
-    context = LintContext(default_schema=settings.db_schema, tool=tool)
+    context = LintContext(default_schema=settings.db_schema, tool=tool, target_version_num=version_num)
     findings.extend(_run(migrations, settings.database_url, settings.connect_timeout, config, context))
     return findings, len(files), _count_statements(migrations)
 
 
-def _lint_pending(options, settings, config):
+def _lint_pending(options, settings, config, version_num: int | None = None):
     from migration_guard.tasks.errors import ConfigError
     from migration_guard.tasks.lint.context import LintContext
     from migration_guard.tasks.status.pipeline import read_status
@@ -110,7 +122,7 @@ def _lint_pending(options, settings, config):
     project = options.project()
     report = read_status(project)
     migrations = [s.migration for s in report.pending if s.migration is not None]
-    context = LintContext(default_schema=project.schema, tool=project.ledger.tool)
+    context = LintContext(default_schema=project.schema, tool=project.ledger.tool, target_version_num=version_num)
     findings = _run(migrations, settings.database_url, settings.connect_timeout, config, context)
     return findings, len(migrations), _count_statements(migrations)
 

@@ -148,3 +148,13 @@ def test_help_explains_options_configuration_and_exit_codes() -> None:
     text = " ".join(result.stdout.split())
     for expected in ("--strict", "--explain-all", "--format", "[tool.migration-guard.lint]", "LINT_SEVERITY", "Exit codes: 0 no errors"):
         assert expected in text
+
+
+def test_pg_version_sets_the_target_for_version_dependent_rules(tmp_path: Path) -> None:
+    path = tmp_path / "m.sql"
+    path.write_text("ALTER TABLE t ADD COLUMN n int DEFAULT 10;\n")
+    old = run_cli(["lint", "--pg-version", "10.5", "--format", "json", str(path)])
+    new = run_cli(["lint", "--pg-version", "15", "--format", "json", str(path)])
+    assert "adding-column-volatile-default" in old.stdout and "adding-column-volatile-default" not in new.stdout
+    bad = run_cli(["lint", "--pg-version", "fifteen", str(path)])
+    assert bad.exit_code == 2 and "15.4" in bad.output
