@@ -86,8 +86,12 @@ def render_report(report, show_all: bool = False) -> None:
         if s.suggestion and s.state.value not in {"pending", "rolled_back"}:
             console.print(f"[{STATE_STYLES.get(s.state.value, 'bold red')}]{s.state.value}[/] {s.name}: {s.detail}\n"
                           f"  next: {s.suggestion}", soft_wrap=True, highlight=False)
-    if report.pending:
-        after = " (after the running one finishes)" if report.running else ""
+    if report.pending and report.problems:
+        # migrate refuses while a migration is failed, modified or missing: advising it would loop
+        console.print(f"{len(report.pending)} migration(s) to apply once the "
+                      f"{'/'.join(sorted({s.state.value for s in report.problems}))} migration(s) above are dealt with")
+    elif report.pending:
+        after = "   # after the running one finishes" if report.running else ""
         console.print(f"{len(report.pending)} migration(s) to apply\n  next: migration-guard migrate{after}")
     verdict = {0: "[green]up to date[/]", 1: "[cyan]pending migrations[/]", 2: "[bold red]needs attention[/]"}
     if report.exit_code == 1 and report.running:
