@@ -153,3 +153,12 @@ def test_causes_are_read_from_the_migrations_sql() -> None:
                                         "it changed the type of Order.ref (indexes on it were rebuilt, and a "
                                         "comparison with the old type may no longer use them)"]
     assert causes[0].fix == 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Order_ref_key" ON "Order" (ref);'
+
+    from migration_guard.tasks.catalog import IndexInfo
+
+    invalid = [IndexInfo("public", "Order", "Order_total_idx", "", False, True),
+               IndexInfo("public", "other", "other_idx", "", False, True)]
+    causes = likely_causes(applied[:0], earlier, 'SELECT * FROM "Order" WHERE total > $1', invalid)
+    assert [(c.text, c.fix) for c in causes] == [
+        ("index Order_total_idx on Order is INVALID (a failed CREATE INDEX CONCURRENTLY): queries cannot use it",
+         'REINDEX INDEX CONCURRENTLY public."Order_total_idx";')]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from datetime import timedelta
 
+from migration_guard.tasks.catalog import IndexInfo, invalid_indexes
 from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.history.causes import Cause, likely_causes
@@ -46,17 +47,25 @@ def recent_migrations(ctx: CheckContext) -> tuple[list[LedgerEntry], list[Migrat
     return sorted(entries, key=lambda e: e.finished_at), ledger.read_migrations()
 
 
-def causes_of(regression: Regression, applied: list[str], on_disk: list[Migration]) -> list[Cause]:
-    """What the applied migrations did to the tables the query reads (from their SQL)."""
+def causes_of(regression: Regression, applied: list[str], on_disk: list[Migration],
+              invalid: list[IndexInfo]) -> list[Cause]:
+    """What the applied migrations did to the tables the query reads (from their SQL), and the
+    INVALID indexes on those tables."""
     names = set(applied)
     first = next((i for i, m in enumerate(on_disk) if m.name in names), len(on_disk))
-    return likely_causes([m for m in on_disk if m.name in names], on_disk[:first], regression.query)
+    return likely_causes([m for m in on_disk if m.name in names], on_disk[:first], regression.query, invalid)
 
 
 def short(query: str) -> str:
     """A query on one line, cut at ``QUERY_SHOWN`` characters."""
     text = " ".join(query.split())
     return text if len(text) <= QUERY_SHOWN else text[:QUERY_SHOWN - 1] + "…"
+
+
+def fix_line(cause: Cause) -> str:
+    """The cause's statement with what it does (both run CONCURRENTLY: no write lock)."""
+    what = "rebuilds it" if cause.fix.startswith("REINDEX") else f"re-creates what {cause.migration} dropped"
+    return f"{cause.fix}   -- {what} (no write lock)"
 
 
 def describe(r: Regression) -> str:
@@ -93,7 +102,7 @@ def run(ctx: CheckContext) -> Outcome:
         return Outcome(f"no frequent query (>= {MIN_CALLS} calls) slower after {names}", 0, "queries")
     worst = slower[0]
     lines = [describe(r) for r in slower[:5]]
-    causes = causes_of(worst, applied, on_disk)
+    causes = causes_of(worst, applied, on_disk, invalid_indexes(ctx.conn))
     cause_text = (" Likely cause: " + "; ".join(f"{c.migration}: {c.text}" for c in causes) + ".") if causes else ""
     return Outcome(
         f"{len(slower)} query(ies) slower after {names}; worst {describe(worst)}", len(slower), "queries",
@@ -102,9 +111,8 @@ def run(ctx: CheckContext) -> Outcome:
                 f"Since {names} was applied, {len(slower)} frequent query(ies) take at least {SLOWDOWN_FACTOR:.0f}x "
                 "longer per call (pg_stat_statements): " + "; ".join(lines) + "." + cause_text,
                 "Every call of these queries is slower; under load the database saturates and requests time out.",
-                (*(f"{c.fix}   -- re-creates what {c.migration} dropped (no write lock)" for c in causes if c.fix),
+                (*(fix_line(c) for c in causes if c.fix),
                  f"EXPLAIN (ANALYZE, BUFFERS) {short(worst.query)};   -- replace $1, $2 ... with real values",
-                 "SELECT indexrelid::regclass, indisvalid FROM pg_index WHERE NOT indisvalid;   -- an index left INVALID",
                  f"look in {names} for a dropped index or a changed column type on the tables this query reads"),
                 key=worst.queryid),
     )
