@@ -181,17 +181,39 @@ class TableStats:
 
 
 def table_stats(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> dict[tuple[str, str], TableStats]:
-    """Row estimates and total sizes of the given (schema, table) pairs that exist, in one query."""
+    """Row estimates and total sizes of the given (schema, table) pairs that exist, in one query.
+
+    The exact size needs a lock on each table; behind a session holding ACCESS EXCLUSIVE (a
+    migration running now) it gives up after 500 ms and uses the page counts the catalog keeps
+    (lock-free, as fresh as the last VACUUM / ANALYZE) instead of waiting.
+    """
     if not tables:
         return {}
-    rows = conn.execute(
-        "SELECT n.nspname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "JOIN unnest(%s::text[], %s::text[]) AS t(s, r) ON t.s = n.nspname AND t.r = c.relname "
-        "WHERE c.relkind IN ('r', 'p', 'm')",
-        ([t[0] for t in tables], [t[1] for t in tables]),
-    ).fetchall()
+    params = ([t[0] for t in tables], [t[1] for t in tables])
+    previous = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    try:
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', '500ms', true)")
+            rows = conn.execute(_TABLE_STATS.format(size="pg_total_relation_size(c.oid)"), params).fetchall()
+    except psycopg.errors.LockNotAvailable:
+        rows = conn.execute(_TABLE_STATS.format(size=_SIZE_FROM_PAGES), params).fetchall()
+    finally:
+        if not conn.autocommit:  # a caller's transaction keeps its own lock_timeout
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
     return {(r[0], r[1]): TableStats(r[0], r[1], int(r[2]), int(r[3])) for r in rows}
+
+
+_TABLE_STATS = (
+    "SELECT n.nspname, c.relname, c.reltuples::bigint, {size} "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN unnest(%s::text[], %s::text[]) AS t(s, r) ON t.s = n.nspname AND t.r = c.relname "
+    "WHERE c.relkind IN ('r', 'p', 'm')"
+)
+_SIZE_FROM_PAGES = (
+    "((c.relpages + coalesce((SELECT tc.relpages FROM pg_class tc WHERE tc.oid = c.reltoastrelid), 0) "
+    "+ coalesce((SELECT sum(ic.relpages) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid "
+    "WHERE x.indrelid = c.oid), 0))::bigint * current_setting('block_size')::bigint)"
+)
 
 
 def server_version_num(conn: psycopg.Connection) -> int:
