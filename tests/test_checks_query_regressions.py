@@ -162,3 +162,44 @@ def test_causes_are_read_from_the_migrations_sql() -> None:
     assert [(c.text, c.fix) for c in causes] == [
         ("index Order_total_idx on Order is INVALID (a failed CREATE INDEX CONCURRENTLY): queries cannot use it",
          'REINDEX INDEX CONCURRENTLY public."Order_total_idx";')]
+
+
+@pytest.mark.prisma
+def test_a_migration_deployed_by_the_real_prisma_cli_is_compared_from_the_healthchecks_snapshot(
+        app: str, tmp_path: Path, prisma_cli: Path) -> None:
+    import os
+    import subprocess
+    from datetime import datetime, timezone
+
+    from migration_guard.tasks.history.record import record_healthcheck
+
+    def deploy() -> None:
+        done = subprocess.run([str(prisma_cli), "migrate", "deploy"], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "DATABASE_URL": app}, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    (tmp_path / "prisma").mkdir()
+    (tmp_path / "prisma" / "schema.prisma").write_text('datasource db {\n  provider = "postgresql"\n}\n')
+    folder = tmp_path / "prisma" / "migrations"
+    (folder / "20261101000000_init").mkdir(parents=True)
+    (folder / "20261101000000_init" / "migration.sql").write_text(
+        'CREATE TABLE "items" ("id" SERIAL PRIMARY KEY, "sku" TEXT NOT NULL, "qty" INTEGER NOT NULL);\n'
+        "INSERT INTO items (sku, qty) SELECT 'sku-' || g, g % 100 FROM generate_series(1, 40000) g;\n"
+        'CREATE INDEX "items_sku_idx" ON "items"("sku");\n')
+    with psycopg.connect(app, autocommit=True) as conn:  # Prisma deploys into an empty schema only (P3005)
+        conn.execute("DROP TABLE items")
+    deploy()
+    settings = load_settings(database_url=app, migrations_dir=folder, log_dir=tmp_path / "logs")
+    _lookups(app)
+    assert record_healthcheck(settings, datetime.now(timezone.utc), [app]).statement_snapshots == 1
+    (folder / "20261102000000_drop_sku_index").mkdir()
+    (folder / "20261102000000_drop_sku_index" / "migration.sql").write_text('DROP INDEX "items_sku_idx";\n')
+    deploy()
+    _lookups(app)
+
+    result = run_one(query_regressions.CHECK, app, settings=settings, migrations_dir=folder)
+
+    assert result.status is CheckStatus.WARNING, result.summary
+    assert "SELECT qty FROM items WHERE sku = $1" in result.problem.message
+    assert "after 20261102000000_drop_sku_index" in result.summary
+    assert "it dropped index items_sku_idx on items" in result.problem.message
