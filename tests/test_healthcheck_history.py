@@ -35,3 +35,25 @@ def test_the_flow_runs_the_step_as_its_own_task() -> None:
     from migration_guard.tasks.healthcheck.tasks import PREFECT_STEPS
 
     assert PREFECT_STEPS.record_history.name == "record-health-history"
+
+
+def test_a_forecast_fires_through_the_alert_lifecycle_and_resolves(db_url: str, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from migration_guard.tasks.history.model import SEQUENCE_VALUE, Observation
+
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", alerts_dir=tmp_path / "alerts")
+    key, limit, now = database_key(db_url), 2**31 - 1, datetime.now(timezone.utc)
+    with open_store(settings) as store:  # the last 3 days: +10M ids a day, 5 days left
+        for hours in range(72, 0, -6):
+            store.add_observations(now - timedelta(hours=hours), [Observation(
+                key, SEQUENCE_VALUE, limit - 5e7 - 1e7 * hours / 24, 'public."Order".id', limit)])
+
+    fired = run_healthcheck(settings)
+
+    alert = next(a for a in fired.alerts.firing if a.check == "capacity_forecast")
+    assert alert.severity == "HIGH" and "`Order.id` sequence reaches 2^31 in ~5 days" in alert.message
+    with open_store(settings) as store:
+        store.prune(now + timedelta(seconds=1))  # the history is gone: nothing to forecast
+    resolved = run_healthcheck(settings)
+    assert alert.id in [a.id for a in resolved.alerts.resolved]
