@@ -82,9 +82,11 @@ def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic:
 
 
 def describe_days(days: float) -> str:
-    """``~9 days``, ``~5 hours``, ``now``."""
+    """``~9 days``, ``~5 hours``, ``now``, ``more than 10 years``."""
     if days <= 0:
         return "now"
+    if days > 3650:
+        return "more than 10 years"
     if days < 1:
         return f"~{max(1, round(days * 24))} hours"
     return f"~{round(days)} day" + ("" if round(days) == 1 else "s")

@@ -10,12 +10,13 @@ are days left — widen the column to bigint, unblock freezing, add a pooler.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.history.forecast import WINDOW, Forecast, describe_days, forecast, power_of_two
-from migration_guard.tasks.history.model import CONNECTIONS_USED, SEQUENCE_VALUE, XID_AGE
+from migration_guard.tasks.history.model import CONNECTIONS_USED, SEQUENCE_VALUE, XID_AGE, Point
 from migration_guard.tasks.history.backend import open_existing_store
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.sql.identifiers import quoted_if_needed
@@ -57,7 +58,7 @@ def describe(metric: str, f: Forecast) -> str:
             f"{rate} (now ~{f.current:.0f}, +{f.per_day:.1f}/day)")
 
 
-def forecasts(series_by_metric: dict[str, dict[str, list]], now) -> list[tuple[str, Forecast]]:
+def forecasts(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime) -> list[tuple[str, Forecast]]:
     """Every crossing forecast of the history, soonest first (plain data)."""
     found = []
     for metric, counter in METRICS:
@@ -68,7 +69,7 @@ def forecasts(series_by_metric: dict[str, dict[str, list]], now) -> list[tuple[s
     return sorted(found, key=lambda mf: mf[1].days_left)
 
 
-def evaluate(series_by_metric: dict[str, dict[str, list]], now, database: str) -> Outcome:
+def evaluate(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime, database: str) -> Outcome:
     """The check's verdict on the history of one database (plain data)."""
     points = sum(len(p) for series in series_by_metric.values() for p in series.values())
     found = forecasts(series_by_metric, now)
