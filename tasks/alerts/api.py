@@ -173,7 +173,9 @@ def reconcile(
             updated = _record_notified(store, decision.alert, now)
             _replace(result, updated)
             result.notified.append((decision.alert.id, decision.event.value))
-        else:
+        elif set(outcome.failed) - {"none"}:
+            # no channel configured is not a failed delivery (alert files only); the alert stays
+            # un-notified, so a channel added later gets it on its next run
             result.failed_notifications[decision.alert.id] = outcome.failed
     return result
 
