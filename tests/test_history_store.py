@@ -153,3 +153,20 @@ def test_readers_never_create_a_store(db_url: str, tmp_path: Path) -> None:
     store = open_existing_store(load_settings(state_database_url=db_url))
     assert isinstance(store, PostgresStore)
     store.close()
+
+
+def test_only_the_most_used_sequences_are_kept_measured_against_their_columns(db_url: str, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    from migration_guard.tasks.history import collect
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE narrow (id int PRIMARY KEY)")
+        conn.execute("CREATE SEQUENCE narrow_id_seq AS bigint OWNED BY narrow.id")  # bigint sequence, int4 column
+        conn.execute("SELECT setval('narrow_id_seq', 1000000)")
+        for name in ("a", "b", "c"):
+            conn.execute(f"CREATE TABLE {name} (id bigserial PRIMARY KEY)")
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 10000000)")
+    monkeypatch.setattr(collect, "SEQUENCES_KEPT", 1)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        kept = [o for o in collect.read_observations(conn, "k") if o.metric == SEQUENCE_VALUE]
+    assert [(o.subject, o.limit) for o in kept] == [("public.narrow.id", 2**31 - 1)]

@@ -17,6 +17,8 @@ from migration_guard.tasks.history.model import (
 
 WRAPAROUND = 2**31
 LARGEST_TABLES = 5
+#: the sequences kept per run, the most used first (a schema with thousands stays cheap to record)
+SEQUENCES_KEPT = 500
 #: the most-called statements kept per snapshot
 STATEMENTS_KEPT = 200
 QUERY_TEXT_CHARS = 500
@@ -43,17 +45,23 @@ SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backe
               WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 AND n.nspname !~ '^pg_toast'
               ORDER BY c.relpages DESC, c.oid LIMIT %(largest)s) AS largest),
-       (SELECT json_agg(json_build_array(n.nspname, c.relname, s.seqmax::text, last_value::text,
-                                         tn.nspname, t.relname, a.attname, format_type(a.atttypid, NULL)))
-        FROM pg_sequence s
-        JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        CROSS JOIN LATERAL (SELECT CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
-                                        THEN pg_sequence_last_value(c.oid) END AS last_value) AS lv
-        LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0
-             AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-        LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
-        LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND lv.last_value IS NOT NULL)
+       (SELECT json_agg(json_build_array(seq_schema, sequence, seqmax::text, last_value::text,
+                                         table_schema, table_name, column_name, column_type))
+        FROM (SELECT n.nspname AS seq_schema, c.relname AS sequence, s.seqmax, lv.last_value,
+                     tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name,
+                     format_type(a.atttypid, NULL) AS column_type
+              FROM pg_sequence s
+              JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              CROSS JOIN LATERAL (SELECT CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
+                                              THEN pg_sequence_last_value(c.oid) END AS last_value) AS lv
+              LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0
+                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+              LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+              LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND lv.last_value IS NOT NULL
+              ORDER BY lv.last_value::float8 / least(s.seqmax, CASE a.atttypid WHEN 'int4'::regtype THEN 2147483647
+                                                     WHEN 'int2'::regtype THEN 32767 ELSE s.seqmax END) DESC,
+                       c.oid LIMIT %(sequences)s) AS used)
 """
 
 
@@ -67,7 +75,7 @@ def sequence_subject(schema: str, table: str | None, column: str | None, sequenc
 def read_observations(conn: psycopg.Connection, database: str) -> list[Observation]:
     """Every reading of ``database`` (its history key) on ``conn``, in one query."""
     used, available, longest, lag, xid_age, size, largest, sequences = conn.execute(
-        READINGS, {"largest": LARGEST_TABLES}).fetchone()
+        READINGS, {"largest": LARGEST_TABLES, "sequences": SEQUENCES_KEPT}).fetchone()
     found = [
         Observation(database, CONNECTIONS_USED, int(used), limit=max(int(available), 1)),
         Observation(database, LONGEST_TRANSACTION, float(longest or 0)),
