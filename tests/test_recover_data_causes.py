@@ -57,13 +57,13 @@ def replay_diagnose(db: psycopg.Connection, schema_sql: str, migration: str, log
     database is ``db``."""
     statements = migration_statements(migration, "m")
     names = touched_names(statements)
-    live_dsn = db.info.dsn
-    with shadow_database(live_dsn, None, "public") as (shadow_dsn, _label):
+    live = fingerprint(db, "public", names)
+    with shadow_database(db.info.dsn, None, "public") as (shadow_dsn, _label):
         with connect(shadow_dsn) as shadow:
             shadow.execute(schema_sql)
-            replay = replay_statements(shadow, statements, "public", names)
+            replay = replay_statements(shadow, statements, "public", names, live)
     catalog = load_catalog(db, ["public"])
-    diagnosis = diagnose_by_replay(statements, "m", fingerprint(db, "public", names), replay, catalog, logs=logs)
+    diagnosis = diagnose_by_replay(statements, "m", live, replay, catalog, logs=logs)
     assert diagnosis is not None
     return diagnosis, catalog
 
@@ -132,7 +132,7 @@ def test_each_data_failure_is_named_with_its_rows(db: psycopg.Connection, migrat
 
 def test_an_update_that_cannot_be_checked_never_becomes_cause_gone(db: psycopg.Connection) -> None:
     db.execute(BASE)
-    sql = "ALTER TABLE t ADD COLUMN w text;\nUPDATE t SET pid = 9;\n"
+    sql = "ALTER TABLE t ADD COLUMN w text;\nUPDATE p SET id = id + 1;\n"
     db.execute("ALTER TABLE t ADD COLUMN w text")
     catalog = load_catalog(db, ["public"])
     diagnosis = diagnose_migration(sql, "m", catalog, logs="external connector error\nsomething unexpected")
@@ -140,7 +140,7 @@ def test_an_update_that_cannot_be_checked_never_becomes_cause_gone(db: psycopg.C
     cause = classify_failure(db, diagnosis, catalog, "external connector error\nsomething unexpected")
 
     assert cause.present is None, cause.describe()
-    assert "cannot check" in cause.describe()
+    assert "statement 2 (line 2) cannot be checked" in cause.describe()
     assert not choose_plan(diagnosis, cause, "auto").runnable
 
 
@@ -195,3 +195,16 @@ def test_add_not_null_column_without_default_on_rows_then_follow_the_advice(tmp_
     status = scenario.prisma_status()
     assert status.returncode == 0, status.stdout + status.stderr
     assert scenario.drift().clean
+
+
+def test_an_update_of_columns_no_constraint_covers_cannot_fail(db: psycopg.Connection) -> None:
+    db.execute(BASE)
+    sql = "ALTER TABLE t ADD COLUMN w text;\nUPDATE t SET w = 'x';\nUPDATE t SET pid = 9;\n"
+    db.execute("ALTER TABLE t ADD COLUMN w text")
+    diagnosis, catalog = replay_diagnose(db, SCHEMA, sql, "external connector error\nsomething unexpected")
+
+    cause = classify_failure(db, diagnosis, catalog, "external connector error\nsomething unexpected")
+
+    assert [s.effect.value for s in diagnosis.statements] == ["done", "unknown", "unknown"]
+    assert cause.present is False, cause.describe()
+    assert not choose_plan(diagnosis, cause, "auto").runnable  # still: whether the UPDATEs ran is unknown

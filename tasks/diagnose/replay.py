@@ -33,37 +33,40 @@ from migration_guard.tasks.sql.statements import Statement
 
 #: one query: the state of every object named in %(names)s, as (key, description) rows
 _FINGERPRINT = """
-SELECT 'rel:' || c.relname, c.relkind::text || ' ' || coalesce((
+WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s),
+rels AS (SELECT c.oid, c.relname, c.relkind FROM pg_class c
+         WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relname = ANY(%(names)s))
+SELECT 'rel:' || r.relname, r.relkind::text || ' ' || coalesce((
     SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                       || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
                       || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attname)
     FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %(schema)s AND c.relname = ANY(%(names)s) AND c.relkind <> 'i'
+    WHERE a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+FROM rels r WHERE r.relkind <> 'i'
 UNION ALL
 SELECT 'con:' || t.relname || '.' || co.conname,
        pg_get_constraintdef(co.oid) || CASE WHEN co.convalidated THEN '' ELSE ' NOT VALID' END
-FROM pg_constraint co JOIN pg_class t ON t.oid = co.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE n.nspname = %(schema)s AND (t.relname = ANY(%(names)s) OR co.conname = ANY(%(names)s))
+FROM pg_constraint co JOIN pg_class t ON t.oid = co.conrelid
+WHERE co.oid IN (SELECT x.oid FROM pg_constraint x WHERE x.conrelid IN (SELECT oid FROM rels)
+                 UNION SELECT x.oid FROM pg_constraint x WHERE x.conname = ANY(%(names)s)
+                 AND x.connamespace = (SELECT oid FROM ns) AND x.conrelid <> 0)
 UNION ALL
-SELECT 'idx:' || ic.relname, pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END
+SELECT 'idx:' || tc.relname || '.' || ic.relname,
+       pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class tc ON tc.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = ic.relnamespace
-WHERE n.nspname = %(schema)s AND (tc.relname = ANY(%(names)s) OR ic.relname = ANY(%(names)s))
+WHERE i.indexrelid IN (SELECT x.indexrelid FROM pg_index x WHERE x.indrelid IN (SELECT oid FROM rels)
+                       UNION SELECT oid FROM rels WHERE relkind = 'i')
 UNION ALL
 SELECT 'type:' || t.typname, t.typtype::text || ' ' || coalesce((
     SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
-FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE n.nspname = %(schema)s AND t.typname = ANY(%(names)s) AND t.typtype IN ('e', 'd')
+FROM pg_type t WHERE t.typname = ANY(%(names)s) AND t.typnamespace = (SELECT oid FROM ns) AND t.typtype IN ('e', 'd')
 UNION ALL
 SELECT 'fn:' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', md5(p.prosrc)
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = %(schema)s AND p.proname = ANY(%(names)s)
+FROM pg_proc p WHERE p.proname = ANY(%(names)s) AND p.pronamespace = (SELECT oid FROM ns)
 UNION ALL
 SELECT 'trg:' || t.relname || '.' || g.tgname, pg_get_triggerdef(g.oid)
-FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE n.nspname = %(schema)s AND NOT g.tgisinternal AND (t.relname = ANY(%(names)s) OR g.tgname = ANY(%(names)s))
+FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid
+WHERE NOT g.tgisinternal AND g.tgrelid IN (SELECT oid FROM rels)
 UNION ALL
 SELECT 'ext:' || extname, '' FROM pg_extension WHERE extname = ANY(%(names)s)
 """
@@ -156,18 +159,96 @@ class _NameCollector(Visitor):
                 self._strings(item)
 
 
+def statement_names(statement: Statement) -> set[str] | None:
+    """The names one statement can change, or None when its effects can reach objects it does not
+    name (CASCADE, DO blocks, SELECT / CALL of functions that may run DDL)."""
+    node = statement.node
+    if node is None or isinstance(node, ast.DoStmt | ast.SelectStmt | ast.CallStmt | ast.CreateFunctionStmt):
+        return None if not isinstance(node, ast.CreateFunctionStmt) else set(touched_names([statement]))
+    if _cascades(node):
+        return None
+    return set(touched_names([statement]))
+
+
+def _cascades(node: object) -> bool:
+    from pglast import enums
+
+    if getattr(node, "behavior", None) == enums.DropBehavior.DROP_CASCADE:
+        return True
+    for cmd in getattr(node, "cmds", None) or ():
+        if getattr(cmd, "behavior", None) == enums.DropBehavior.DROP_CASCADE:
+            return True
+    return False
+
+
+def _key_names(key: str) -> list[str]:
+    """The names a fingerprint key is about (``con:table.name`` -> table, name; ``fn:f(int)`` -> f)."""
+    _, _, rest = key.partition(":")
+    return rest.split("(", 1)[0].split(".")
+
+
+class _State:
+    """A fingerprint kept as a dict with a name index, compared with the live one incrementally."""
+
+    def __init__(self, live: Fingerprint, ignored: set[str]) -> None:
+        self.ignored = ignored
+        self.live = {k: v for k, v in live if k not in ignored}
+        self.live_by_name = self._index(self.live)
+        self.current: dict[str, str] = {}
+        self.by_name: dict[str, set[str]] = {}
+        self.mismatch: set[str] = set(self.live)
+
+    @staticmethod
+    def _index(items: dict[str, str]) -> dict[str, set[str]]:
+        index: dict[str, set[str]] = {}
+        for key in items:
+            for name in _key_names(key):
+                index.setdefault(name, set()).add(key)
+        return index
+
+    def replace(self, names: set[str] | None, rows: Fingerprint) -> None:
+        """Replace what is known about ``names`` (None: everything) with ``rows``."""
+        if names is None:
+            old = set(self.current)
+            affected_live = set(self.live)
+        else:
+            old = set().union(*(self.by_name.get(n, set()) for n in names))
+            affected_live = set().union(*(self.live_by_name.get(n, set()) for n in names))
+        for key in old:
+            del self.current[key]
+            for name in _key_names(key):
+                self.by_name[name].discard(key)
+        new = {k: v for k, v in rows if k not in self.ignored}
+        for key, value in new.items():
+            self.current[key] = value
+            for name in _key_names(key):
+                self.by_name.setdefault(name, set()).add(key)
+        for key in old | set(new) | affected_live:
+            if self.current.get(key) == self.live.get(key):
+                self.mismatch.discard(key)
+            else:
+                self.mismatch.add(key)
+
+    @property
+    def matches(self) -> bool:
+        """True when the state equals the live one (ignored keys aside)."""
+        return not self.mismatch
+
+
 @dataclass
 class Replay:
     """What running the migration in the shadow database gave.
 
     Attributes:
-        prefixes: fingerprint after 0, 1, ... statements (``prefixes[k]``: the first k ran).
+        matching: the prefix lengths k whose state (the first k statements run) equals the live one.
+        replayed: how many statements ran in the shadow.
         failed_at: index of the statement that failed in the shadow too (then prefixes stop there).
         owners: constraint / index name -> (table, referenced table or None) in the shadow, for
             telling which statement an error about that name came from.
     """
 
-    prefixes: list[Fingerprint] = field(default_factory=list)
+    matching: list[int] = field(default_factory=list)
+    replayed: int = 0
     failed_at: int | None = None
     shadow_error: str = ""
     owners: dict[str, tuple[str, str | None]] = field(default_factory=dict)
@@ -184,11 +265,21 @@ WHERE n.nspname = %(schema)s AND i.indisunique
 """
 
 
+def live_ignored(live: Fingerprint) -> set[str]:
+    """Keys left out of the comparison: INVALID indexes a failed non-transactional build left live."""
+    return {key for key, value in live if key.startswith("idx:") and value.endswith(" INVALID")}
+
+
 def replay_statements(shadow: psycopg.Connection, statements: list[Statement], schema: str,
-                      names: list[str]) -> Replay:
-    """Run ``statements`` in the shadow (autocommit), fingerprinting ``names`` after each."""
+                      names: list[str], live: Fingerprint) -> Replay:
+    """Run ``statements`` in the shadow and record after which prefixes its state equals ``live``
+    (the fingerprint of ``names`` in the live database). Only what each statement names is
+    fingerprinted again after it, unless its effects can reach further (then everything is)."""
     started = time.perf_counter()
-    replay = Replay(prefixes=[fingerprint(shadow, schema, names)])
+    shadow.execute("SET synchronous_commit TO off")  # a disposable database: commits need not wait for disk
+    state = _State(live, live_ignored(live))
+    state.replace(None, fingerprint(shadow, schema, names))
+    replay = Replay(matching=[0] if state.matches else [])
     owners: dict[str, tuple[str, str | None]] = {}
 
     def collect_owners() -> None:
@@ -196,14 +287,29 @@ def replay_statements(shadow: psycopg.Connection, statements: list[Statement], s
             owners.setdefault(name, (table, referenced))
 
     collect_owners()
+    # one transaction (no commit per statement), left for what cannot run inside one
+    in_transaction = False
     for statement in statements:
+        own = not statement.transactional or isinstance(statement.node, ast.AlterEnumStmt)
         try:
+            if own and in_transaction:
+                shadow.execute("COMMIT")
+                in_transaction = False
+            elif not own and not in_transaction:
+                shadow.execute("BEGIN")
+                in_transaction = True
             shadow.execute(statement.text)
         except psycopg.Error as exc:
             replay.failed_at = statement.index
             replay.shadow_error = exc.diag.message_primary or str(exc)
             break
-        replay.prefixes.append(fingerprint(shadow, schema, names))
+        changed = statement_names(statement)
+        state.replace(changed, fingerprint(shadow, schema, names if changed is None else sorted(changed)))
+        replay.replayed += 1
+        if state.matches:
+            replay.matching.append(replay.replayed)
+    if in_transaction:
+        shadow.execute("ROLLBACK" if replay.failed_at is not None else "COMMIT")
     collect_owners()
     replay.owners = owners
     replay.seconds = time.perf_counter() - started
@@ -223,10 +329,8 @@ def diagnose_by_replay(statements: list[Statement], name: str, live: Fingerprint
         snapshot: the live catalog (for the names of what done statements made, for undo).
         logs: the failed ledger row's logs (name the failing statement among look-alike prefixes).
     """
-    invalid = {key for key, value in live if key.startswith("idx:") and value.endswith(" INVALID")}
-    wanted = frozenset(item for item in live if item[0] not in invalid)
-    matches = [k for k, prefix in enumerate(replay.prefixes) if frozenset(
-        item for item in prefix if item[0] not in invalid) == wanted]
+    invalid = live_ignored(live)
+    matches = replay.matching
     if not matches:
         return None
     named = _named_failing(statements, logs, matches, replay)
@@ -238,6 +342,8 @@ def diagnose_by_replay(statements: list[Statement], name: str, live: Fingerprint
         ran_low, ran_high = matches[0], matches[-1]
         if not _contiguous(matches):
             return None
+        while ran_low < ran_high and _no_lasting_effect(statements[ran_low].node):
+            ran_low += 1  # a SET in the window ran or not: either way nothing of it is left to do or undo
     checker = EffectChecker(snapshot, schema)
     total = len(statements)
     if rolled_back:
@@ -267,6 +373,10 @@ def diagnose_by_replay(statements: list[Statement], name: str, live: Fingerprint
     return Diagnosis(migration=name, statements=result, failing_index=failing,
                      failing_source=source if failing is not None else "",
                      parse_errors=[f"line {s.error_line}: {s.error}" for s in statements if s.error])
+
+
+def _no_lasting_effect(node: object) -> bool:
+    return isinstance(node, ast.VariableSetStmt | ast.VariableShowStmt | ast.TransactionStmt)
 
 
 def _contiguous(values: list[int]) -> bool:
@@ -404,14 +514,14 @@ def replay_diagnosis(project, migration, live: psycopg.Connection, snapshot: Sch
         return None, f"applied migrations missing locally: {', '.join(missing)}"
     earlier = [m for m in earlier if m.name < migration.name]
     names = touched_names(statements)
+    live_print = fingerprint(live, project.schema, names)
     try:
         with shadow_database(project.dsn, shadow_url_setting(project), project.schema) as (shadow_dsn, label):
             with connect(shadow_dsn, connect_timeout=project.settings.connect_timeout) as shadow:
                 apply_migrations(shadow, earlier, project.schema)
-                replay = replay_statements(shadow, statements, project.schema, names)
+                replay = replay_statements(shadow, statements, project.schema, names, live_print)
     except MigrationGuardError as exc:
         return None, exc.message
-    live_print = fingerprint(live, project.schema, names)
     diagnosis = diagnose_by_replay(statements, migration.name, live_print, replay, snapshot,
                                    schema=project.schema, logs=logs)
     if diagnosis is None:
@@ -419,7 +529,7 @@ def replay_diagnosis(project, migration, live: psycopg.Connection, snapshot: Sch
             if replay.failed_at is not None else ""
         return None, f"the live schema matches no prefix of the replay{where}"
     diagnosis.method = "replay"
-    diagnosis.note = (f"replayed {len(earlier)} earlier migration(s) and {len(replay.prefixes) - 1} statement(s) "
+    diagnosis.note = (f"replayed {len(earlier)} earlier migration(s) and {replay.replayed} statement(s) "
                       f"in a {label}")
     diagnosis.seconds = time.perf_counter() - started
     return diagnosis, diagnosis.note
