@@ -96,3 +96,37 @@ def _clean_deploy(tmp_path: Path, admin_url: str, prisma: Path, names: list[str]
     _copy(reference, names)
     assert reference.deploy().returncode == 0
     return url
+
+
+SESSIONS = "20250217120859_add_session_fields"  # ADD COLUMN "expiresAt" ... NOT NULL without a default
+
+
+def test_documenso_required_session_columns_on_rows_follow_the_advice(tmp_path: Path, db_url: str,
+                                                                      prisma_cli: Path) -> None:
+    scenario = Scenario(tmp_path, db_url, prisma_cli)
+    names = _all()
+    _copy(scenario, [n for n in names if n < SESSIONS])
+    assert scenario.deploy().returncode == 0
+    scenario.sql("""INSERT INTO "User" (email) VALUES ('ann@x.io');
+                    INSERT INTO "Session" (id, "sessionToken", "userId", expires)
+                    VALUES ('s1', 't1', 1, now()), ('s2', 't2', 1, now())""")
+    _copy(scenario, [SESSIONS])
+    assert scenario.deploy(split=True).returncode != 0
+    assert "password" in scenario.columns("Account")  # statement 1 committed
+
+    plan = scenario.recover("--plan")
+
+    assert plan.exit_code == 1, plan.output
+    assert "expiresAt has no DEFAULT and Session has rows" in plan.output and "2 offending row(s)" in plan.output
+    assert "gone now" not in plan.output and "fix the statement" not in plan.output
+    advice = [line for line in plan.output.splitlines() if line.strip().startswith("next:")][-1]
+    assert "if the rows of Session are disposable, delete them and re-run migration-guard recover" in advice
+    scenario.sql('DELETE FROM "Session"')  # sessions are disposable: the person takes that branch
+    done = scenario.recover("--yes", "--no-backup")
+
+    assert done.exit_code == 0, done.output[-3000:]
+    assert {"expiresAt", "updatedAt"} <= set(scenario.columns("Session")) and "expires" not in scenario.columns("Session")
+    status = scenario.prisma_status()
+    assert status.returncode == 0, status.stdout + status.stderr
+    _copy(scenario, [n for n in names if SESSIONS < n < FAILING])
+    assert scenario.deploy().returncode == 0

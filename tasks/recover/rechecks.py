@@ -125,6 +125,7 @@ def recheck_statement(conn: psycopg.Connection, failing: StatementDiagnosis, sna
     if not isinstance(node, ast.AlterTableStmt):
         return None
     table = (node.relation.schemaname or schema, node.relation.relname)
+    cleared = None  # a sub-command whose re-check passed (returned when no other one has a cause)
     for index, cmd in enumerate(node.cmds or ()):
         if failing.commands and failing.commands[index].effect is Effect.DONE:
             continue
@@ -134,6 +135,7 @@ def recheck_statement(conn: psycopg.Connection, failing: StatementDiagnosis, sna
             cause = _rows_without_value(conn, failing, table, definition.colname)
             if cause.present is not False:
                 return cause
+            cleared = cause
         if cmd.subtype == AT.AT_AddConstraint and isinstance(definition, ast.Constraint):
             if definition.skip_validation:
                 continue  # NOT VALID: existing rows are not checked
@@ -153,7 +155,7 @@ def recheck_statement(conn: psycopg.Connection, failing: StatementDiagnosis, sna
             return _count(conn, failing, "nulls", table, f"{quoted(cmd.name)} IS NULL", f"NULLs in {cmd.name}")
         if cmd.subtype == AT.AT_AlterColumnType and isinstance(definition, ast.ColumnDef):
             return _uncastable(conn, failing, table, cmd.name, definition, schema, new_enums or {})
-    return None
+    return cleared
 
 
 def _update_cannot_fail(failing: StatementDiagnosis, node: ast.UpdateStmt, snapshot: SchemaSnapshot,
