@@ -121,6 +121,7 @@ def test_rollback_drops_what_the_update_wrote_and_needs_no_restore(tmp_path: Pat
     assert "restore" not in rolled.output
     assert "status" not in scenario.columns("Post")
     assert scenario.sql("SELECT to_regclass('\"Author\"')") == [(None,)]
+    assert scenario.drift().clean  # the schema equals the earlier migrations' (the only one applied: init)
     scenario.sql("""UPDATE "Post" SET "authorEmail" = 'ann2@x.io' WHERE id = 3""")
     assert scenario.deploy(split=True).returncode == 0
     status = scenario.prisma_status()

@@ -334,6 +334,8 @@ def diagnose_by_replay(statements: list[Statement], name: str, live: Fingerprint
     if not matches:
         return None
     named = _named_failing(statements, logs, matches, replay)
+    if named is None:  # a build that left an INVALID index failed there, whatever the logs say
+        named = next((k for k in matches if k < len(statements) and _left_invalid(statements[k], invalid)), None)
     logged = failing_statement_from_logs(statements, logs)
     rolled_back = named is None and matches == [0] and logged is not None and logged > 0
     if named is not None:
@@ -397,11 +399,18 @@ def _as(s: Statement, effect: Effect, reason: str) -> StatementDiagnosis:
 
 def _failing(verdict: StatementDiagnosis, s: Statement, invalid: set[str], named: bool) -> StatementDiagnosis:
     source = "named in the ledger's logs" if named else "the first statement whose effect is absent (replay)"
-    if isinstance(s.node, ast.IndexStmt) and s.node.idxname and f"idx:{s.node.idxname}" in invalid:
+    if _left_invalid(s, invalid):
         return replace(verdict, effect=Effect.PARTLY_DONE, invalid_index=s.node.idxname,
                        reason=f"the failing statement ({source}); its failed build left the INVALID index "
                               f"{s.node.idxname}")
     return _as(s, Effect.NOT_DONE, f"the failing statement ({source}); a failed statement leaves no effect")
+
+
+def _left_invalid(s: Statement, invalid: set[str]) -> bool:
+    """True when ``s`` builds an index the live database holds INVALID (a failed build's leftover)."""
+    node = s.node
+    return isinstance(node, ast.IndexStmt) and bool(node.idxname) and \
+        f"idx:{node.relation.relname}.{node.idxname}" in invalid
 
 
 def _named_failing(statements: list[Statement], logs: str | None, matches: list[int], replay: Replay) -> int | None:
