@@ -3,9 +3,11 @@ database (never the monitored database unless that is the URL given)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.history.postgres import PostgresStore
 from migration_guard.tasks.history.sqlite import SqliteStore
 from migration_guard.tasks.history.store import HistoryStore
@@ -20,12 +22,13 @@ def open_store(settings: Any) -> HistoryStore:
 
     Raises:
         DatabaseError: STATE_DATABASE_URL does not answer.
+        HistoryStoreUnavailable: the SQLite file cannot be opened (full disk, damaged file).
         OSError: STATE_DIR cannot be created or written.
     """
     url = getattr(settings, "state_database_url", None)
     if url is not None and url.get_secret_value().strip():
         return PostgresStore(url.get_secret_value().strip(), connect_timeout=settings.connect_timeout)
-    return SqliteStore(state_dir(settings) / HISTORY_FILE)
+    return _sqlite(state_dir(settings) / HISTORY_FILE)
 
 
 def open_existing_store(settings: Any) -> HistoryStore | None:
@@ -43,7 +46,21 @@ def open_existing_store(settings: Any) -> HistoryStore | None:
         store.close()
         return None
     path = state_dir(settings) / HISTORY_FILE
-    return SqliteStore(path) if path.exists() else None
+    return _sqlite(path, read_only=True) if path.exists() else None
+
+
+class HistoryStoreUnavailable(MigrationGuardError):
+    """The SQLite history cannot be opened (a full disk, a read-only or damaged file)."""
+
+
+def _sqlite(path: Path, read_only: bool = False) -> SqliteStore:
+    try:
+        return SqliteStore(path, read_only=read_only)
+    except sqlite3.Error as exc:
+        raise HistoryStoreUnavailable(
+            f"the health history {path} cannot be opened: {exc}",
+            f"free disk space where {path.parent} lives, or point STATE_DIR at a writable folder",
+        ) from None
 
 
 def state_dir(settings: Any) -> Path:

@@ -5,6 +5,7 @@ that cannot be reached is a warning, and the run goes on."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
         return result
     try:
         store = open_store(settings)
-    except (MigrationGuardError, psycopg.Error, OSError) as exc:
+    except (MigrationGuardError, psycopg.Error, sqlite3.Error, OSError) as exc:  # e.g. a full disk
         result.errors.append(f"history store: {exc}")
         logger.warning("health history not recorded: %s", exc)
         return result

@@ -31,14 +31,23 @@ CREATE TABLE IF NOT EXISTS mg_statement_texts (
 class SqliteStore(HistoryStore):
     """History in the SQLite file ``path`` (created 0600 in a 0750 folder on first use)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         path = Path(path)
+        self.location = str(path)
+        if read_only:
+            # readers (the checks) write nothing, not even journal files: a full log disk stays
+            # free for the log itself
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10,
+                                         isolation_level=None, check_same_thread=False)
+            self._conn.execute("BEGIN")
+            return
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self.location = str(path)
         self._conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        # a rollback journal (not WAL): no -wal / -shm files beside the store, and read-only
+        # connections need none
+        self._conn.execute("PRAGMA journal_mode=DELETE")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
         self._conn.execute("BEGIN")
