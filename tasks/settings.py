@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     )
     environment: str = Field(default="development", description="Name shown in alerts (ENVIRONMENT).")
     backup_dir: Path = Field(default=Path("backups"), description="Where backups go (BACKUP_DIR).")
+    backup_scope: Literal["auto", "scoped", "full"] = Field(
+        default="auto",
+        description="What pre-change backups (safe-migrate, recover) hold (BACKUP_SCOPE): scoped = the whole schema "
+        "plus the data of the tables the change touches; full = every table; auto = scoped when the database is "
+        "at least 1 GiB, else full.",
+    )
     alerts_dir: Path = Field(default=Path("logs/alerts"), description="Alert JSON files (ALERTS_DIR).")
     log_dir: Path = Field(default=Path("logs"), description="Log files (LOG_DIR).")
     db_schema: str = Field(

@@ -28,7 +28,17 @@ from migration_guard.tasks.backup.files import (
     seal,
     size_of,
 )
+from migration_guard.tasks.backup.archive import archive_objects, list_archive
 from migration_guard.tasks.backup.metadata import BackupInfo, write_metadata
+from migration_guard.tasks.backup.restore_point import record_restore_point
+from migration_guard.tasks.backup.scope import BackupScope
+from migration_guard.tasks.backup.scoped import (
+    ScopeCatalog,
+    read_scope_catalog,
+    scope_entries,
+    scope_metadata,
+    scoped_dump_args,
+)
 from migration_guard.tasks.backup.sizing import (
     DumpPlan,
     SourceSize,
@@ -74,11 +84,17 @@ class BackupPreflight:
     tools: PgTools
     estimated_bytes: int
     free_bytes: int
+    #: for a scoped backup: the tables it covers and their catalog facts (None: full)
+    scope: ScopeCatalog | None = None
 
 
 def preflight(dsn: str, backup_dir: Path, *, fmt: str = "auto", jobs: int | None = None,
-              compression: int | None = None, check_space: bool = True) -> BackupPreflight:
+              compression: int | None = None, check_space: bool = True,
+              scope: BackupScope | None = None) -> BackupPreflight:
     """Measure the source, pick tools and format, and check free disk — without dumping.
+
+    A scoped ``scope`` sizes the dump by the scoped tables' data only (relpages; a table never
+    vacuumed or analysed counts with all the database bytes no statistics account for).
 
     Raises:
         DatabaseError: the database cannot be reached.
@@ -86,14 +102,27 @@ def preflight(dsn: str, backup_dir: Path, *, fmt: str = "auto", jobs: int | None
         BackupSpaceError: the estimate does not fit on the disk.
         BackupError: the backup folder cannot be created or written.
     """
+    catalog: ScopeCatalog | None = None
     with connection(dsn) as conn:
         source = measure_source(conn)
+        if scope is not None and scope.scoped:
+            catalog = read_scope_catalog(conn, scope)
     tools = find_tools(source.server_major, source.server_version)
-    plan = plan_dump(source, fmt, jobs, compression)
+    sized = source if catalog is None else _scoped_source(source, catalog)
+    plan = plan_dump(sized, fmt, jobs, compression)
     ensure_backup_dir(backup_dir)
-    estimate = estimate_dump_bytes(source, plan)
+    estimate = estimate_dump_bytes(sized, plan)
     free = check_free_space(backup_dir, estimate) if check_space else shutil.disk_usage(backup_dir).free
-    return BackupPreflight(source, plan, tools, estimate, free)
+    return BackupPreflight(sized, plan, tools, estimate, free, catalog)
+
+
+def _scoped_source(source: SourceSize, catalog: ScopeCatalog) -> SourceSize:
+    """The source as a scoped dump reads it: the scope's table data (plus the bytes no statistics
+    account for when a scoped table was never measured)."""
+    data = catalog.data_bytes
+    if catalog.unmeasured:
+        data += max(0, source.database_bytes - source.data_bytes)
+    return SourceSize(source.database, data, data, len(catalog.tables), source.server_version, source.server_major)
 
 
 def ensure_backup_dir(backup_dir: Path) -> None:
@@ -127,6 +156,8 @@ def create_backup(
     progress: ProgressCallback | None = None,
     check_space: bool = True,
     lock_wait_timeout: str | None = "60s",
+    scope: BackupScope | None = None,
+    restore_point: bool = True,
 ) -> BackupInfo:
     """Dump the database at ``dsn`` into ``backup_dir`` with pg_dump.
 
@@ -142,6 +173,10 @@ def create_backup(
         check_space: compare free disk with the size estimate before starting.
         lock_wait_timeout: give up (instead of waiting forever) when a table is locked exclusively
             at the start of the dump; None waits.
+        scope: a scoped :class:`BackupScope` dumps the whole schema and only its tables' data
+            (one pg_dump, one snapshot; see tasks/backup/scoped.py); None or full: everything.
+        restore_point: when the server archives WAL and the archive is current, create a named
+            restore point right after the dump and record it (warn when archiving fails).
 
     Returns:
         The :class:`BackupInfo`, also written as ``<name>.json`` beside the dump (mode 0600).
@@ -157,13 +192,14 @@ def create_backup(
         for abandoned in remove_abandoned_partials(backup_dir):
             _log.warning("removed %s (%s), a partial dump left by a killed run (pid %s)", abandoned.path.name,
                          format_bytes(abandoned.size_bytes), abandoned.writer_pid or "unknown")
-    pre = preflight(dsn, backup_dir, fmt=fmt, jobs=jobs, compression=compression, check_space=check_space)
+    pre = preflight(dsn, backup_dir, fmt=fmt, jobs=jobs, compression=compression, check_space=check_space, scope=scope)
     created_at = datetime.now(timezone.utc)
     name = backup_name(pre.source.database, created_at, reason)
     final = backup_dir / f"{name}{pre.plan.suffix}"
     temp = partial_path(final)
     client = client_connection(dsn)
-    argv = [str(pre.tools.pg_dump), *pre.plan.pg_dump_args(), f"--file={temp}", f"--dbname={client.conninfo}"]
+    argv = [str(pre.tools.pg_dump), *pre.plan.pg_dump_args(), *(scoped_dump_args(pre.scope) if pre.scope else []),
+            f"--file={temp}", f"--dbname={client.conninfo}"]
     if lock_wait_timeout:
         argv.insert(1, f"--lock-wait-timeout={lock_wait_timeout}")
     if pre.tools.major >= 12:
@@ -189,6 +225,11 @@ def create_backup(
         if run.returncode != 0:
             raise _dump_failure(run.first_error, backup_dir, temp)
         make_private(temp)
+        covered = scope.to_dict() if scope is not None and not scope.scoped else None
+        if pre.scope is not None and scope is not None:
+            entries = scope_entries(archive_objects(list_archive(temp, pre.tools)), pre.scope)
+            covered = scope_metadata(scope, pre.scope, entries)
+        point = _restore_point(dsn, reason, created_at) if restore_point else None
         if progress is not None:
             progress(BackupProgress("checksum", size_of(temp), pre.estimated_bytes, run.duration_s))
         try:
@@ -201,7 +242,11 @@ def create_backup(
             format=pre.plan.format, duration_s=round(run.duration_s, 3), server_version=pre.source.server_version,
             tool_version=pre.tools.version, target=describe_target(dsn), jobs=pre.plan.jobs,
             compression=pre.plan.compression, data_bytes_estimate=dump_input_bytes(pre.source),
+            scope=covered, restore_point=point.to_dict() if point and point.lsn else None,
+            warnings=list(point.warnings) if point else [],
         )
+        for warning in info.warnings:
+            _log.warning("backup %s: %s", name, warning)
         os.rename(temp, final)
         try:
             write_metadata(info)
@@ -218,6 +263,18 @@ def create_backup(
     if progress is not None:
         progress(BackupProgress("done", info.size_bytes, info.size_bytes, info.duration_s))
     return info
+
+
+def _restore_point(dsn: str, reason: str, created_at: datetime):
+    """The WAL restore point beside this backup (None when the server cannot be asked)."""
+    from migration_guard.tasks.errors import MigrationGuardError
+
+    try:
+        with connection(dsn) as conn:
+            return record_restore_point(conn, reason, created_at)
+    except MigrationGuardError as exc:
+        _log.warning("could not check WAL archiving for a restore point: %s", exc.message)
+        return None
 
 
 def _dump_failure(first_error: str, backup_dir: Path, temp: Path) -> BackupError:

@@ -31,6 +31,13 @@ class BackupInfo:
         duration_s: wall time of pg_dump.
         server_version / tool_version: PostgreSQL server and pg_dump versions.
         target: host:port/dbname of the source (never a password).
+        scope: None for a full backup (every table's data); for a scoped one, what it covers:
+            ``tables`` ([schema, table] whose data it holds; every table's definition is always
+            there), ``reasons``, ``policy`` and the archive entries a restore replays
+            (``restore_entries``, ``skip_in_new_database``) — see tasks/backup/scoped.py.
+        restore_point: the WAL restore point created beside the dump (name, lsn, created_at), when
+            the server archives WAL.
+        warnings: what the backup could not do (e.g. WAL archiving configured but failing).
     """
 
     path: Path
@@ -52,6 +59,27 @@ class BackupInfo:
     verified_at: datetime | None = None
     verify_level: str | None = None
     table_rows: dict[str, int] | None = field(default=None)
+    scope: dict[str, Any] | None = None
+    restore_point: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def scoped(self) -> bool:
+        """True when the backup holds the data of some tables only (see ``scope``)."""
+        return bool(self.scope) and self.scope.get("mode") == "scoped"  # type: ignore[union-attr]
+
+    @property
+    def scope_tables(self) -> list[tuple[str, str]]:
+        """(schema, table) whose data a scoped backup holds ([] for a full backup)."""
+        return [(s, t) for s, t in (self.scope or {}).get("tables", [])] if self.scoped else []
+
+    def covers(self) -> str:
+        """What the backup holds, in a few words (``backup list``)."""
+        if not self.scoped:
+            return "full"
+        tables = [f"{s}.{t}" for s, t in self.scope_tables]
+        shown = ", ".join(tables[:3]) + (f" +{len(tables) - 3}" if len(tables) > 3 else "")
+        return f"schema + {len(tables)} table(s): {shown}" if tables else "schema only"
 
     @property
     def metadata_path(self) -> Path:

@@ -6,7 +6,7 @@ database is dropped again."""
 from __future__ import annotations
 
 import os
-import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from migration_guard.tasks import interrupts
-from migration_guard.tasks.backup.client import ClientConnection, client_connection, run_tool
-from migration_guard.tasks.backup.errors import BackupCorruptError, BackupError, BackupNotFoundError
-from migration_guard.tasks.backup.metadata import read_metadata
+from migration_guard.tasks.backup.archive import ArchiveObject, archive_objects, list_archive, write_use_list
+from migration_guard.tasks.backup.client import client_connection, run_tool
+from migration_guard.tasks.backup.errors import BackupError, BackupNotFoundError
+from migration_guard.tasks.backup.files import remove_path
+from migration_guard.tasks.backup.metadata import BackupInfo, read_metadata
 from migration_guard.tasks.backup.scratch import (
     create_database,
     database_exists,
@@ -27,43 +29,6 @@ from migration_guard.tasks.backup.scratch import (
 )
 from migration_guard.tasks.backup.tools import PgTools, find_tools
 from migration_guard.tasks.db import connection, database_name, describe_target
-
-_TOC_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
-#: multi-word entry kinds of ``pg_restore --list`` (longest first); other kinds are one word
-_MULTI_WORD_KINDS = ("MATERIALIZED VIEW DATA", "SEQUENCE OWNED BY", "MATERIALIZED VIEW", "FK CONSTRAINT", "TABLE DATA",
-                     "SEQUENCE SET", "DEFAULT ACL", "ROW SECURITY", "TABLE ATTACH", "INDEX ATTACH", "EVENT TRIGGER",
-                     "FOREIGN TABLE", "LARGE OBJECT", "BLOB DATA", "BLOBS", "PROCEDURAL LANGUAGE", "TEXT SEARCH CONFIGURATION",
-                     "TEXT SEARCH DICTIONARY", "FOREIGN DATA WRAPPER", "SERVER", "USER MAPPING")
-
-
-@dataclass(frozen=True)
-class ArchiveObject:
-    """One object in an archive's table of contents."""
-
-    kind: str  # TABLE, INDEX, SEQUENCE, FK CONSTRAINT, TABLE DATA ...
-    schema: str
-    name: str
-
-
-def archive_objects(listing: str) -> list[ArchiveObject]:
-    """Objects named in ``pg_restore --list`` output (plain parsing; comment lines skipped).
-
-    Each entry reads ``<id>; <catalog oid> <oid> <KIND> <schema|-> <name ...> <owner>``; for
-    constraints, triggers and defaults the name is ``<table> <name>``.
-    """
-    objects = []
-    for line in listing.splitlines():
-        match = _TOC_ENTRY.match(line.strip())
-        if not match:
-            continue
-        rest = match["rest"]
-        kind = next((k for k in _MULTI_WORD_KINDS if rest.startswith(k + " ")), rest.split(" ", 1)[0])
-        tokens = rest[len(kind):].split()
-        if len(tokens) < 2:
-            continue
-        objects.append(ArchiveObject(kind, tokens[0], " ".join(tokens[1:-1]) or tokens[1]))
-    return objects
-
 
 @dataclass
 class RestorePlan:
@@ -84,6 +49,8 @@ class RestorePlan:
     created_tables: list[str] = field(default_factory=list)
     objects: dict[str, int] = field(default_factory=dict)
     untouched_tables: list[str] = field(default_factory=list)
+    #: a scoped backup: only its tables (and their objects) are replaced
+    scoped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +58,9 @@ class RestorePlan:
     def describe(self) -> list[str]:
         """Human lines, one per fact, for the confirmation prompt."""
         lines = [f"restore {self.backup} OVER database {self.database} at {self.target}, in one transaction:"]
+        if self.scoped:
+            lines.append("  (a scoped backup: only the tables below and their indexes, constraints, triggers, owned "
+                         "sequences and dependent views are replaced; no other table is dropped or written)")
         for table, rows in self.replaced_tables.items():
             lines.append(f"  replace table {table} (its {rows} current row(s) are dropped and replaced)")
         for table in self.created_tables:
@@ -122,19 +92,35 @@ def _tools_for_server(dsn: str) -> PgTools:
         return find_tools(int(conn.info.server_version) // 10000, str(conn.info.parameter_status("server_version") or ""))
 
 
-def _list_archive(path: Path, tools: PgTools) -> str:
-    run = run_tool([str(tools.pg_restore), "--list", str(path)], ClientConnection("", dict(os.environ), ()), capture_stdout=True)
-    if run.returncode != 0:
-        raise BackupCorruptError(f"backup {path.name} is not a readable archive: {run.first_error}",
-                                 "verify it with: migration-guard backup verify PATH")
-    return run.stdout
+def restored_objects(objects: list[ArchiveObject], info: BackupInfo | None, *, over_live: bool) -> list[ArchiveObject]:
+    """The archive entries a restore replays: all of a full backup; of a scoped one, over the live
+    database only its scope's entries (its tables, their objects, the foreign keys into them),
+    into a new database all but the foreign keys to tables whose data it does not hold."""
+    if info is None or not info.scoped:
+        return objects
+    scope = info.scope or {}
+    if over_live:
+        keep = set(scope.get("restore_entries", []))
+        return [o for o in objects if o.dump_id in keep]
+    skip = set(scope.get("skip_in_new_database", []))
+    return [o for o in objects if o.dump_id not in skip]
+
+
+def _use_list(path: Path, objects: list[ArchiveObject], chosen: list[ArchiveObject]) -> Path | None:
+    """A private --use-list file when only some entries are replayed (None: all of them)."""
+    if len(chosen) == len(objects):
+        return None
+    handle, name = tempfile.mkstemp(prefix=f"mg-{path.stem[:40]}-", suffix=".uselist")
+    os.close(handle)
+    return write_use_list(objects, {o.dump_id for o in chosen}, Path(name))
 
 
 def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
     """What restoring ``path`` over ``target_dsn``'s database would replace (reads, changes nothing)."""
     path = _existing(path)
     tools = _tools_for_server(target_dsn)
-    objects = archive_objects(_list_archive(path, tools))
+    info = read_metadata(path)
+    objects = restored_objects(archive_objects(list_archive(path, tools)), info, over_live=True)
     kinds: dict[str, int] = {}
     for obj in objects:
         kinds[obj.kind] = kinds.get(obj.kind, 0) + 1
@@ -151,6 +137,7 @@ def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
         created_tables=[f"{s}.{n}" for s, n in in_backup if f"{s}.{n}" not in counts],
         objects=kinds,
         untouched_tables=[f"{s}.{n}" for s, n in existing if (s, n) not in backup_set],
+        scoped=bool(info and info.scoped),
     )
 
 
@@ -188,13 +175,26 @@ def restore_backup(
     path = _existing(path)
     tools = _tools_for_server(target_dsn)
     started = time.monotonic()
+    info = read_metadata(path)
+    objects = archive_objects(list_archive(path, tools)) if info is not None and info.scoped else []
+    use_list = _use_list(path, objects, restored_objects(objects, info, over_live=replace_existing)) if objects else None
+    selection = [f"--use-list={use_list}"] if use_list else []
+    try:
+        return _restore(path, target_dsn, tools, started, selection, into_new_database, replace_existing, jobs)
+    finally:
+        if use_list is not None:
+            remove_path(use_list)
+
+
+def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, selection: list[str],
+             into_new_database: str | None, replace_existing: bool, jobs: int | None) -> RestoreResult:
     if replace_existing:
         if into_new_database:
             raise BackupError("choose either a new database or replacing the existing one, not both")
         database = database_name(target_dsn)
         client = client_connection(target_dsn)
         argv = [str(tools.pg_restore), "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
-                f"--dbname={client.conninfo}", str(path)]
+                *selection, f"--dbname={client.conninfo}", str(path)]
         try:
             run = run_tool(argv, client)
         except interrupts.Interrupted:
@@ -211,7 +211,7 @@ def restore_backup(
                               "choose another name with --into NAME, or drop it first")
         client = client_connection(target_dsn, dbname=database)
         argv = [str(tools.pg_restore), "--exit-on-error", f"--jobs={jobs or os.cpu_count() or 1}",
-                f"--dbname={client.conninfo}", str(path)]
+                *selection, f"--dbname={client.conninfo}", str(path)]
         try:
             create_database(target_dsn, database)
             run = run_tool(argv, client)

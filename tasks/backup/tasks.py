@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from migration_guard.tasks.backup import BackupInfo, VerifyResult, create_backup, verify_backup
+from migration_guard.tasks.backup.scope import BackupScope
 from migration_guard.tasks.backup.progress import log_created, log_verified, progress_logger
 from migration_guard.tasks.retry import DB_TASK_OPTIONS
 
@@ -22,14 +23,16 @@ def create_backup_task(
     backup_dir: Path,
     reason: str,
     migration_head: str | None = None,
+    scope: BackupScope | None = None,
     fmt: str = "auto",
     jobs: int | None = None,
     lock_wait_timeout: str | None = "60s",
 ) -> BackupInfo:
-    """pg_dump the database into ``backup_dir``; retried once only if the database was unreachable."""
+    """pg_dump the database into ``backup_dir`` (scoped when ``scope`` says so); retried once only
+    if the database was unreachable."""
     logger = get_run_logger()
     info = create_backup(dsn, Path(backup_dir), reason=reason, migration_head=migration_head, fmt=fmt, jobs=jobs,
-                         progress=progress_logger(logger), lock_wait_timeout=lock_wait_timeout)
+                         progress=progress_logger(logger), lock_wait_timeout=lock_wait_timeout, scope=scope)
     log_created(logger, info)
     return info
 

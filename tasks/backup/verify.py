@@ -5,16 +5,19 @@ compared against the source."""
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from migration_guard.tasks.backup.archive import archive_objects, list_archive, write_use_list
 from migration_guard.tasks.backup.client import ClientConnection, client_connection, run_tool
 from migration_guard.tasks.backup.errors import BackupCorruptError, BackupError, BackupMismatchError, BackupNotFoundError
-from migration_guard.tasks.backup.files import sha256_of, size_of
+from migration_guard.tasks.backup.files import remove_path, sha256_of, size_of
 from migration_guard.tasks.backup.metadata import BackupInfo, read_metadata, write_metadata
+from migration_guard.tasks.backup.restore import restored_objects
 from migration_guard.tasks.backup.scratch import dsn_for_database, row_counts, scratch_database, user_tables
 from migration_guard.tasks.backup.sizing import format_bytes
 from migration_guard.tasks.backup.tools import PgTools, find_tools
@@ -116,7 +119,7 @@ def verify_backup(path: Path, *, restore_check: bool = False, dsn: str | None = 
     result = VerifyResult(path, True, toc, data, checksum_ok, True)
     if restore_check:
         assert dsn is not None
-        result.table_rows = _restore_and_compare(path, dsn, tools, jobs)
+        result.table_rows = _restore_and_compare(path, dsn, tools, jobs, info)
         result.restore_checked = True
         result.level = "restore-check"
     result.duration_s = round(time.monotonic() - started, 3)
@@ -130,12 +133,34 @@ def verify_backup(path: Path, *, restore_check: bool = False, dsn: str | None = 
     return result
 
 
-def _restore_and_compare(path: Path, dsn: str, tools: PgTools, jobs: int | None) -> dict[str, int]:
+def _restore_and_compare(path: Path, dsn: str, tools: PgTools, jobs: int | None,
+                         info: BackupInfo | None = None) -> dict[str, int]:
+    """Restore into a scratch database and compare row counts with the source: of every table for
+    a full backup, of the tables whose data it holds for a scoped one."""
     workers = jobs or os.cpu_count() or 1
+    selection: list[str] = []
+    use_list = None
+    if info is not None and info.scoped:
+        objects = archive_objects(list_archive(path, tools))
+        chosen = restored_objects(objects, info, over_live=False)
+        if len(chosen) != len(objects):
+            handle, name = tempfile.mkstemp(prefix="mg-verify-", suffix=".uselist")
+            os.close(handle)
+            use_list = write_use_list(objects, {o.dump_id for o in chosen}, Path(name))
+            selection = [f"--use-list={use_list}"]
+    try:
+        return _restore_into_scratch(path, dsn, tools, workers, selection, info)
+    finally:
+        if use_list is not None:
+            remove_path(use_list)
+
+
+def _restore_into_scratch(path: Path, dsn: str, tools: PgTools, workers: int, selection: list[str],
+                          info: BackupInfo | None) -> dict[str, int]:
     with scratch_database(dsn) as scratch:
         client = client_connection(dsn, dbname=scratch)
         argv = [str(tools.pg_restore), "--no-owner", "--no-privileges", "--exit-on-error",
-                f"--jobs={workers}", f"--dbname={client.conninfo}", str(path)]
+                f"--jobs={workers}", *selection, f"--dbname={client.conninfo}", str(path)]
         run = run_tool(argv, client)
         if run.returncode != 0:
             raise BackupCorruptError(
@@ -144,6 +169,8 @@ def _restore_and_compare(path: Path, dsn: str, tools: PgTools, jobs: int | None)
             )
         with connection(dsn_for_database(dsn, scratch)) as restored:
             tables = user_tables(restored)
+            if info is not None and info.scoped:
+                tables = [t for t in tables if t in set(info.scope_tables)]
             restored_counts = row_counts(restored, tables)
     with connection(dsn, options=SOURCE_SESSION_OPTIONS) as source:
         source_counts = row_counts(source, tables)

@@ -26,6 +26,9 @@ class SafeMigrateOptions:
             MIGRATE_RETRY_BUDGET, MIGRATE_LOCK_WAIT, CONNECT_TIMEOUT).
         validate: run the validate checks first (``--validate/--skip-validate``; flow ``validation``).
         backup: take and verify a pg_dump first (``--backup/--skip-backup``).
+        backup_scope: what that backup holds (BACKUP_SCOPE): ``auto`` (scoped when the database is
+            at least 1 GiB, else full), ``scoped`` (the whole schema plus the data of the tables the
+            pending migrations touch) or ``full``.
         strict: a validation WARN stops the run like a FAIL (``--strict``).
         restore_check: verify the backup by restoring it into a scratch database.
         on_failure: ``report`` or ``restore`` (the pre-migrate backup, after a post-commit failure).
@@ -41,6 +44,7 @@ class SafeMigrateOptions:
     apply: ApplyOptions = field(default_factory=ApplyOptions)
     validate: bool = True
     backup: bool = True
+    backup_scope: str = "auto"  # "auto" | "scoped" | "full"
     strict: bool = False
     restore_check: bool = False
     on_failure: str = "report"  # "report" | "restore"
@@ -90,5 +94,21 @@ def options_from_settings(settings: Settings, **overrides: Any) -> SafeMigrateOp
         startup_check_command=given.pop("startup_check_command", settings.startup_check_command),
         startup_check_url=given.pop("startup_check_url", settings.startup_check_url),
         startup_check_timeout_s=float(given.pop("startup_check_timeout_s", settings.startup_check_timeout)),
+        backup_scope=_backup_scope(given.pop("backup_scope", settings.backup_scope)),
         **given,
     )
+
+
+def _backup_scope(value: str) -> str:
+    """BACKUP_SCOPE checked (``auto``, ``scoped`` or ``full``).
+
+    Raises:
+        ConfigError: any other value.
+    """
+    from migration_guard.tasks.backup.scope import SCOPES
+    from migration_guard.tasks.errors import ConfigError
+
+    if value not in SCOPES:
+        raise ConfigError(f"BACKUP_SCOPE / --backup-scope: expected one of {', '.join(SCOPES)}, got {value!r}",
+                          "use auto (scoped at 1 GiB and above), scoped or full")
+    return value

@@ -81,7 +81,7 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
         with _timed(report, "backup"):
             try:
                 info = steps.create_backup(project.dsn, Path(project.settings.backup_dir), BACKUP_REASON,
-                                           last_applied_migration(project))
+                                           last_applied_migration(project), steps.backup_scope(project, options))
                 verified = steps.verify_backup(info.path, options.restore_check, project.dsn)
             except MigrationGuardError as exc:
                 return fail("backup", exc)

@@ -15,6 +15,8 @@ from typing import Any
 from psycopg import sql
 
 from migration_guard.tasks.backup import BackupInfo, VerifyResult, create_backup, restore_backup, verify_backup
+from migration_guard.tasks.backup.scope import BackupScope, analyze_sql
+from migration_guard.tasks.backup.scoped import scope_for_change
 from migration_guard.tasks.catalog import invalid_indexes, not_valid_constraints
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.history.record import record_before_migration
@@ -30,17 +32,38 @@ from migration_guard.tasks.validate import ValidationContext, ValidationOptions,
 
 def validate_step(project: Project, options: SafeMigrateOptions) -> dict[str, Any]:
     """The validate checks (without their backup: safe-migrate takes its own), as a dict."""
-    report = run_validation(ValidationContext(project, ValidationOptions(backup=False, strict=options.strict)))
+    report = run_validation(ValidationContext(project, ValidationOptions(
+        backup=False, strict=options.strict, lock_timeout=str(options.apply.lock_timeout),
+        retry_budget_s=options.apply.retry_budget_s)))
     return report.to_dict()
 
 
-def create_backup_step(dsn: str, backup_dir: Path, reason: str, migration_head: str | None = None) -> BackupInfo:
-    """pg_dump the database into ``backup_dir`` (metadata beside it).
+def backup_scope_step(project: Project, options: SafeMigrateOptions) -> BackupScope:
+    """What the pre-migrate backup holds: BACKUP_SCOPE (``options.backup_scope``) applied to the
+    statements of the pending migrations (the whole schema, the data of the tables they touch
+    and of the migration ledger; full when what they write cannot be known), read-only.
+
+    Raises:
+        DatabaseError: the database cannot be reached.
+    """
+    if options.backup_scope == "full":
+        return BackupScope("full", reasons=("BACKUP_SCOPE=full: every table's data",), policy="full")
+    pending = [(s.name, s.migration.sql) for s in read_status(project).pending if s.migration is not None]
+    touched = analyze_sql(pending, project.schema) if pending else None
+    ledger = [(project.ledger.table_schema, project.ledger.table_name)]
+    with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
+        return scope_for_change(conn, options.backup_scope, touched, always=ledger)
+
+
+def create_backup_step(dsn: str, backup_dir: Path, reason: str, migration_head: str | None = None,
+                       scope: BackupScope | None = None) -> BackupInfo:
+    """pg_dump the database into ``backup_dir`` (metadata beside it); a scoped ``scope`` dumps the
+    whole schema and only its tables' data.
 
     Raises:
         BackupError / DatabaseError: the backup could not be made.
     """
-    return create_backup(dsn, Path(backup_dir), reason=reason, migration_head=migration_head)
+    return create_backup(dsn, Path(backup_dir), reason=reason, migration_head=migration_head, scope=scope)
 
 
 def verify_backup_step(path: Path, restore_check: bool = False, dsn: str | None = None) -> VerifyResult:
@@ -121,7 +144,7 @@ class SafeMigrateSteps:
     """The I/O steps of safe-migrate; plain functions for the CLI, Prefect tasks for flow runs."""
 
     validate: Callable[[Project, SafeMigrateOptions], dict[str, Any]]
-    create_backup: Callable[[str, Path, str, str | None], BackupInfo]
+    create_backup: Callable[..., BackupInfo]  # (dsn, backup_dir, reason, migration_head, scope=None)
     verify_backup: Callable[[Path, bool, str | None], VerifyResult]
     plan: Callable[[Project, SafeMigrateOptions], MigrationPlan]
     apply: Callable[[Project, ApplyOptions], ApplyReport]
@@ -129,9 +152,11 @@ class SafeMigrateSteps:
     startup_check: Callable[[str | None, str | None, float, Path | None], HookResult | None]
     verify: Callable[[Project, bool, ApplyOptions], dict[str, Any]]
     restore: Callable[[Project, str], dict[str, Any]]
+    backup_scope: Callable[[Project, SafeMigrateOptions], BackupScope] = backup_scope_step
 
 
 PLAIN_STEPS = SafeMigrateSteps(
     validate=validate_step, create_backup=create_backup_step, verify_backup=verify_backup_step, plan=plan_step,
     apply=apply_step, hooks=hooks_step, startup_check=startup_check_step, verify=verify_step, restore=restore_step,
+    backup_scope=backup_scope_step,
 )

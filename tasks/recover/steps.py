@@ -35,13 +35,29 @@ def detect_step(project: Project, stale_lock_seconds: float = 60.0) -> Detection
 def backup_step(project: Project, migration_head: str | None) -> dict[str, Any]:
     """A verified pg_dump backup taken before any change; returns its metadata.
 
+    Its scope follows BACKUP_SCOPE: scoped, it holds the whole schema plus the data of the tables
+    the failed migration's statements touch (and the ledger's); full when what they write cannot
+    be known, when no failed migration is on disk, or by policy. The metadata's ``scope`` says which.
+
     Raises:
         BackupError / DatabaseError: the backup could not be made or verified.
     """
     from migration_guard.tasks.backup import create_backup, verify_backup
+    from migration_guard.tasks.backup.scope import analyze_sql
+    from migration_guard.tasks.backup.scoped import scope_for_change
+    from migration_guard.tasks.status.pipeline import read_status
 
+    policy = project.settings.backup_scope
+    scope = None
+    if policy != "full":
+        failed = [(s.name, s.migration.sql) for s in read_status(project).problems
+                  if s.migration is not None and s.failed_entries]
+        touched = analyze_sql(failed, project.schema) if failed else None
+        with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
+            scope = scope_for_change(conn, policy, touched,
+                                     always=[(project.ledger.table_schema, project.ledger.table_name)])
     info = create_backup(project.dsn, Path(project.settings.backup_dir), reason="pre-recover",
-                         migration_head=migration_head)
+                         migration_head=migration_head, scope=scope)
     verified = verify_backup(info.path)
     data = info.to_dict()
     data["path"] = str(info.path)
