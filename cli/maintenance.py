@@ -52,13 +52,17 @@ def _maintenance(options, alert_hours: float, log_days: float, keep_last: int, k
     if as_json:
         print_json(result)
         return
+    scratch = result.get("scratch_databases_dropped") or []
     console.print(
         f"maintenance: deleted {len(result['alerts_deleted'])} resolved alert(s), "
         f"{len(result['logs_deleted'])} log file(s), {len(result['backups_deleted'])} backup(s)"
+        + (f", {len(scratch)} leftover scratch database(s)" if scratch else "")
     )
-    for key in ("alerts_deleted", "logs_deleted", "backups_deleted"):
-        for path in result[key]:
-            console.print(f"  deleted {path}")
+    for key in ("alerts_deleted", "logs_deleted", "backups_deleted", "scratch_databases_dropped"):
+        for path in result.get(key) or []:
+            console.print(f"  deleted {path}", highlight=False)
+    for line in result.get("history_pruned") or []:
+        console.print(f"  health history: {line}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
