@@ -19,7 +19,7 @@ def migrate(
     backup: bool = typer.Option(True, "--backup/--skip-backup", help="Take and verify a pg_dump before applying."),
     strict: bool = typer.Option(False, "--strict", help="Validation WARN counts as FAIL."),
     on_failure: str = typer.Option("report", "--on-failure", help="report | restore: when a hook, the start-up check or verification fails AFTER the migrations committed, only report the rollback choices (default) or restore the pre-migrate backup."),
-    lock_timeout: Optional[str] = typer.Option(None, "--lock-timeout", help="lock_timeout per attempt, e.g. 2s (default $LOCK_TIMEOUT, 5s).", show_default=False),
+    lock_timeout: Optional[str] = typer.Option(None, "--lock-timeout", help="lock_timeout per attempt, e.g. 1s (default $LOCK_TIMEOUT, 500ms): the longest any query queues behind the migration.", show_default=False),
     statement_timeout: Optional[str] = typer.Option(None, "--statement-timeout", help="statement_timeout, e.g. 10min; 0 = none; inherit = the role's own (default $STATEMENT_TIMEOUT, else inherit).", show_default=False),
     retry_budget: Optional[float] = typer.Option(None, "--retry-budget", min=0, help="Seconds to keep retrying a statement that hits lock_timeout (default $MIGRATE_RETRY_BUDGET, 60).", show_default=False),
     lock_wait: Optional[float] = typer.Option(None, "--lock-wait", min=0, help="Seconds to wait for the migration advisory lock (default $MIGRATE_LOCK_WAIT, 60).", show_default=False),

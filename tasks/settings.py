@@ -55,7 +55,10 @@ class Settings(BaseSettings):
         default="public", alias="DB_SCHEMA", description="Schema the migrations target (DB_SCHEMA)."
     )
     connect_timeout: int = Field(default=5, ge=1, le=300, description="Seconds (CONNECT_TIMEOUT).")
-    lock_timeout: str = Field(default="5s", description="lock_timeout for migration DDL (LOCK_TIMEOUT).")
+    lock_timeout: str = Field(
+        default="500ms",
+        description="lock_timeout per attempt of a migration statement (LOCK_TIMEOUT): the longest any query queues behind the migration's lock; a timed-out attempt is retried within MIGRATE_RETRY_BUDGET.",
+    )
     statement_timeout: str = Field(
         default="inherit",
         description="statement_timeout for migration statements: a duration, 0 = none, or inherit = keep "

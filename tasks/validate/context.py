@@ -14,7 +14,8 @@ class ValidationOptions:
     """Thresholds and switches.
 
     Attributes:
-        idle_in_transaction_seconds: a session idle in an open transaction this long FAILs.
+        idle_in_transaction_seconds: a session idle in an open transaction this long is reported
+            (WARN: apply waits it out within its retry budget; it blocks only what its locks conflict with).
         long_transaction_seconds: a transaction open this long WARNs (it delays DDL and concurrent builds).
         lock_min_age_seconds: conflicting table locks held by transactions younger than this are
             ignored (a 5 ms query is not a blocker).
@@ -24,6 +25,10 @@ class ValidationOptions:
         backup_reason: the reason stored with the backup.
         backup_lock_wait_timeout: pg_dump --lock-wait-timeout (a table locked exclusively fails
             the backup after this long instead of hanging it).
+        lock_timeout: the lock_timeout each apply attempt runs under (None: the project's LOCK_TIMEOUT);
+            a blocker is something apply can wait out only when this bounds the wait.
+        retry_budget_s: seconds apply keeps retrying a statement that hits lock_timeout (None: the
+            project's MIGRATE_RETRY_BUDGET).
     """
 
     idle_in_transaction_seconds: float = 5.0
@@ -34,6 +39,8 @@ class ValidationOptions:
     strict: bool = False
     backup_reason: str = "pre-migrate"
     backup_lock_wait_timeout: str = "60s"
+    lock_timeout: str | None = None
+    retry_budget_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,17 @@ class ValidationContext:
     @property
     def backup_dir(self) -> Path:
         return Path(self.project.settings.backup_dir)
+
+    @property
+    def apply_lock_timeout(self) -> str:
+        """The lock_timeout of each apply attempt (the option, else LOCK_TIMEOUT)."""
+        return str(self.options.lock_timeout if self.options.lock_timeout is not None else self.project.settings.lock_timeout)
+
+    @property
+    def apply_retry_budget_s(self) -> float:
+        """Seconds apply retries a statement that hits lock_timeout (the option, else MIGRATE_RETRY_BUDGET)."""
+        budget = self.options.retry_budget_s
+        return float(budget if budget is not None else self.project.settings.migrate_retry_budget)
 
     @property
     def connect_timeout(self) -> int:
