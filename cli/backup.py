@@ -164,19 +164,23 @@ def _list(options, backup_dir, as_json) -> None:
     backups = list_backups(folder)
     _print_partials(folder)
     if as_json:
-        print_json([b.to_dict() for b in backups])
+        print_json([{**b.to_dict(), "covers": b.covers()} for b in backups])
         return
     if not backups:
         console.print(f"no backups in {folder}\n  next: migration-guard backup create")
         return
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("created (UTC)", "database", "reason", "format", "size", "verified", "migration head", "file"):
+    for column in ("created (UTC)", "database", "reason", "covers", "format", "size", "verified", "migration head", "file"):
         table.add_column(column, overflow="fold")
     for b in backups:
         verified = f"[green]{b.verify_level or 'yes'}[/]" if b.verified else "[yellow]no[/]"
-        table.add_row(f"{b.created_at:%Y-%m-%d %H:%M:%S}", b.database, b.reason, b.format, format_bytes(b.size_bytes),
-                      verified, b.migration_head or "-", b.path.name)
+        covers = b.covers() + (" + restore point" if b.restore_point else "")
+        table.add_row(f"{b.created_at:%Y-%m-%d %H:%M:%S}", b.database, b.reason, covers, b.format,
+                      format_bytes(b.size_bytes), verified, b.migration_head or "-", b.path.name)
     console.print(table)
+    if any(b.scoped for b in backups):
+        console.print("a scoped backup holds the whole schema but only the data of the tables it names "
+                      "(`backup list --json` shows its scope and reasons); restoring it replaces only those tables")
 
 
 def _print_partials(folder: Path) -> None:

@@ -11,10 +11,20 @@ from migration_guard.tasks.backup.metadata import BackupInfo, list_backups
 
 
 def select_expired(backups: Sequence[BackupInfo], keep_last: int, keep_days: float, now: datetime) -> list[BackupInfo]:
-    """Backups to delete: neither among the ``keep_last`` newest nor younger than ``keep_days``."""
+    """Backups to delete: neither among the ``keep_last`` newest nor younger than ``keep_days``.
+
+    A scoped backup holds the data of a few tables only, so the newest FULL backup of each
+    database is kept too, however old (otherwise scoped pre-migrate backups would age out the
+    only copy of every other table)."""
     newest_first = sorted(backups, key=lambda b: b.created_at, reverse=True)
     cutoff = now - timedelta(days=keep_days)
-    return [b for index, b in enumerate(newest_first) if index >= max(keep_last, 0) and b.created_at < cutoff]
+    newest_full: dict[tuple[str, str], BackupInfo] = {}
+    for b in newest_first:
+        if not b.scoped:
+            newest_full.setdefault((b.target, b.database), b)
+    keep = {id(b) for b in newest_full.values()}
+    return [b for index, b in enumerate(newest_first)
+            if index >= max(keep_last, 0) and b.created_at < cutoff and id(b) not in keep]
 
 
 #: a ``.<name>.partial`` dump this old was left by a killed process, not a running one
