@@ -37,18 +37,21 @@ def create(
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Verify the new backup (table of contents, checksum, every data block read back)."),
     restore_check: bool = typer.Option(False, "--restore-check", help="Also restore it into a scratch database and compare per-table row counts."),
     as_json: bool = typer.Option(False, "--json", help="Print the backup's metadata as JSON."),
+    tables: Optional[list[str]] = typer.Option(None, "--table", "-t", help="Scoped backup: the whole schema plus the data of this table only (repeatable; table or schema.table). Default: every table's data."),
 ) -> None:
     """Dump the database (DATABASE_URL) with pg_dump, write metadata beside it, verify it.
+
+    With --table (repeatable) the backup is scoped: every table's definition, the data of the named tables and every sequence's value (one pg_dump, one snapshot). safe-migrate and recover choose their scope themselves (BACKUP_SCOPE=auto|scoped|full).
 
     The dump is written under a temporary name and renamed when complete (mode 0600); free disk is checked against an estimate first; on any failure nothing is left behind. The password reaches pg_dump only through PGPASSWORD.
 
     Exit codes: 0 backup written (and verified); 1 failed (tools, disk, database, verification); 2 bad usage or configuration; 130 / 143 interrupted by SIGINT / SIGTERM (pg_dump stopped, nothing left behind).
     """
-    _create(ctx.obj, reason, fmt, jobs, compression, backup_dir, verify, restore_check, as_json)
+    _create(ctx.obj, reason, fmt, jobs, compression, backup_dir, verify, restore_check, as_json, tables or [])
 
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
-def _create(options, reason, fmt, jobs, compression, backup_dir, verify, restore_check, as_json) -> None:
+def _create(options, reason, fmt, jobs, compression, backup_dir, verify, restore_check, as_json, tables) -> None:
     from migration_guard.tasks.backup import create_backup, verify_backup
     from migration_guard.tasks.backup.sizing import FORMATS, format_bytes
     from migration_guard.tasks.errors import ConfigError
@@ -59,9 +62,10 @@ def _create(options, reason, fmt, jobs, compression, backup_dir, verify, restore
     dsn = settings.require_database_url()
     folder = _backup_dir(options, backup_dir)
     head = _migration_head(options)
+    scope = _named_scope(dsn, tables, settings.db_schema) if tables else None
     with _progress_display(enabled=not as_json) as progress:
         info = create_backup(dsn, folder, reason=reason, migration_head=head, fmt=fmt, jobs=jobs,
-                             compression=compression, progress=progress)
+                             compression=compression, progress=progress, scope=scope)
     verified = None
     if verify or restore_check:
         with _spinner(f"verifying {info.path.name}", enabled=not as_json):
@@ -74,13 +78,38 @@ def _create(options, reason, fmt, jobs, compression, backup_dir, verify, restore
         return
     rate = f", {info.mib_per_s:.0f} MiB/s of table data" if info.duration_s else ""
     console.print(f"backup [bold]{info.path}[/] ({info.format}, {format_bytes(info.size_bytes)}, "
-                  f"{info.duration_s:.1f} s{rate})")
+                  f"{info.duration_s:.1f} s{rate}; covers: {info.covers()})", highlight=False)
+    if info.restore_point:
+        console.print(f"WAL restore point {info.restore_point['name']!r} at LSN {info.restore_point['lsn']} "
+                      "(a point-in-time recovery target for your WAL archive)", markup=False, highlight=False)
+    for warning in info.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
     if verified:
         rows = f", {sum(verified.table_rows.values())} rows in {len(verified.table_rows)} tables match the source" if verified.restore_checked else ""
         console.print(f"[green]verified[/] ({verified.level}: {verified.toc_entries} entries, "
                       f"{verified.data_entries} with data{rows})")
     else:
         console.print("[yellow]not verified[/] (--no-verify); run: migration-guard backup verify " + str(info.path))
+
+
+def _named_scope(dsn: str, names: list[str], default_schema: str):
+    """A scoped BackupScope of the tables named with --table (each must exist)."""
+    from migration_guard.tasks.backup.scope import BackupScope, TouchedTables, parse_table_name
+    from migration_guard.tasks.backup.scoped import scope_for_change
+    from migration_guard.tasks.db import connection
+    from migration_guard.tasks.errors import ConfigError
+
+    try:
+        wanted = [parse_table_name(n, default_schema) for n in names]
+    except ValueError as exc:
+        raise ConfigError(f"--table: {exc}", "name a table as table or schema.table") from None
+    with connection(dsn) as conn:
+        scope: BackupScope = scope_for_change(conn, "scoped", TouchedTables(tables=wanted))
+    missing = [f"{s}.{t}" for s, t in wanted if (s, t) not in scope.tables]
+    if missing:
+        raise ConfigError(f"--table: no such table {', '.join(missing)}",
+                          "check the name: table or schema.table, mixed-case names in double quotes ('\"MyTable\"')")
+    return BackupScope("scoped", scope.tables, ("--table: the tables named on the command line",), "scoped")
 
 
 def _migration_head(options) -> str | None:

@@ -224,3 +224,33 @@ def test_safe_migrate_with_scoped_backups_restores_on_failure(tmp_path: Path, db
     listing = json.loads(run_cli(["backup", "list", "--json"], env=env).stdout)
     assert [b["covers"] for b in listing] == ["schema + 2 table(s): public._prisma_migrations, public.orders",
                                               "schema only"]  # the init run created every table: no data to keep
+
+
+def test_recover_takes_a_scoped_backup_of_the_failed_migrations_tables(tmp_path: Path, db_url: str) -> None:
+    from migration_guard.tasks.project import Project
+    from migration_guard.tasks.recover.steps import backup_step
+    from migration_guard.tasks.settings import load_settings
+    from tests.helpers import make_sql_project
+
+    folder = make_sql_project(tmp_path, {
+        "0001_base": "CREATE TABLE items (id int PRIMARY KEY, sku text);\nCREATE TABLE logs (id int, line text);\n",
+        "0002_sku": "ALTER TABLE items ADD COLUMN price int;\nCREATE UNIQUE INDEX items_sku_key ON items (sku);\n"})
+    project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=folder, backup_dir=tmp_path / "b",
+                                                  alerts_dir=tmp_path / "a", backup_scope="scoped"))
+    base, change = project.ledger.read_migrations()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        project.ledger.ensure_table(conn)
+        conn.execute(base.sql)
+        project.ledger.record_finished(conn, project.ledger.record_started(conn, base))
+        conn.execute("INSERT INTO items VALUES (1, 'a'), (2, 'a'); INSERT INTO logs SELECT g, 'x' FROM generate_series(1, 99) g")
+        entry = project.ledger.record_started(conn, change)
+        conn.execute("ALTER TABLE items ADD COLUMN price int")
+        project.ledger.record_failed(conn, entry, "statement 2 failed: could not create unique index (SQLSTATE 23505)")
+
+    backup = backup_step(project, "0001_base")
+
+    assert backup["verified"] and backup["scope"]["mode"] == "scoped"
+    assert {tuple(t) for t in backup["scope"]["tables"]} == {
+        ("public", "items"), (project.ledger.table_schema, project.ledger.table_name)}  # logs is not touched
+    full = backup_step(Project.from_settings(project.settings.model_copy(update={"backup_scope": "full"})), "0001_base")
+    assert full["scope"]["mode"] == "full" and full["size_bytes"] > backup["size_bytes"]

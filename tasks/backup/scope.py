@@ -243,3 +243,39 @@ def choose_scope(policy: str, touched: TouchedTables | None, database_bytes: int
                                        f"{format_bytes(threshold_bytes)}" if policy == "auto" else "")
            + f"; the whole schema plus the data of the {len(tables)} table(s) the change touches")
     return BackupScope("scoped", tuple(tables), (why, *touched.reasons), policy)
+
+
+def parse_table_name(text: str, default_schema: str = "public") -> tuple[str, str]:
+    """(schema, table) from ``table``, ``schema.table`` or their double-quoted forms as people paste
+    them (unquoted parts fold to lower case, like PostgreSQL).
+
+    Raises:
+        ValueError: empty, or more than two parts, or an unterminated quote.
+    """
+    parts: list[str] = []
+    i, text = 0, text.strip()
+    while i < len(text):
+        if text[i] == '"':
+            end, part = i + 1, ""
+            while True:
+                close = text.find('"', end)
+                if close < 0:
+                    raise ValueError(f"unterminated quote in table name {text!r}")
+                part += text[end:close]
+                if text[close + 1:close + 2] == '"':
+                    part, end = part + '"', close + 2
+                    continue
+                i = close + 1
+                break
+        else:
+            dot = text.find(".", i)
+            end = len(text) if dot < 0 else dot
+            part, i = text[i:end].strip().lower(), end
+        parts.append(part)
+        if i < len(text):
+            if text[i] != ".":
+                raise ValueError(f"unexpected {text[i]!r} in table name {text!r}")
+            i += 1
+    if not parts or not all(parts) or len(parts) > 2:
+        raise ValueError(f"not a table name: {text!r} (use table or schema.table)")
+    return (default_schema, parts[0]) if len(parts) == 1 else (parts[0], parts[1])

@@ -43,12 +43,12 @@ def backup_step(project: Project, migration_head: str | None) -> dict[str, Any]:
         BackupError / DatabaseError: the backup could not be made or verified.
     """
     from migration_guard.tasks.backup import create_backup, verify_backup
-    from migration_guard.tasks.backup.scope import analyze_sql
+    from migration_guard.tasks.backup.scope import BackupScope, analyze_sql
     from migration_guard.tasks.backup.scoped import scope_for_change
     from migration_guard.tasks.status.pipeline import read_status
 
     policy = project.settings.backup_scope
-    scope = None
+    scope = BackupScope("full", reasons=("BACKUP_SCOPE=full: every table's data",), policy="full")
     if policy != "full":
         failed = [(s.name, s.migration.sql) for s in read_status(project).problems
                   if s.migration is not None and s.failed_entries]
