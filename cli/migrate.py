@@ -28,6 +28,7 @@ def migrate(
     startup_command: Optional[str] = typer.Option(None, "--startup-check-command", help="Command that must exit 0 (default $STARTUP_CHECK_COMMAND).", show_default=False),
     startup_url: Optional[str] = typer.Option(None, "--startup-check-url", help="URL that must answer 2xx (default $STARTUP_CHECK_URL).", show_default=False),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir", help="Backup folder (default $BACKUP_DIR, else ./backups).", show_default=False),
+    allow: Optional[list[str]] = typer.Option(None, "--allow", help="Acknowledge a lint rule's blocking findings for this run, e.g. --allow ban-drop-column (repeatable or comma-separated; the report lists each acknowledged change). A -- migration-guard:ignore comment above the statement does the same for good.", show_default=False),
     as_flow: bool = typer.Option(False, "--flow", help="Run as the Prefect flow `safe-migrate` (artifact safe-migrate-<db>; uses PREFECT_API_URL or a temporary server)."),
 ) -> None:
     """Apply pending migrations safely (the safe-migrate flow).
@@ -48,12 +49,14 @@ def migrate(
         print_error(f"--on-failure must be report or restore, got {on_failure!r}")
         raise typer.Exit(2)
     _migrate(ctx.obj, dry_run, as_json, validate, backup, strict, on_failure, lock_timeout, statement_timeout,
-             retry_budget, lock_wait, validate_constraints, hooks, startup_command, startup_url, backup_dir, as_flow)
+             retry_budget, lock_wait, validate_constraints, hooks, startup_command, startup_url, backup_dir, as_flow,
+             allow)
 
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
 def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lock_timeout, statement_timeout,
-             retry_budget, lock_wait, validate_constraints, hooks, startup_command, startup_url, backup_dir, as_flow) -> None:
+             retry_budget, lock_wait, validate_constraints, hooks, startup_command, startup_url, backup_dir, as_flow,
+             allow=None) -> None:
     from migration_guard.tasks.migrate.hooks import parse_commands
     from migration_guard.tasks.migrate.options import options_from_settings
     from migration_guard.tasks.project import Project
@@ -65,9 +68,14 @@ def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lo
         settings, lock_timeout=lock_timeout, statement_timeout=statement_timeout, retry_budget_s=retry_budget,
         lock_wait_s=lock_wait, hooks=hook_commands, startup_check_command=startup_command,
         startup_check_url=startup_url, validate=validate, backup=backup, strict=strict, on_failure=on_failure,
-        validate_constraints=validate_constraints,
+        validate_constraints=validate_constraints, allow=allow,
     )
     if as_flow:
+        if run_options.allow:
+            from migration_guard.tasks.errors import ConfigError
+
+            raise ConfigError("--allow is not passed to the flow run yet",
+                              "acknowledge with the -- migration-guard:ignore comment the report shows, or run without --flow")
         _run_flow(project, run_options, dry_run, as_json, backup_dir)
         return
     from migration_guard.tasks.migrate.steps import PLAIN_STEPS

@@ -39,6 +39,8 @@ class SafeMigrateOptions:
         startup_check_timeout_s: seconds the start-up check may take (STARTUP_CHECK_TIMEOUT).
         validate_constraints: VALIDATE constraints added NOT VALID, during verification.
         cwd: working directory of the hooks and the start-up command (None: the current one).
+        allow: lint rules whose blocking findings are acknowledged for this run (``--allow RULE``):
+            they do not stop it and the report lists each one.
     """
 
     apply: ApplyOptions = field(default_factory=ApplyOptions)
@@ -55,6 +57,7 @@ class SafeMigrateOptions:
     startup_check_timeout_s: float = 60.0
     validate_constraints: bool = False
     cwd: Path | None = None
+    allow: tuple[str, ...] = ()
 
     @property
     def startup_check(self) -> str | None:
@@ -83,6 +86,8 @@ def options_from_settings(settings: Settings, **overrides: Any) -> SafeMigrateOp
         lock_wait_s=float(given.pop("lock_wait_s", settings.migrate_lock_wait)),
         connect_timeout=settings.connect_timeout,
     )
+    if "allow" in given:
+        given["allow"] = allowed_rules(given["allow"])
     hooks = given.pop("hooks", None)
     if hooks is None:
         hooks = parse_commands(settings.post_migrate_hooks)
@@ -112,3 +117,22 @@ def _backup_scope(value: str) -> str:
         raise ConfigError(f"BACKUP_SCOPE / --backup-scope: expected one of {', '.join(SCOPES)}, got {value!r}",
                           "use auto (scoped at 1 GiB and above), scoped or full")
     return value
+
+
+def allowed_rules(values: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``--allow`` values (repeatable, comma-separated) as known lint rule codes.
+
+    Raises:
+        ConfigError: a name that is no lint rule (the message lists the policy rules).
+    """
+    from migration_guard.tasks.errors import ConfigError
+    from migration_guard.tasks.lint.registry import all_rules, get_rule
+
+    items = [values] if isinstance(values, str) else list(values)
+    codes = tuple(dict.fromkeys(c.strip() for item in items for c in item.split(",") if c.strip()))
+    unknown = [c for c in codes if get_rule(c) is None]
+    if unknown:
+        policy = ", ".join(sorted(r.code for r in all_rules() if r.policy))
+        raise ConfigError(f"--allow: no lint rule named {', '.join(unknown)}",
+                          f"name a rule as lint prints it, e.g. --allow ban-drop-column (policy rules: {policy})")
+    return codes

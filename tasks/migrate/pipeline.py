@@ -14,15 +14,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+from migration_guard.tasks.backup import BackupError
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.migrate.apply import MigrationApplyError
 from migration_guard.tasks.migrate.lock import MigrationLockError
 from migration_guard.tasks.migrate.options import SafeMigrateOptions
-from migration_guard.tasks.migrate.policy import blocking_checks
+from migration_guard.tasks.migrate.policy import (
+    LINT_CHECK,
+    acknowledged_findings,
+    blocking_checks,
+    needed_acknowledgements,
+)
 from migration_guard.tasks.migrate.recovery import add_recovery_advice
 from migration_guard.tasks.migrate.report import SafeMigrateReport
 from migration_guard.tasks.migrate.steps import PLAIN_STEPS, SafeMigrateSteps
 from migration_guard.tasks.project import Project
+from migration_guard.tasks.validate.checks import backup as backup_check
+from migration_guard.tasks.validate.model import CheckStatus
 from migration_guard.tasks.status.pipeline import last_applied_migration
 from migration_guard.tasks.secrets import passwords_in, redact
 
@@ -68,15 +76,23 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
                 report.validation = steps.validate(project, options)
             except MigrationGuardError as exc:
                 return fail("validate", exc)
-        blocking, ignored = blocking_checks(report.validation, project)
+        allow = frozenset(options.allow)
+        blocking, ignored = blocking_checks(report.validation, project, allow)
         report.ignored_checks = ignored
+        report.acknowledged = acknowledged_findings(report.validation, allow)
         for line in ignored:
             log.warning("validation: %s", line)
+        for finding in report.acknowledged:
+            log.warning("acknowledged %s at %s (%s)", finding["rule"], finding["location"], finding["by"])
         if blocking:
-            fixes = "; ".join(c.get("fix", "") for c in blocking if c.get("fix"))
+            if any(c["name"] == LINT_CHECK for c in blocking):
+                report.acknowledgements = needed_acknowledgements(report.validation, allow)
+            fixes = "; ".join(_fix_of(c, report) for c in blocking if c.get("fix"))
             return fail("validate", "validation failed: " + "; ".join(f"{c['name']}: {c['reason']}" for c in blocking),
                         fixes or "see the validation report")
-    # 2. backup
+    # 2. backup (the validation table's backup row says what this stage did, not "switched off")
+    if not options.backup:
+        _backup_row(report, backup_check.skipped_result("not taken (migrate --skip-backup)"))
     if options.backup:
         with _timed(report, "backup"):
             try:
@@ -84,8 +100,11 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
                                            last_applied_migration(project), steps.backup_scope(project, options))
                 verified = steps.verify_backup(info.path, options.restore_check, project.dsn)
             except MigrationGuardError as exc:
+                _backup_row(report, backup_check.failed_result(exc) if isinstance(exc, BackupError) else
+                            backup_check.CHECK.result(CheckStatus.FAIL, redact(exc.message, secrets)))
                 return fail("backup", exc)
             report.backup = {**info.to_dict(), "verified": verified.ok, "verify_level": verified.level}
+            _backup_row(report, backup_check.backup_result(info, verified), report.backup)
         log.info("backup %s verified", report.backup_path)
     # 3-4. lock + apply
     with _timed(report, "apply"):
@@ -142,6 +161,32 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
     report.ok = True
     log.info("safe-migrate: %s", report.summary)
     return report
+
+
+def _backup_row(report: SafeMigrateReport, result: Any, backup: dict[str, Any] | None = None) -> None:
+    """Put the backup stage's outcome in the validation report's ``backup`` row (the suite ran
+    without its own backup: safe-migrate takes it after validation), so the two never disagree."""
+    validation = report.validation
+    if not validation or not validation.get("checks"):
+        return
+    row = result.to_dict()
+    checks = [row if c.get("name") == row["name"] else c for c in validation["checks"]]
+    if all(c.get("name") != row["name"] for c in validation["checks"]):
+        checks.append(row)
+    counts = {status: sum(1 for c in checks if c.get("status") == status) for status in validation.get("counts", {})}
+    report.validation = {**validation, "checks": checks, **({"counts": counts} if counts else {}),
+                         **({"backup": backup} if backup is not None else {})}
+
+
+def _fix_of(check: dict[str, Any], report: SafeMigrateReport) -> str:
+    """A blocking check's fix; for lint with destructive changes to acknowledge, how to acknowledge
+    them and the command to re-run (the comments themselves are in ``report.acknowledgements``)."""
+    if check["name"] != LINT_CHECK or not report.acknowledgements:
+        return check["fix"]
+    rules = ",".join(sorted({a["rule"] for a in report.acknowledgements}))
+    return (f"{len(report.acknowledgements)} destructive change(s) need an acknowledgement: put the comment shown for "
+            f"each directly above its statement, then re-run: migration-guard migrate  "
+            f"(or acknowledge them for this run only: migration-guard migrate --allow {rules})")
 
 
 def _after_commit_failure(report: SafeMigrateReport, project: Project, options: SafeMigrateOptions,

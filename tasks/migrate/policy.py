@@ -34,13 +34,16 @@ HANDLED_LINT_RULES: dict[str, str] = {
 }
 
 
-def blocking_checks(validation: dict[str, Any] | None, project: Project) -> tuple[list[dict[str, Any]], list[str]]:
+def blocking_checks(validation: dict[str, Any] | None, project: Project,
+                    allow: frozenset[str] | set[str] = frozenset()) -> tuple[list[dict[str, Any]], list[str]]:
     """Validation failures that stop safe-migrate, and the ones it handles itself (with why).
 
     Args:
         validation: ``ValidationReport.to_dict()`` (None or empty: nothing blocks).
         project: read (migration files and ledger) only when the ledger or invalid-indexes check
             failed, to tell resumable work from real problems.
+        allow: lint rules acknowledged for this run (``migrate --allow RULE``): their errors do not
+            block (they are listed by :func:`acknowledged_findings`).
 
     Returns:
         (the failing checks that block, one line per handled check saying why it does not).
@@ -61,9 +64,11 @@ def blocking_checks(validation: dict[str, Any] | None, project: Project) -> tupl
         name = check["name"]
         if name in HANDLED_CHECKS:
             ignored.append(f"{name}: {check.get('reason', '')} ({HANDLED_CHECKS[name]})")
-        elif name == LINT_CHECK and _only_handled_lint_errors(check):
+        elif name == LINT_CHECK and _only_handled_lint_errors(check, allow):
             rules = sorted({f["rule"] for f in check["data"]["findings"] if f.get("severity") == "error"})
-            ignored.append(f"{LINT_CHECK}: " + "; ".join(f"{r} ({HANDLED_LINT_RULES[r]})" for r in rules))
+            ignored.append(f"{LINT_CHECK}: " + "; ".join(
+                f"{r} ({HANDLED_LINT_RULES[r] if r in HANDLED_LINT_RULES else 'acknowledged with --allow ' + r})"
+                for r in rules))
         elif name == LEDGER_CHECK and resumable and all(d.split(":")[0] in resumable for d in check.get("details", [])):
             ignored.append(f"{LEDGER_CHECK}: {', '.join(sorted(resumable))} stopped midway under migration-guard "
                            "and will be resumed")
@@ -95,9 +100,40 @@ def resumable_work(project: Project) -> tuple[set[str], set[str]]:
     return names, indexes
 
 
-def _only_handled_lint_errors(check: dict[str, Any]) -> bool:
+def _only_handled_lint_errors(check: dict[str, Any], allow: frozenset[str] | set[str] = frozenset()) -> bool:
     findings = check.get("data", {}).get("findings")
     if not findings:
         return False
     errors = [f for f in findings if f.get("severity") == "error"]
-    return bool(errors) and all(f.get("rule") in HANDLED_LINT_RULES for f in errors)
+    return bool(errors) and all(f.get("rule") in HANDLED_LINT_RULES or f.get("rule") in allow for f in errors)
+
+
+def _lint_data(validation: dict[str, Any] | None) -> dict[str, Any]:
+    check = next((c for c in (validation or {}).get("checks", []) if c.get("name") == LINT_CHECK), None)
+    return (check or {}).get("data") or {}
+
+
+def needed_acknowledgements(validation: dict[str, Any] | None,
+                            allow: frozenset[str] | set[str] = frozenset()) -> list[dict[str, Any]]:
+    """The blocking policy findings (a destructive change: DROP COLUMN, DROP TABLE ...) still to be
+    acknowledged: rule, ``path:line:column``, the message and the exact comment to put directly
+    above the statement (or ``migrate --allow RULE``)."""
+    return [{"rule": f["rule"], "location": f"{f['path']}:{f['line']}:{f['column']}", "path": f["path"],
+             "line": f["line"], "message": f.get("message", ""), "acknowledgement": f["acknowledgement"]}
+            for f in _lint_data(validation).get("findings", [])
+            if f.get("severity") == "error" and f.get("acknowledgement") and f.get("rule") not in allow]
+
+
+def acknowledged_findings(validation: dict[str, Any] | None,
+                          allow: frozenset[str] | set[str] = frozenset()) -> list[dict[str, Any]]:
+    """Destructive changes acknowledged for this run — by a ``-- migration-guard:ignore`` comment in
+    the migration, or by ``--allow RULE`` — one dict each (rule, location, message, how), so the
+    report and the artifact show a reviewer every one of them."""
+    data = _lint_data(validation)
+    found = [{"rule": f["rule"], "location": f.get("location") or f"{f['path']}:{f['line']}:{f['column']}",
+              "message": f.get("message", ""), "by": f.get("acknowledged_by", "comment")}
+             for f in data.get("acknowledged", [])]
+    found += [{"rule": f["rule"], "location": f"{f['path']}:{f['line']}:{f['column']}", "message": f.get("message", ""),
+               "by": f"--allow {f['rule']}"}
+              for f in data.get("findings", []) if f.get("severity") == "error" and f.get("rule") in allow]
+    return found

@@ -28,6 +28,10 @@ class SafeMigrateReport:
     committed: bool = False  # migrations were applied before the failure
     validation: dict[str, Any] | None = None
     ignored_checks: list[str] = field(default_factory=list)
+    #: blocking destructive changes still to acknowledge: rule, location, message, acknowledgement (the comment)
+    acknowledgements: list[dict[str, Any]] = field(default_factory=list)
+    #: destructive changes acknowledged for this run (by comment or --allow): rule, location, message, by
+    acknowledged: list[dict[str, Any]] = field(default_factory=list)
     backup: dict[str, Any] | None = None
     apply: dict[str, Any] | None = None
     hooks: list[dict[str, Any]] = field(default_factory=list)
@@ -72,7 +76,8 @@ class SafeMigrateReport:
             "backup": self.backup, "apply": self.apply, "hooks": self.hooks, "startup_check": self.startup_check,
             "verify": self.verify, "restored": self.restored, "recovery": self.recovery,
             "rollback_choices": self.rollback_choices, "timings": self.timings,
-            "lost_connection": self.lost_connection,
+            "lost_connection": self.lost_connection, "acknowledgements": self.acknowledgements,
+            "acknowledged": self.acknowledged,
         }
 
 
@@ -86,6 +91,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     and on failure the recovery commands and rollback choices."""
     verdict = "✅ completed" if report["ok"] else f"❌ failed at **{report['failed_stage']}**"
     lines = [f"# safe-migrate {report['target']}: {verdict}", "", report["summary"], ""]
+    lines += acknowledgement_lines(report.get("acknowledgements") or [])
     if not report["ok"]:
         lines += ["## What to do now", ""]
         lines += [f"- {_code_after_colon(step)}" for step in report.get("recovery", [])]
@@ -105,6 +111,13 @@ def report_markdown(report: dict[str, Any]) -> str:
         lines += ["## Validation", "", "| check | status | reason |", "| --- | --- | --- |"]
         lines += [f"| {c['name']} | {c['status']} | {_cell(c.get('reason', ''))} |" for c in validation["checks"]]
         lines += [f"- handled by migrate: {line}" for line in report.get("ignored_checks", [])]
+        lines.append("")
+    acknowledged = report.get("acknowledged") or []
+    if acknowledged:
+        lines += ["## Acknowledged destructive changes", "",
+                  "Applied on purpose in this run (review them):", ""]
+        lines += [f"- {a['location']} {a['rule']}: {_cell(a.get('message', ''), 160)} — acknowledged by {a['by']}"
+                  for a in acknowledged]
         lines.append("")
     backup = report.get("backup")
     if backup:
@@ -143,6 +156,24 @@ def report_markdown(report: dict[str, Any]) -> str:
         if verify.get("validated_constraints"):
             lines.append(f"- validated: {', '.join(verify['validated_constraints'])}")
     return "\n".join(lines) + "\n"
+
+
+def acknowledgement_lines(needed: list[dict[str, Any]]) -> list[str]:
+    """The section that stops a run on destructive changes: for each, where it is and the exact
+    comment to put directly above its statement (printed bare, so it pastes as is), then the
+    command to re-run, and the ``--allow`` alternative."""
+    if not needed:
+        return []
+    rules = ",".join(sorted({a["rule"] for a in needed}))
+    lines = ["## Acknowledge the destructive changes", "",
+             f"{len(needed)} change(s) lose data and are blocked until acknowledged. If intended, put the line shown "
+             "directly above each statement:", ""]
+    for a in needed:
+        lines += [f"- {a['location']} {a['rule']}: {_cell(a.get('message', ''), 160)}", "",
+                  f"      {a['acknowledgement']}", ""]
+    lines += ["then re-run: `migration-guard migrate`", "",
+              f"or acknowledge them for this run only: `migration-guard migrate --allow {rules}`", ""]
+    return lines
 
 
 def _cell(text: str, limit: int = 200) -> str:
