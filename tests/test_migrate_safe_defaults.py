@@ -205,3 +205,24 @@ def test_skip_backup_says_so_in_the_validation_table(items: str, tmp_path: Path)
     [row] = [c for c in report["validation"]["checks"] if c["name"] == "backup"]
     assert report["ok"] and report["backup"] is None
     assert row["status"] == "SKIP" and row["reason"] == "not taken (migrate --skip-backup)"
+
+
+def test_when_the_budget_runs_out_the_report_names_the_blocker_and_the_printed_sql_ends_it(
+        items: str, db: psycopg.Connection, tmp_path: Path) -> None:
+    folder = make_sql_project(tmp_path, ADD_NOTE)
+    env = env_for(items, tmp_path, folder)
+    blocker = psycopg.connect(items, application_name="stuck-report")
+    blocker.execute("SELECT count(*) FROM items")
+    pid = blocker.info.backend_pid
+    failed = run_cli(["migrate", "--retry-budget", "1", "--skip-backup"], env=env)
+    report = json.loads(run_cli(["migrate", "--retry-budget", "1", "--skip-backup", "--json"], env=env).stdout)
+    assert failed.exit_code == 1 and "note" not in columns(db)
+    first = report["recovery"][0]
+    assert f"pid {pid}" in first and "stuck-report" in first and "nothing of this migration was applied" in first
+    command = first.rsplit(": ", 1)[1]
+    assert command == f"SELECT pg_terminate_backend({pid});"
+    assert f"`{command}`" in failed.stdout  # copyable in the printed report
+    db.execute(command)  # as printed
+    blocker.close()
+    assert run_cli(["migrate", "--skip-backup"], env=env).exit_code == 0
+    assert "note" in columns(db)

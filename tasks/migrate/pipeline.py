@@ -10,6 +10,7 @@ Nothing here raises for an operational failure: the report carries it (``report.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from migration_guard.tasks.backup import BackupError
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.migrate.apply import MigrationApplyError
+from migration_guard.tasks.migrate.execute import LockRetryExhausted
 from migration_guard.tasks.migrate.lock import MigrationLockError
 from migration_guard.tasks.migrate.options import SafeMigrateOptions
 from migration_guard.tasks.migrate.policy import (
@@ -114,7 +116,9 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
             partial = getattr(exc, "report", None)
             report.apply = partial.to_dict() if partial is not None else {"applied": [], "migrations": [exc.outcome.to_dict()]}
             report.committed = bool(report.applied)
-            return fail("apply", exc)
+            fail("apply", exc)
+            _name_the_blockers(report, exc)
+            return report
         except MigrationLockError as exc:
             return fail("lock", exc)
         except MigrationGuardError as exc:
@@ -161,6 +165,23 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
     report.ok = True
     log.info("safe-migrate: %s", report.summary)
     return report
+
+
+def _name_the_blockers(report: SafeMigrateReport, exc: MigrationApplyError) -> None:
+    """When the lock_timeout retries ran out, the first recovery step names the blocking pids and
+    the exact ``pg_terminate_backend`` to run (then re-run migrate)."""
+    cause = exc.cause
+    if not isinstance(cause, LockRetryExhausted):
+        return
+    blockers = sorted({b for wait in cause.lock_waits for b in wait.blockers})
+    pids = sorted({int(m.group(1)) for b in blockers for m in [re.match(r"pid (\d+)", b)] if m})
+    if not pids:
+        return
+    changed = "nothing of this migration was applied" if cause.rolled_back else \
+        f"its first {cause.steps_done} statement(s) stay applied and re-running resumes it"
+    ends = " ".join(f"SELECT pg_terminate_backend({pid});" for pid in pids)
+    report.recovery.insert(0, f"the retry budget ran out behind {'; '.join(blockers)} ({changed}); end the blocker(s) "
+                              f"or wait for them, then re-run migration-guard migrate. To end them: {ends}")
 
 
 def _backup_row(report: SafeMigrateReport, result: Any, backup: dict[str, Any] | None = None) -> None:
