@@ -89,6 +89,8 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
         if blocking:
             if any(c["name"] == LINT_CHECK for c in blocking):
                 report.acknowledgements = needed_acknowledgements(report.validation, allow)
+            _backup_row(report, backup_check.skipped_result(
+                "not taken: migrate stopped at validation" if options.backup else "not taken (migrate --skip-backup)"))
             fixes = "; ".join(_fix_of(c, report) for c in blocking if c.get("fix"))
             return fail("validate", "validation failed: " + "; ".join(f"{c['name']}: {c['reason']}" for c in blocking),
                         fixes or "see the validation report")
@@ -206,8 +208,8 @@ def _fix_of(check: dict[str, Any], report: SafeMigrateReport) -> str:
         return check["fix"]
     rules = ",".join(sorted({a["rule"] for a in report.acknowledgements}))
     return (f"{len(report.acknowledgements)} destructive change(s) need an acknowledgement: put the comment shown for "
-            f"each directly above its statement, then re-run: migration-guard migrate  "
-            f"(or acknowledge them for this run only: migration-guard migrate --allow {rules})")
+            f"each directly above its statement and re-run migration-guard migrate; or acknowledge them for this run "
+            f"only: migration-guard migrate --allow {rules}")
 
 
 def _after_commit_failure(report: SafeMigrateReport, project: Project, options: SafeMigrateOptions,

@@ -118,10 +118,18 @@ def needed_acknowledgements(validation: dict[str, Any] | None,
     """The blocking policy findings (a destructive change: DROP COLUMN, DROP TABLE ...) still to be
     acknowledged: rule, ``path:line:column``, the message and the exact comment to put directly
     above the statement (or ``migrate --allow RULE``)."""
-    return [{"rule": f["rule"], "location": f"{f['path']}:{f['line']}:{f['column']}", "path": f["path"],
-             "line": f["line"], "message": f.get("message", ""), "acknowledgement": f["acknowledgement"]}
-            for f in _lint_data(validation).get("findings", [])
-            if f.get("severity") == "error" and f.get("acknowledgement") and f.get("rule") not in allow]
+    needed: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in _lint_data(validation).get("findings", []):
+        if f.get("severity") != "error" or not f.get("acknowledgement") or f.get("rule") in allow:
+            continue
+        location = f"{f['path']}:{f['line']}:{f['column']}"
+        known = needed.get((location, f["rule"]))
+        if known is not None:  # one statement, several changes (DROP COLUMN a, DROP COLUMN b): one comment
+            known["message"] += "; " + f.get("message", "")
+            continue
+        needed[(location, f["rule"])] = {"rule": f["rule"], "location": location, "path": f["path"], "line": f["line"],
+                                         "message": f.get("message", ""), "acknowledgement": f["acknowledgement"]}
+    return list(needed.values())
 
 
 def acknowledged_findings(validation: dict[str, Any] | None,
