@@ -122,7 +122,11 @@ def _scoped_source(source: SourceSize, catalog: ScopeCatalog) -> SourceSize:
     data = catalog.data_bytes
     if catalog.unmeasured:
         data += max(0, source.database_bytes - source.data_bytes)
-    return SourceSize(source.database, data, data, len(catalog.tables), source.server_version, source.server_major)
+    text = None
+    if source.copy_text_bytes is not None and source.data_bytes and not catalog.unmeasured:
+        text = int(source.copy_text_bytes * min(1.0, catalog.data_bytes / source.data_bytes))  # the scope's share
+    return SourceSize(source.database, data, data, len(catalog.tables), source.server_version, source.server_major,
+                      copy_text_bytes=text, compressed_ratio=source.compressed_ratio if text is not None else None)
 
 
 def ensure_backup_dir(backup_dir: Path) -> None:

@@ -5,6 +5,7 @@ database is dropped again."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -15,7 +16,7 @@ from typing import Any
 
 from migration_guard.tasks import interrupts
 from migration_guard.tasks.backup.archive import ArchiveObject, archive_objects, list_archive, write_use_list
-from migration_guard.tasks.backup.client import client_connection, run_tool
+from migration_guard.tasks.backup.client import ClientConnection, client_connection, run_tool
 from migration_guard.tasks.backup.errors import BackupError, BackupNotFoundError
 from migration_guard.tasks.backup.files import remove_path
 from migration_guard.tasks.backup.metadata import BackupInfo, read_metadata
@@ -51,6 +52,8 @@ class RestorePlan:
     untouched_tables: list[str] = field(default_factory=list)
     #: a scoped backup: only its tables (and their objects) are replaced
     scoped: bool = False
+    #: tables the change (that the scoped backup was taken for) created: dropped by the restore
+    dropped_tables: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +68,8 @@ class RestorePlan:
             lines.append(f"  replace table {table} (its {rows} current row(s) are dropped and replaced)")
         for table in self.created_tables:
             lines.append(f"  create table {table}")
+        for table in self.dropped_tables:
+            lines.append(f"  drop table {table} (created by the change after this backup; its rows are lost)")
         others = ", ".join(f"{count} {kind.lower()}" for kind, count in sorted(self.objects.items()) if kind not in {"TABLE", "TABLE DATA"})
         if others:
             lines.append(f"  drop and recreate: {others}")
@@ -106,6 +111,22 @@ def restored_objects(objects: list[ArchiveObject], info: BackupInfo | None, *, o
     return [o for o in objects if o.dump_id not in skip]
 
 
+def _with_missing_types(objects: list[ArchiveObject], chosen: list[ArchiveObject], dsn: str) -> list[ArchiveObject]:
+    """``chosen`` plus the archive's types, domains and schemas that the live database no longer
+    has (the change dropped them; the scoped tables need them back), in archive order."""
+    with connection(dsn) as conn:
+        types = {(r[0], r[1]) for r in conn.execute(
+            "SELECT n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace")}
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}
+    keep = {o.dump_id for o in chosen}
+    for obj in objects:
+        if obj.kind in ("TYPE", "DOMAIN") and (obj.schema, obj.name) not in types:
+            keep.add(obj.dump_id)
+        elif obj.kind == "SCHEMA" and obj.name not in schemas:
+            keep.add(obj.dump_id)
+    return [o for o in objects if o.dump_id in keep]
+
+
 def _use_list(path: Path, objects: list[ArchiveObject], chosen: list[ArchiveObject]) -> Path | None:
     """A private --use-list file when only some entries are replayed (None: all of them)."""
     if len(chosen) == len(objects):
@@ -138,6 +159,7 @@ def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
         objects=kinds,
         untouched_tables=[f"{s}.{n}" for s, n in existing if (s, n) not in backup_set],
         scoped=bool(info and info.scoped),
+        dropped_tables=[f"{s}.{t}" for s, t in _created_since(path, target_dsn)],
     )
 
 
@@ -177,7 +199,10 @@ def restore_backup(
     started = time.monotonic()
     info = read_metadata(path)
     objects = archive_objects(list_archive(path, tools)) if info is not None and info.scoped else []
-    use_list = _use_list(path, objects, restored_objects(objects, info, over_live=replace_existing)) if objects else None
+    chosen = restored_objects(objects, info, over_live=replace_existing)
+    if replace_existing and objects:
+        chosen = _with_missing_types(objects, chosen, target_dsn)
+    use_list = _use_list(path, objects, chosen) if objects else None
     selection = [f"--use-list={use_list}"] if use_list else []
     try:
         return _restore(path, target_dsn, tools, started, selection, into_new_database, replace_existing, jobs)
@@ -195,8 +220,12 @@ def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, select
         client = client_connection(target_dsn)
         argv = [str(tools.pg_restore), "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
                 *selection, f"--dbname={client.conninfo}", str(path)]
+        info = read_metadata(path)
         try:
-            run = run_tool(argv, client)
+            if info is not None and info.scoped:
+                run = _restore_scope_over_live(path, tools, client, selection, info, target_dsn)
+            else:
+                run = run_tool(argv, client)
         except interrupts.Interrupted:
             interrupts.note_undone(f"its single transaction on {database} rolled back")
             raise
@@ -227,6 +256,56 @@ def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, select
     with connection(dsn) as conn:
         tables = len(user_tables(conn))
     return RestoreResult(database, describe_target(dsn), replace_existing, round(time.monotonic() - started, 3), tables)
+
+
+def _created_since(path: Path, dsn: str) -> list[tuple[str, str]]:
+    """Tables the change a scoped backup was taken for created, that exist now (the restore drops them)."""
+    info = read_metadata(path)
+    if info is None or not info.scoped:
+        return []
+    wanted = [(s, t) for s, t in (info.scope or {}).get("created_tables", [])]
+    if not wanted:
+        return []
+    with connection(dsn) as conn:
+        present = set(user_tables(conn))
+    return [t for t in wanted if t in present]
+
+
+def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnection, selection: list[str],
+                             info: BackupInfo, dsn: str):
+    """Replay a scoped backup over the live database in ONE transaction that first clears the way
+    (``scoped.clearing_statements``: the tables the change created, the foreign keys from and to
+    scoped tables, the views on them — objects made after the backup would block the drops):
+    pg_restore writes the scope's SQL script, psql runs both with ``--single-transaction`` and
+    ON_ERROR_STOP, so a failure rolls everything back."""
+    from migration_guard.tasks.backup.scoped import clearing_statements
+
+    psql = tools.pg_restore.with_name("psql")
+    folder = Path(tempfile.mkdtemp(prefix="mg-restore-"))
+    try:
+        script, drops = folder / "restore.sql", folder / "drop-created.sql"
+        offline = ClientConnection("", dict(os.environ), ())
+        written = run_tool([str(tools.pg_restore), "--clean", "--if-exists", *selection, f"--file={script}", str(path)],
+                           offline)
+        if written.returncode != 0:
+            return written
+        with connection(dsn) as conn:
+            statements = clearing_statements(conn, info.scope_tables, _created_since(path, dsn))
+        drops.write_text("\n".join(statements) + "\n")
+        argv = [str(psql), "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
+                f"--dbname={client.conninfo}", f"--file={drops}", f"--file={script}"]
+        run = run_tool(argv, client)
+        if run.returncode == 0:
+            objects = [tuple(o) for o in (info.scope or {}).get("created_objects", [])]
+            if objects:
+                from migration_guard.tasks.backup.scoped import drop_created_objects
+
+                with connection(dsn) as conn:
+                    drop_created_objects(conn, objects)  # type: ignore[arg-type]
+        # psql writes "ERROR:" / "DETAIL:"; first_error looks for pg_restore's lower-case words
+        return dataclasses.replace(run, stderr=run.stderr.replace("ERROR:", "error:").replace("DETAIL:", "detail:"))
+    finally:
+        remove_path(folder)
 
 
 def _existing(path: Path) -> Path:

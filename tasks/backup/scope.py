@@ -45,6 +45,8 @@ class TouchedTables:
         created: tables the statements create (new: no data to back up).
         unknown: why the writes cannot be known (then the backup must be full); empty when known.
         reasons: how DML and DO blocks widened the scope, one line each.
+        created_objects: (kind ``type`` | ``sequence``, schema, name) the statements create; a
+            restore over the live database drops them again when nothing uses them.
     """
 
     tables: list[tuple[str, str]] = field(default_factory=list)
@@ -52,6 +54,7 @@ class TouchedTables:
     created: list[tuple[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    created_objects: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add_table(self, key: tuple[str, str]) -> None:
         if key not in self.tables and key not in self.created:
@@ -67,12 +70,17 @@ class BackupScope:
         tables: (schema, table) whose data a scoped backup holds.
         reasons: why the scope is what it is (policy, widenings, why full), for the report.
         policy: the BACKUP_SCOPE value it came from.
+        created: tables the change creates that do not exist at backup time (a restore over the
+            live database drops them again: they block dropping the tables they reference).
+        created_objects: types and sequences the change creates that do not exist at backup time.
     """
 
     mode: str = "full"
     tables: tuple[tuple[str, str], ...] = ()
     reasons: tuple[str, ...] = ()
     policy: str = "full"
+    created: tuple[tuple[str, str], ...] = ()
+    created_objects: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def scoped(self) -> bool:
@@ -110,6 +118,9 @@ def _analyze_node(node: Any, where: str, schema: str, touched: TouchedTables) ->
             enums.ObjectType.OBJECT_TABLE, enums.ObjectType.OBJECT_INDEX):
         touched.unknown.append(f"{where} is DROP ... CASCADE: the columns and tables it drops with it are not named")
         return
+    created = _created_object(node, schema)
+    if created is not None and created not in touched.created_objects:
+        touched.created_objects.append(created)
     called = _user_function_called(node) if isinstance(node, ast.SelectStmt) else None
     if called:
         touched.unknown.append(f"{where} calls {called}(): what it writes cannot be known")
@@ -162,6 +173,23 @@ def _analyze_do(node: ast.DoStmt, where: str, schema: str, touched: TouchedTable
     named = [t for t in touched.tables if t not in before]
     shown = ", ".join(f"{s}.{t}" for s, t in named) or "no existing table"
     touched.reasons.append(f"{where} is a DO block: the scope widens to the tables it names ({shown})")
+
+
+def _created_object(node: Any, schema: str) -> tuple[str, str, str] | None:
+    """(kind, schema, name) of a type, domain or sequence the statement creates (None otherwise)."""
+    if isinstance(node, (ast.CreateEnumStmt, ast.CreateRangeStmt)):
+        names = [n.sval for n in node.typeName or () if isinstance(n, ast.String)]
+    elif isinstance(node, ast.CreateDomainStmt):
+        names = [n.sval for n in node.domainname or () if isinstance(n, ast.String)]
+    elif isinstance(node, ast.CompositeTypeStmt) and node.typevar is not None:
+        names = [node.typevar.schemaname or schema, node.typevar.relname]
+    elif isinstance(node, ast.CreateSeqStmt) and node.sequence is not None and not node.if_not_exists:
+        return ("sequence", node.sequence.schemaname or schema, node.sequence.relname)
+    else:
+        return None
+    if not names:
+        return None
+    return ("type", names[-2] if len(names) > 1 else schema, names[-1])
 
 
 def _dml_targets(node: Any, schema: str) -> list[tuple[tuple[str, str], str]]:
@@ -242,7 +270,8 @@ def choose_scope(policy: str, touched: TouchedTables | None, database_bytes: int
     why = (f"BACKUP_SCOPE={policy}" + (f": the database ({format_bytes(database_bytes)}) is at least "
                                        f"{format_bytes(threshold_bytes)}" if policy == "auto" else "")
            + f"; the whole schema plus the data of the {len(tables)} table(s) the change touches")
-    return BackupScope("scoped", tuple(tables), (why, *touched.reasons), policy)
+    return BackupScope("scoped", tuple(tables), (why, *touched.reasons), policy, tuple(touched.created),
+                       tuple(touched.created_objects))
 
 
 def parse_table_name(text: str, default_schema: str = "public") -> tuple[str, str]:

@@ -47,9 +47,22 @@ def scope_for_change(conn: psycopg.Connection, policy: str, touched: TouchedTabl
                 resolved.add_table((row[0], row[1]))
         existing = [t for t in resolved.tables if t in set(_existing_tables(conn, resolved.tables))]
         resolved.tables = _with_descendants(conn, existing)
+        already = set(_existing_tables(conn, resolved.created))
+        resolved.created = [t for t in resolved.created if t not in already]
+        resolved.created_objects = [o for o in touched.created_objects if not _object_exists(conn, o)]
         touched = resolved
     present = [t for t in always or () if t in set(_existing_tables(conn, list(always or ())))]
     return choose_scope(policy, touched, database_bytes, always=present)
+
+
+def _object_exists(conn: psycopg.Connection, obj: tuple[str, str, str]) -> bool:
+    kind, schema, name = obj
+    if kind == "sequence":
+        query = ("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE c.relkind = 'S' AND n.nspname = %s AND c.relname = %s")
+    else:
+        query = "SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = %s AND t.typname = %s"
+    return conn.execute(query, (schema, name)).fetchone() is not None
 
 
 def _existing_tables(conn: psycopg.Connection, tables: list[Table]) -> list[Table]:
@@ -240,4 +253,58 @@ def scope_metadata(scope: BackupScope, catalog: ScopeCatalog, entries: ScopeEntr
         "restore_entries": entries.over_live,
         "skip_in_new_database": entries.skip_in_new_database,
         "excluded_tables": len(catalog.outside),
+        "created_tables": [[s, t] for s, t in scope.created],
+        "created_objects": [list(o) for o in scope.created_objects],
     }
+
+
+def clearing_statements(conn: psycopg.Connection, tables: list[Table], created: list[Table]) -> list[str]:
+    """SQL that clears the way for replaying a scope over the live database, run first in the
+    same transaction: drop the tables the change created (CASCADE: their foreign keys and views),
+    every foreign key from or to a scoped table, and the views on scoped tables. The replay
+    re-creates the ones the backup holds; the others were made after it (by the change)."""
+    from psycopg import sql
+
+    arrays = ([s for s, _ in tables], [t for _, t in tables])
+    scoped_oids = ("SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest(%s::text[], %s::text[]))")
+    statements = [sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE;").format(sql.Identifier(s), sql.Identifier(t))
+                  for s, t in created]
+    keys = conn.execute(
+        "SELECT n.nspname, c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+        f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND (k.conrelid IN ({scoped_oids}) "
+        f"OR k.confrelid IN ({scoped_oids})) ORDER BY 1, 2, 3", (*arrays, *arrays)).fetchall()
+    statements += [sql.SQL("ALTER TABLE IF EXISTS {}.{} DROP CONSTRAINT IF EXISTS {};").format(
+        sql.Identifier(s), sql.Identifier(t), sql.Identifier(k)) for s, t, k in keys if (s, t) not in set(created)]
+    views = conn.execute(
+        "WITH RECURSIVE dependent(oid) AS ("
+        "SELECT DISTINCT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+        f"WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid IN ({scoped_oids}) "
+        "UNION SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN dependent ON d.refobjid = dependent.oid "
+        "WHERE d.classid = 'pg_rewrite'::regclass) "
+        "SELECT n.nspname, c.relname, c.relkind FROM dependent JOIN pg_class c ON c.oid = dependent.oid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm')", arrays).fetchall()
+    for s, v, kind in views:
+        if (s, v) in set(tables):
+            continue
+        word = "MATERIALIZED VIEW" if kind == "m" else "VIEW"
+        statements.append(sql.SQL("DROP " + word + " IF EXISTS {}.{} CASCADE;").format(sql.Identifier(s), sql.Identifier(v)))
+    return [statement.as_string(conn) for statement in statements]
+
+
+def drop_created_objects(conn: psycopg.Connection, objects: list[tuple[str, str, str]]) -> list[str]:
+    """After a scope was replayed: drop the types and sequences the change created, each only if
+    nothing uses it any more (no CASCADE: a type still used by a column stays). Returns notes for
+    the ones kept."""
+    from psycopg import sql
+
+    kept = []
+    for kind, schema, name in objects:
+        word = "SEQUENCE" if kind == "sequence" else "TYPE"
+        statement = sql.SQL("DROP " + word + " IF EXISTS {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+        try:
+            with conn.transaction():
+                conn.execute(statement)
+        except psycopg.errors.DependentObjectsStillExist:
+            kept.append(f"{word.lower()} {schema}.{name} (created by the change) is still used; left in place")
+    return kept
