@@ -152,6 +152,8 @@ def test_scoped_backup_restores_the_touched_tables_and_their_schema_exactly(db_u
     plan = plan_restore(info.path, db_url)
     assert plan.scoped and list(plan.replaced_tables) == ["public.orders"]
     assert set(plan.untouched_tables) == {"public.users", "public.items", "public.events"}
+    assert any("items_order_id_fkey" in c for c in plan.clearing)  # dropped first, re-added from the backup
+    assert any("order_totals" in line for line in plan.describe())
     restore_backup(info.path, db_url, replace_existing=True)
 
     assert checksum(db, "orders") == before["orders"]

@@ -54,6 +54,8 @@ class RestorePlan:
     scoped: bool = False
     #: tables the change (that the scoped backup was taken for) created: dropped by the restore
     dropped_tables: list[str] = field(default_factory=list)
+    #: a scoped restore's first statements (same transaction): what is dropped to clear the way
+    clearing: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +75,10 @@ class RestorePlan:
         others = ", ".join(f"{count} {kind.lower()}" for kind, count in sorted(self.objects.items()) if kind not in {"TABLE", "TABLE DATA"})
         if others:
             lines.append(f"  drop and recreate: {others}")
+        if self.clearing:
+            lines.append("  first, in the same transaction (objects made after the backup would block it; the backup's "
+                         "own are re-created):")
+            lines.extend(f"    {statement}" for statement in self.clearing)
         if self.untouched_tables:
             lines.append(f"  left untouched (not in the backup): {', '.join(self.untouched_tables)}")
         return lines
@@ -160,6 +166,7 @@ def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
         untouched_tables=[f"{s}.{n}" for s, n in existing if (s, n) not in backup_set],
         scoped=bool(info and info.scoped),
         dropped_tables=[f"{s}.{t}" for s, t in _created_since(path, target_dsn)],
+        clearing=_clearing(path, info, target_dsn),
     )
 
 
@@ -256,6 +263,17 @@ def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, select
     with connection(dsn) as conn:
         tables = len(user_tables(conn))
     return RestoreResult(database, describe_target(dsn), replace_existing, round(time.monotonic() - started, 3), tables)
+
+
+def _clearing(path: Path, info: BackupInfo | None, dsn: str) -> list[str]:
+    """The statements a scoped restore over ``dsn`` runs first ([] for a full backup)."""
+    if info is None or not info.scoped:
+        return []
+    from migration_guard.tasks.backup.scoped import clearing_statements
+
+    created = _created_since(path, dsn)
+    with connection(dsn) as conn:
+        return clearing_statements(conn, info.scope_tables, created)
 
 
 def _created_since(path: Path, dsn: str) -> list[tuple[str, str]]:
