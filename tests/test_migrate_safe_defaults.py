@@ -151,6 +151,9 @@ def test_a_pending_drop_column_blocks_until_acknowledged_as_printed(items: str, 
     assert "then re-run: `migration-guard migrate`" in blocked.stdout
     assert "migration-guard migrate --allow ban-drop-column" in blocked.stdout
     assert "legacy" in columns(db)
+    [backup_row] = [c for c in as_json["validation"]["checks"] if c["name"] == "backup"]
+    assert backup_row["reason"] == "not taken: migrate stopped at validation"
+    assert "--allow ban-drop-column)" not in blocked.stdout  # the printed command pastes as is
     [needed] = as_json["acknowledgements"]
     assert needed["rule"] == "ban-drop-column" and needed["line"] == 2 and needed["acknowledgement"] == comment
 
@@ -226,3 +229,19 @@ def test_when_the_budget_runs_out_the_report_names_the_blocker_and_the_printed_s
     blocker.close()
     assert run_cli(["migrate", "--skip-backup"], env=env).exit_code == 0
     assert "note" in columns(db)
+
+
+def test_one_statement_dropping_two_columns_needs_one_acknowledgement(items: str, db: psycopg.Connection, tmp_path: Path) -> None:
+    db.execute("ALTER TABLE items ADD COLUMN old2 text")
+    folder = make_sql_project(tmp_path, {"001_drop_two": 'ALTER TABLE items DROP COLUMN "legacy", DROP COLUMN "old2";\n'})
+    env = env_for(items, tmp_path, folder)
+
+    report = json.loads(run_cli(["migrate", "--json"], env=env).stdout)
+
+    [needed] = report["acknowledgements"]
+    assert "items.legacy" in needed["message"] and "items.old2" in needed["message"]
+    path = folder / "001_drop_two.sql"
+    path.write_text(needed["acknowledgement"] + "\n" + path.read_text())
+    applied = json.loads(run_cli(["migrate", "--json"], env=env).stdout)
+    assert applied["ok"] and {"legacy", "old2"}.isdisjoint(columns(db))
+    assert len(applied["acknowledged"]) == 2
