@@ -110,9 +110,13 @@ class StatementsUnavailable:
 CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;   -- in this database"
 
 
-def enabling_steps(preloaded: str) -> tuple[str, ...]:
+def enabling_steps(preloaded: str | None) -> tuple[str, ...]:
     """What to run given the server's ``shared_preload_libraries``: keep what is there, add
-    pg_stat_statements, restart, create the extension."""
+    pg_stat_statements, restart, create the extension. ``None``: this role may not read the setting."""
+    if preloaded is None:
+        return ("as a superuser, in psql: SELECT format('ALTER SYSTEM SET shared_preload_libraries = %L', "
+                "concat_ws(', ', nullif(current_setting('shared_preload_libraries'), ''), 'pg_stat_statements')) \\gexec",
+                "restart PostgreSQL", CREATE_EXTENSION)
     libraries = [name.strip().strip('"') for name in preloaded.split(",") if name.strip()]
     if "pg_stat_statements" in libraries:
         return (CREATE_EXTENSION,)
@@ -125,8 +129,9 @@ def read_statements(conn: psycopg.Connection) -> list[StatementCounter] | Statem
     and nesting levels), or why they cannot be read and how to enable them."""
     schema, preloaded, role = conn.execute(
         "SELECT (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_stat_statements'), "
-        "current_setting('shared_preload_libraries'), current_user::text").fetchone()
-    steps = enabling_steps(preloaded or "")
+        # pg_settings hides what the role may not read (current_setting() would raise for it)
+        "(SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'), current_user::text").fetchone()
+    steps = enabling_steps(preloaded)
     if schema is None:
         return StatementsUnavailable("the pg_stat_statements extension is not installed in this database", steps)
     query = sql.SQL(
