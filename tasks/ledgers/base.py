@@ -125,10 +125,13 @@ class Ledger(ABC):
         )
 
     def record_finished(self, conn: psycopg.Connection, entry_id: str, applied_steps_count: int = 1) -> None:
-        """Mark a migration finished, as a successful deploy does (finished_at now, logs NULL)."""
+        """Mark a migration finished, as a successful deploy does (finished_at now, logs NULL).
+
+        ``clock_timestamp()``, not ``now()``: inside the migration's own transaction ``now()`` is when
+        it started, and the ledger would show every migration taking no time."""
         conn.execute(
             sql.SQL(
-                "UPDATE {} SET finished_at = now(), applied_steps_count = %s WHERE id = %s"
+                "UPDATE {} SET finished_at = clock_timestamp(), applied_steps_count = %s WHERE id = %s"
             ).format(self.qualified_table),
             (applied_steps_count, entry_id),
         )

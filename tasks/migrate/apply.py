@@ -156,7 +156,7 @@ class ApplyOptions:
         connect_timeout: seconds to connect (CONNECT_TIMEOUT).
     """
 
-    lock_timeout: str | float = "5s"
+    lock_timeout: str | float = "500ms"
     statement_timeout: str | float = "inherit"
     retry_budget_s: float = 60.0
     lock_wait_s: float = 30.0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -120,7 +121,7 @@ def run_statements(
     on_step: OnStep | None = None,
     before_commit: Callable[[psycopg.Connection], None] | None = None,
     start_at: int = 0,
-    backoff_base_s: float = 0.2,
+    backoff_base_s: float | None = None,
     backoff_max_s: float = 5.0,
     logger: logging.Logger | logging.LoggerAdapter | Any | None = None,
     rng: random.Random | None = None,
@@ -140,7 +141,9 @@ def run_statements(
         before_commit: ``before_commit(conn)`` runs last inside the transaction (transactional only).
         start_at: skip the first ``start_at`` steps (resume a step-by-step migration).
         backoff_base_s / backoff_max_s: backoff before retry n is ``min(max, base * 2**(n-1))``,
-            jittered to between half and all of it.
+            jittered to between half and all of it. The base defaults to lock_timeout (at least
+            0.2 s): clients queued behind the failed attempt catch up before the next one queues
+            them again, so no client waits much longer than one lock_timeout.
         logger: where waits and blockers are logged (a Prefect run logger works).
         interrupt_notes: on SIGINT / SIGTERM, tell ``tasks/interrupts`` what was rolled back and
             which statements stay committed (False when the caller says it in its own words).
@@ -164,6 +167,8 @@ def run_statements(
         statement_timeout = conn.execute("SELECT current_setting('statement_timeout')").fetchone()[0]
     lock_pg, statement_pg = postgres_duration_setting(lock_timeout, name="lock_timeout"), postgres_duration_setting(statement_timeout, name="statement_timeout")
     watch_delay = min(max(postgres_duration_seconds(lock_timeout) / 2, 0.05), 1.0) if postgres_duration_seconds(lock_timeout) else 1.0
+    if backoff_base_s is None:
+        backoff_base_s = max(0.2, postgres_duration_seconds(lock_timeout))
     result = ExecutionResult(steps_done=start_at)
     started = time.monotonic()
     try:
@@ -379,11 +384,15 @@ def _handle_failure(
             time.sleep(backoff)
             return
         blockers = "; ".join(sorted({b for w in result.lock_waits for b in w.blockers})) or "not observed"
+        pids = sorted({int(p) for w in result.lock_waits for b in w.blockers for p in re.findall(r"\bpid (\d+)", b)})
+        terminate = " ".join(f"SELECT pg_terminate_backend({pid});" for pid in pids)
         raise LockRetryExhausted(
             f"{where} could not get its lock within lock_timeout in {attempt} attempt(s) over {elapsed:.1f}s "
             f"(retry budget {budget:.0f}s); blocked by: {blockers}",
-            "end or wait out the blocking transaction (SELECT pg_terminate_backend(<pid>)), or run the "
-            "migration when the table is quieter; raise MIGRATE_RETRY_BUDGET to wait longer",
+            (f"end or wait out the blocking transaction ({terminate}), or run the " if terminate else
+             "end or wait out the blocking transaction (find it: SELECT pid, state, xact_start, left(query, 80) "
+             "FROM pg_stat_activity WHERE xact_start < now() - interval '30 seconds' ORDER BY xact_start), or run the ")
+            + "migration when the table is quieter; raise MIGRATE_RETRY_BUDGET to wait longer",
             step=step.label, statement=step.statement, sqlstate=classified.sqlstate, kind="lock_timeout",
             original=classified.original, steps_done=steps_done, rolled_back=rolled_back,
             lock_waits=list(result.lock_waits),
