@@ -49,7 +49,7 @@ def backup_scope_step(project: Project, options: SafeMigrateOptions) -> BackupSc
     if options.backup_scope == "full":
         return BackupScope("full", reasons=("BACKUP_SCOPE=full: every table's data",), policy="full")
     pending = [(s.name, s.migration.sql) for s in read_status(project).pending if s.migration is not None]
-    touched = analyze_sql(pending, project.schema) if pending else None
+    touched = analyze_sql(pending, project.schema)  # nothing pending: nothing but the ledger to keep
     ledger = [(project.ledger.table_schema, project.ledger.table_name)]
     with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
         return scope_for_change(conn, options.backup_scope, touched, always=ledger)
