@@ -256,3 +256,20 @@ def test_recover_takes_a_scoped_backup_of_the_failed_migrations_tables(tmp_path:
         ("public", "items"), (project.ledger.table_schema, project.ledger.table_name)}  # logs is not touched
     full = backup_step(Project.from_settings(project.settings.model_copy(update={"backup_scope": "full"})), "0001_base")
     assert full["scope"]["mode"] == "full" and full["size_bytes"] > backup["size_bytes"]
+
+
+def test_schemas_without_scoped_tables_are_excluded_by_one_pattern(db_url: str, db: psycopg.Connection,
+                                                                   tmp_path: Path) -> None:
+    from migration_guard.tasks.backup.scoped import read_scope_catalog, scoped_dump_args
+
+    db.execute(SCHEMA)
+    db.execute('CREATE SCHEMA "Arch""ive"; CREATE TABLE "Arch""ive".old1 (id int); CREATE TABLE "Arch""ive".old2 (id int);'
+               'INSERT INTO "Arch""ive".old1 VALUES (1), (2)')
+    scope = scoped(db, "ALTER TABLE orders ADD COLUMN note text;")
+
+    args = scoped_dump_args(read_scope_catalog(db, scope))
+    info = create_backup(db_url, tmp_path, reason="pre-migrate", scope=scope)
+
+    assert '--exclude-table-data="Arch""ive".*' in args and not any("old1" in a for a in args)
+    verified = verify_backup(info.path, restore_check=True, dsn=db_url)
+    assert verified.table_rows == {"public.orders": 400} and verified.data_entries == 1  # only orders' data

@@ -38,6 +38,7 @@ from migration_guard.tasks.backup.scoped import (
     scope_entries,
     scope_metadata,
     scoped_dump_args,
+    too_many_for_argv,
 )
 from migration_guard.tasks.backup.sizing import (
     DumpPlan,
@@ -107,6 +108,10 @@ def preflight(dsn: str, backup_dir: Path, *, fmt: str = "auto", jobs: int | None
         source = measure_source(conn)
         if scope is not None and scope.scoped:
             catalog = read_scope_catalog(conn, scope)
+            if too_many_for_argv(scoped_dump_args(catalog)):
+                _log.warning("%d tables outside the scope do not fit on pg_dump's command line: taking a full backup",
+                             len(catalog.outside))
+                catalog = None
     tools = find_tools(source.server_major, source.server_version)
     sized = source if catalog is None else _scoped_source(source, catalog)
     plan = plan_dump(sized, fmt, jobs, compression)
@@ -230,6 +235,9 @@ def create_backup(
             raise _dump_failure(run.first_error, backup_dir, temp)
         make_private(temp)
         covered = scope.to_dict() if scope is not None and not scope.scoped else None
+        if scope is not None and scope.scoped and pre.scope is None:
+            covered = {**scope.to_dict(), "mode": "full", "reasons": [
+                *scope.reasons, "full backup: the tables outside the scope do not fit on pg_dump's command line"]}
         if pre.scope is not None and scope is not None:
             entries = scope_entries(archive_objects(list_archive(temp, pre.tools)), pre.scope)
             covered = scope_metadata(scope, pre.scope, entries)

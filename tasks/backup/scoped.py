@@ -171,10 +171,25 @@ def dump_pattern(schema: str, table: str) -> str:
     return '"{}"."{}"'.format(schema.replace('"', '""'), table.replace('"', '""'))
 
 
+#: above this many bytes of --exclude-table-data arguments a scoped dump is not attempted (Linux
+#: limits argv + environment to ~2 MiB; pg_dump 15 has no --filter file)
+MAX_EXCLUDE_ARG_BYTES = 512 * 1024
+
+
 def scoped_dump_args(catalog: ScopeCatalog) -> list[str]:
     """pg_dump arguments of a scoped dump: the whole schema (pre-data and post-data sections), and
-    no data for any table outside the scope (sequences keep their values)."""
-    return [f"--exclude-table-data={dump_pattern(s, t)}" for s, t in catalog.outside]
+    no data for any table outside the scope (sequences keep their values). A schema without any
+    scoped table is excluded with one ``"schema".*`` pattern."""
+    scoped_schemas = {s for s, _ in catalog.tables}
+    args = [f'--exclude-table-data="{schema.replace(chr(34), chr(34) * 2)}".*'
+            for schema in sorted({s for s, _ in catalog.outside} - scoped_schemas)]
+    args += [f"--exclude-table-data={dump_pattern(s, t)}" for s, t in catalog.outside if s in scoped_schemas]
+    return args
+
+
+def too_many_for_argv(args: list[str]) -> bool:
+    """True when the exclusion arguments would not fit on pg_dump's command line."""
+    return sum(len(a) + 1 for a in args) > MAX_EXCLUDE_ARG_BYTES
 
 
 # ---- which archive entries a restore puts back
