@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -273,3 +274,40 @@ def test_schemas_without_scoped_tables_are_excluded_by_one_pattern(db_url: str, 
     assert '--exclude-table-data="Arch""ive".*' in args and not any("old1" in a for a in args)
     verified = verify_backup(info.path, restore_check=True, dsn=db_url)
     assert verified.table_rows == {"public.orders": 400} and verified.data_entries == 1  # only orders' data
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Path]:
+    """A real 24 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
+    import subprocess
+    import uuid
+
+    mount_point = Path(f"/tmp/mg-small-{uuid.uuid4().hex[:8]}")
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        mount_point.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+        mount_point.rmdir()
+
+
+def test_the_disk_check_sizes_a_scoped_backup_by_its_tables(db_url: str, db: psycopg.Connection,
+                                                            small_disk: Path) -> None:
+    from migration_guard.tasks.backup import BackupSpaceError
+
+    db.execute(SCHEMA)
+    db.execute("CREATE TABLE blobs AS SELECT g AS id, (SELECT string_agg(md5(random()::text || g || s), '') "
+               "FROM generate_series(1, 32) s) AS body FROM generate_series(1, 30000) g")
+    db.execute("VACUUM ANALYZE blobs")
+    scope = scoped(db, "ALTER TABLE orders ADD COLUMN note text;")
+
+    with pytest.raises(BackupSpaceError):
+        create_backup(db_url, small_disk, reason="full")  # ~30 MiB of hex text does not fit with the margin
+    info = create_backup(db_url, small_disk, reason="pre-migrate", scope=scope)
+
+    assert info.scoped and info.size_bytes < 1 << 20
