@@ -54,8 +54,22 @@ def add_recovery_advice(report: SafeMigrateReport, project: Project, error: Any)
         report.recovery.append(report.suggestion)
     if report.committed or stage in POST_COMMIT_STAGES:
         report.rollback_choices.extend(_rollback_choices(report.applied, project, restore))
-    if restore:
+    if restore and _changed_something(report, error):
         report.recovery.append(f"backup to restore if needed: {restore}")
+    elif restore:
+        report.recovery.append(f"nothing was changed by this run, so nothing needs restoring; the pre-migrate "
+                               f"backup stays for later: {restore}")
+
+
+def _changed_something(report: SafeMigrateReport, error: Any) -> bool:
+    """True when this run may have changed the database: migrations committed, a post-commit step
+    failed, a step-by-step migration stopped part way, or the connection was lost (unknown)."""
+    if report.committed or report.failed_stage in POST_COMMIT_STAGES:
+        return True
+    outcome = getattr(error, "outcome", None)
+    if outcome is not None and getattr(outcome, "mode", "transaction") != "transaction" and getattr(outcome, "steps_done", 0):
+        return True
+    return report.failed_stage in _APPLY_STAGES and is_connection_lost(error)
 
 
 def is_connection_lost(error: Any) -> bool:
