@@ -6,6 +6,7 @@ database is dropped again."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tempfile
 import time
@@ -30,6 +31,8 @@ from migration_guard.tasks.backup.scratch import (
 )
 from migration_guard.tasks.backup.tools import PgTools, find_tools
 from migration_guard.tasks.db import connection, database_name, describe_target
+
+_log = logging.getLogger("migration_guard.backup")
 
 @dataclass
 class RestorePlan:
@@ -299,6 +302,9 @@ def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnectio
     from migration_guard.tasks.backup.scoped import clearing_statements
 
     psql = tools.pg_restore.with_name("psql")
+    if not psql.exists():
+        raise BackupError(f"restoring a scoped backup over the live database needs psql beside {tools.pg_restore}",
+                          "install the PostgreSQL client package that provides pg_restore (it ships psql too)")
     folder = Path(tempfile.mkdtemp(prefix="mg-restore-"))
     try:
         script, drops = folder / "restore.sql", folder / "drop-created.sql"
@@ -319,7 +325,8 @@ def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnectio
                 from migration_guard.tasks.backup.scoped import drop_created_objects
 
                 with connection(dsn) as conn:
-                    drop_created_objects(conn, objects)  # type: ignore[arg-type]
+                    for note in drop_created_objects(conn, objects):  # type: ignore[arg-type]
+                        _log.warning("restore of %s: %s", path.name, note)
         # psql writes "ERROR:" / "DETAIL:"; first_error looks for pg_restore's lower-case words
         return dataclasses.replace(run, stderr=run.stderr.replace("ERROR:", "error:").replace("DETAIL:", "detail:"))
     finally:
