@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from migration_guard.tasks.db import connection
 from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.lint.config import load_config
+from migration_guard.tasks.lint.context import LintContext
 from migration_guard.tasks.lint.engine import lint_migrations
 from migration_guard.tasks.migrate.apply import ApplyOptions, PreparedMigration, pending_work, prepare_migration
 from migration_guard.tasks.models import Migration
@@ -79,7 +82,7 @@ def build_plan(project: Project, options: ApplyOptions, *, hooks: list[list[str]
         plan.blocked = f"{exc.message} — {exc.suggestion}"
         return plan
     prepared = [(prepare_migration(m), resume) for m, resume in work]
-    findings = _lint([p.migration for p, _ in prepared])
+    findings = _lint([p.migration for p, _ in prepared], project)
     for item, resume in prepared:
         plan.migrations.append(_planned(item, resume.applied_steps_count if resume else None,
                                         findings.get(str(item.migration.path), []), project.schema))
@@ -109,11 +112,16 @@ def _locks(statement: Any, schema: str) -> list[str]:
     return described
 
 
-def _lint(migrations: list[Migration]) -> dict[str, list[str]]:
+def _lint(migrations: list[Migration], project: Project) -> dict[str, list[str]]:
+    """Live lint, exactly as validate's lint check runs it (same configuration, the live table
+    sizes), so the dry run and the real run report the same findings."""
     if not migrations:
         return {}
     by_path: dict[str, list[str]] = {}
-    for finding in lint_migrations(migrations):
+    with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
+        findings = lint_migrations(migrations, conn=conn, config=load_config(),
+                                   context=LintContext(default_schema=project.schema, tool=project.ledger.tool))
+    for finding in findings:
         by_path.setdefault(finding.path, []).append(
             f"{finding.severity} {finding.rule} (line {finding.line}): {finding.message}"
         )
