@@ -39,7 +39,9 @@ def recover(
 
     Exit codes: 0 recovered, nothing to do, or (--plan) a plan that can run; 1 not recovered or a
     plan that needs a decision (the reason and the next step are printed), or the plan was
-    declined; 2 bad usage or configuration.
+    declined; 2 bad usage or configuration; 4 recovered, but the verification could not run (the
+    connection was lost: re-run `migration-guard status`); 130 / 143 interrupted by SIGINT / SIGTERM
+    (the running statement rolled back; one `interrupted:` line says what committed).
     """
     _recover(ctx.obj, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json, use_flow)
 
