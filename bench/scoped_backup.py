@@ -10,10 +10,13 @@ issue's example: a column and an index on ``orders``. Timed, interleaved over --
 - pre-migrate backup (pg_dump + checksum + metadata, then the read-back verification safe-migrate
   runs) with BACKUP_SCOPE=full and with scoped;
 - ``safe-migrate`` end to end (validate, backup, lock + apply, verify) on the large database with
-  each scope, and on the baseline database; the migration is undone between rounds.
+  each scope, and on the baseline database; the migration is undone between rounds;
+- with ``--recover``: ``recover`` of the seed's incident (the demo project: a foreign key on
+  ``Payment`` failing on orphan rows, fixed by the operator) end to end with the defaults, on a
+  database holding --gib of untouched data (schema ``archive``) beside the small demo tables.
 
 Targets (issue 16): on a >= 10 GB database, safe-migrate with the defaults (auto: scoped from
-1 GiB) within 1.5x of the baseline. The default --gib 0.4 runs in about a minute; --gib 10 needs
+1 GiB) within 1.5x of the baseline; recover of the seed incident under 10 s end to end. The default --gib 0.4 runs in about a minute; --gib 10 needs
 ~25 GB of free disk (table, WAL, one full dump) and ~10 minutes on 2 cores.
 """
 
@@ -87,6 +90,53 @@ def undo(project: Project) -> None:
                      ("0002_orders_note",))
 
 
+def bench_recover(gib: float) -> None:
+    """recover of the seed incident beside --gib of untouched data, with the default BACKUP_SCOPE."""
+    from migration_guard.cli.demo_scenario.scenario import INIT, build_project, reproduce_incident
+    from migration_guard.tasks.recover.pipeline import RecoverOptions, run_recovery
+    from migration_guard.tasks.recover.steps import PLAIN_STEPS as RECOVER_STEPS
+
+    with scratch_database("mg_bench_recover") as url, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        demo = build_project(root)
+        ledger, init = demo.ledger(), demo.migration(INIT)
+        with psycopg.connect(url, autocommit=True) as conn:
+            ledger.ensure_table(conn)
+            entry = ledger.record_started(conn, init)
+            conn.execute(init.sql)
+            ledger.record_finished(conn, entry)
+            conn.execute("INSERT INTO \"Customer\" (email, name) SELECT 'c' || g || '@x.io', 'C' || g "
+                         "FROM generate_series(1, 500) g")
+            conn.execute('INSERT INTO "Payment" ("customerId", amount, "dueDate") SELECT 1 + g % 500, 10, now() '
+                         "FROM generate_series(1, 20000) g")
+            conn.execute('INSERT INTO "Payment" ("customerId", amount, "dueDate") VALUES (9001, 1, now()), (9002, 1, now())')
+            conn.execute("CREATE SCHEMA archive")
+            conn.execute("SET synchronous_commit = off")
+            conn.execute(EVENTS.replace("CREATE TABLE events", "CREATE TABLE archive.events"))
+            rows, chunk, start = int(gib * (1 << 30)) // ROW_BYTES, 2_000_000, 1
+            while start <= rows:
+                conn.execute(EVENTS_CHUNK.replace("INSERT INTO events", "INSERT INTO archive.events"),
+                             (start, min(rows, start + chunk - 1)))
+                start += chunk
+            conn.execute("VACUUM ANALYZE")
+            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        reproduce_incident(url, demo)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute('DELETE FROM "Payment" p WHERE NOT EXISTS (SELECT 1 FROM "Customer" c WHERE c.id = p."customerId")')
+        project = Project.from_settings(load_settings(database_url=url, migrations_dir=demo.migrations_dir,
+                                                      backup_dir=root / "backups", alerts_dir=root / "alerts"))
+        report = run_recovery(project, RecoverOptions(mode="auto"), RECOVER_STEPS, lambda plan, report: True)
+        assert report.outcome == "recovered", (report.reason, report.next_step)
+        timings = report.timings
+        rows_out = [[phase, f"{timings.get(phase, 0):.2f}"] for phase in ("detect", "backup", "diagnose", "repair", "verify")]
+        rows_out.append(["total", f"{timings['total']:.2f}"])
+        print_table(f"recover, seed incident beside {format_bytes(size)} of untouched data (defaults; target < 10 s)",
+                    ["phase", "seconds"], rows_out)
+        backup = report.backup or {}
+        print(f"backup: {backup.get('scope', {}).get('mode')} ({(backup.get('scope') or {}).get('tables')}), "
+              f"{format_bytes(backup.get('size_bytes', 0))}")
+
+
 def timed(action) -> float:
     started = time.perf_counter()
     action()
@@ -98,7 +148,13 @@ def main() -> None:
     parser.add_argument("--gib", type=float, default=0.4, help="size of the untouched table (GiB)")
     parser.add_argument("--orders", type=int, default=20000, help="rows in the touched table")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--recover", action="store_true", help="also time recover of the seed incident")
+    parser.add_argument("--skip-migrate", action="store_true", help="only the recover part")
     args = parser.parse_args()
+    if args.recover:
+        bench_recover(args.gib)
+    if args.skip_migrate:
+        return
     work = Path(tempfile.mkdtemp(prefix="mg-bench-scoped-"))
     folder = work / "migrations"
     folder.mkdir()
