@@ -217,7 +217,9 @@ def _describe_validation_error(exc: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ")
     if message.startswith("does not parse"):
         return f"{variable} {message}"
-    if first["type"] == "literal_error":
+    if first["type"] == "literal_error" and field == "backup_scope":
+        message = f"expected one of auto, scoped, full, got {first['input']!r}"
+    elif first["type"] == "literal_error":
         message = f"expected one of prisma, sql (or unset to detect it), got {first['input']!r}"
     elif first["type"] in {"int_parsing", "greater_than_equal", "less_than_equal"}:
         message = f"{message}, got {first['input']!r}"

@@ -311,3 +311,31 @@ def test_the_disk_check_sizes_a_scoped_backup_by_its_tables(db_url: str, db: psy
     info = create_backup(db_url, small_disk, reason="pre-migrate", scope=scope)
 
     assert info.scoped and info.size_bytes < 1 << 20
+
+
+def test_a_bad_backup_scope_is_one_line_and_exit_2(tmp_path: Path, db_url: str) -> None:
+    make_prisma_project(tmp_path, {})
+    result = run_cli(["migrate", "--dry-run"], env={"DATABASE_URL": db_url, "BACKUP_SCOPE": "most",
+                                                    "MIGRATIONS_DIR": str(tmp_path / "prisma" / "migrations")})
+
+    assert result.exit_code == 2
+    assert "BACKUP_SCOPE: expected one of auto, scoped, full, got 'most'" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text, key", [
+    ("orders", ("public", "orders")), ("Sales.Orders", ("sales", "orders")), ('"Sales"."Or""ders"', ("Sales", 'Or"ders')),
+    ('"a.b"', ("public", "a.b")),
+])
+def test_table_names_parse_as_people_paste_them(text: str, key: tuple[str, str]) -> None:
+    from migration_guard.tasks.backup.scope import parse_table_name
+
+    assert parse_table_name(text) == key
+
+
+@pytest.mark.parametrize("text", ["", "a.b.c", '"open', "a..b"])
+def test_bad_table_names_are_refused(text: str) -> None:
+    from migration_guard.tasks.backup.scope import parse_table_name
+
+    with pytest.raises(ValueError):
+        parse_table_name(text)
