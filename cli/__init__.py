@@ -179,11 +179,15 @@ def main() -> None:
     statement is cancelled and rolled back, child processes stop, partial files go, and one
     ``interrupted: ...`` line says what (if anything) stays committed; exit 130 / 143.
     """
+    import os
     import sys
 
     from migration_guard.cli.output import print_interrupted
     from migration_guard.tasks import interrupts
 
+    # the temporary Prefect server a `--flow` run starts sends telemetry heartbeats that log
+    # "database is locked" tracebacks on its SQLite under load; a user's own setting wins
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     interrupts.install()
     try:
         app(args=hoist_global_options(sys.argv[1:]), prog_name="migration-guard")
