@@ -29,6 +29,7 @@ def migrate(
     startup_url: Optional[str] = typer.Option(None, "--startup-check-url", help="URL that must answer 2xx (default $STARTUP_CHECK_URL).", show_default=False),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir", help="Backup folder (default $BACKUP_DIR, else ./backups).", show_default=False),
     allow: Optional[list[str]] = typer.Option(None, "--allow", help="Acknowledge a lint rule's blocking findings for this run, e.g. --allow ban-drop-column (repeatable or comma-separated; the report lists each acknowledged change). A -- migration-guard:ignore comment above the statement does the same for good.", show_default=False),
+    backup_scope: Optional[str] = typer.Option(None, "--backup-scope", help="What the pre-migrate backup holds: auto (scoped from 1 GiB), scoped (the whole schema + the data of the tables the pending migrations touch) or full (default $BACKUP_SCOPE, else auto).", show_default=False),
     as_flow: bool = typer.Option(False, "--flow", help="Run as the Prefect flow `safe-migrate` (artifact safe-migrate-<db>; uses PREFECT_API_URL or a temporary server)."),
 ) -> None:
     """Apply pending migrations safely (the safe-migrate flow).
@@ -50,18 +51,19 @@ def migrate(
         raise typer.Exit(2)
     _migrate(ctx.obj, dry_run, as_json, validate, backup, strict, on_failure, lock_timeout, statement_timeout,
              retry_budget, lock_wait, validate_constraints, hooks, startup_command, startup_url, backup_dir, as_flow,
-             allow)
+             allow, backup_scope)
 
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
 def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lock_timeout, statement_timeout,
              retry_budget, lock_wait, validate_constraints, hooks, startup_command, startup_url, backup_dir, as_flow,
-             allow=None) -> None:
+             allow=None, backup_scope=None) -> None:
     from migration_guard.tasks.migrate.hooks import parse_commands
     from migration_guard.tasks.migrate.options import options_from_settings
     from migration_guard.tasks.project import Project
 
-    settings = options.settings(**({"backup_dir": backup_dir} if backup_dir is not None else {}))
+    overrides = {"backup_dir": backup_dir, "backup_scope": backup_scope}
+    settings = options.settings(**{k: v for k, v in overrides.items() if v is not None})
     project = Project.from_settings(settings)
     hook_commands = [c for h in hooks for c in parse_commands(h, name="--hook")] if hooks else None
     run_options = options_from_settings(
@@ -76,6 +78,10 @@ def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lo
 
             raise ConfigError("--allow is not passed to the flow run yet",
                               "acknowledge with the -- migration-guard:ignore comment the report shows, or run without --flow")
+        if backup_scope is not None:
+            from migration_guard.tasks.errors import ConfigError
+
+            raise ConfigError("--backup-scope is not passed to the flow run", "set BACKUP_SCOPE for the flow's worker instead")
         _run_flow(project, run_options, dry_run, as_json, backup_dir)
         return
     from migration_guard.tasks.migrate.steps import PLAIN_STEPS

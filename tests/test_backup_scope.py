@@ -339,3 +339,17 @@ def test_bad_table_names_are_refused(text: str) -> None:
 
     with pytest.raises(ValueError):
         parse_table_name(text)
+
+
+def test_migrate_backup_scope_full_is_one_option_away(tmp_path: Path, db_url: str) -> None:
+    migrations = make_prisma_project(tmp_path, {"20240101000000_init": "CREATE TABLE t (id int);\n"})
+    env = {"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(migrations), "BACKUP_DIR": str(tmp_path / "backups"),
+           "ALERTS_DIR": str(tmp_path / "alerts"), "BACKUP_SCOPE": "scoped"}
+
+    result = run_cli(["migrate", "--json", "--backup-scope", "full"], env=env)
+
+    assert result.exit_code == 0, result.output
+    scope = json.loads(result.stdout)["backup"]["scope"]
+    assert scope["mode"] == "full" and scope["policy"] == "full"
+    bad = run_cli(["migrate", "--backup-scope", "some"], env=env)
+    assert bad.exit_code == 2 and "expected one of auto, scoped, full, got 'some'" in bad.output
