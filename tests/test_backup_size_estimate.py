@@ -56,3 +56,21 @@ def test_sampling_does_not_queue_behind_an_exclusive_lock(db_url: str) -> None:
     assert elapsed < 2.0, f"measure_source waited {elapsed:.1f}s behind the lock"
     assert kept == "7s"  # the caller's own setting is left as it was
     assert estimate_dump_bytes(source, plan_dump(source)) > 0
+
+
+def test_a_table_whose_first_rows_are_small_is_sampled_across_its_pages(db) -> None:
+    """The first rows of a table say little about the rest: 3,000 tiny rows, then 20,000 wide ones."""
+    from migration_guard.tasks.backup.sizing import sample_copy_text
+
+    db.execute("CREATE TABLE skewed (id int, payload text)")
+    db.execute("INSERT INTO skewed SELECT g, 'x' FROM generate_series(1, 3000) g")
+    db.execute("INSERT INTO skewed SELECT g, md5(g::text) || repeat(md5((g * 7)::text), 40) FROM generate_series(3001, 23000) g")
+    db.execute("ANALYZE skewed")
+    estimated, _ratio = sample_copy_text(db)
+    real = sum(len(chunk) for chunk in _copy_text(db, "skewed"))
+    assert 0.5 * real <= estimated <= 2.0 * real, (estimated, real)
+
+
+def _copy_text(db, table: str):
+    with db.cursor().copy(f"COPY {table} TO STDOUT") as copy:
+        yield from (bytes(data) for data in copy)

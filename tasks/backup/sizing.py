@@ -116,8 +116,16 @@ def sample_copy_text(conn: psycopg.Connection) -> tuple[int, float]:
             if index >= SAMPLED_TABLES:
                 rest.append((int(rows), int(heap)))
                 continue
-            query = sql.SQL("COPY (SELECT * FROM {}.{} LIMIT {}) TO STDOUT").format(
-                sql.Identifier(schema), sql.Identifier(name), sql.Literal(SAMPLE_ROWS))
+            # a table larger than one sample is sampled across its pages (TABLESAMPLE SYSTEM), not by
+            # its first rows, which may be small and repetitive
+            fraction = 1.0 if rows <= SAMPLE_ROWS else min(1.0, 1.5 * SAMPLE_ROWS / float(rows))
+            if fraction < 1.0:
+                query = sql.SQL("COPY (SELECT * FROM {}.{} TABLESAMPLE SYSTEM ({}) LIMIT {}) TO STDOUT").format(
+                    sql.Identifier(schema), sql.Identifier(name), sql.Literal(round(fraction * 100, 6)),
+                    sql.Literal(SAMPLE_ROWS))
+            else:
+                query = sql.SQL("COPY (SELECT * FROM {}.{} LIMIT {}) TO STDOUT").format(
+                    sql.Identifier(schema), sql.Identifier(name), sql.Literal(SAMPLE_ROWS))
             try:
                 with conn.transaction():
                     conn.execute("SELECT set_config('lock_timeout', %s, true)", (SAMPLE_LOCK_TIMEOUT,))
@@ -131,9 +139,9 @@ def sample_copy_text(conn: psycopg.Connection) -> tuple[int, float]:
             count = chunk.count(b"\n")
             if not count:
                 continue
-            if count < SAMPLE_ROWS:
+            if fraction >= 1.0 and count < SAMPLE_ROWS:
                 rows = count  # the whole table was read: exact
-            elif rows < count:
+            elif fraction >= 1.0 and rows < count:
                 raise _Unsized(f"{schema}.{name}")  # statistics know fewer rows than one sample holds
             plain += len(chunk)
             packed += len(zlib.compress(bytes(chunk), 1))
