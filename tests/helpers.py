@@ -122,3 +122,24 @@ def serving_alerts_api(settings: Any, **options: Any) -> Iterator[str]:
         server.server_close()
         thread.join(timeout=5)
 
+
+@contextmanager
+def mounted_tmpfs(size: str, prefix: str = "mg-disk-") -> Iterator[Path]:
+    """A real tmpfs of ``size`` (e.g. ``1m``) mounted under /tmp for the block; skips the test where
+    mounting is not allowed (needs root)."""
+    import uuid
+
+    import pytest
+
+    mount_point = Path(f"/tmp/{prefix}{uuid.uuid4().hex[:8]}")
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        mount_point.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+        mount_point.rmdir()

@@ -19,7 +19,7 @@ from migration_guard.tasks.backup.create import preflight
 from migration_guard.tasks.backup.retention import select_expired
 from migration_guard.tasks.backup.scope import BackupScope, analyze_sql, choose_scope
 from migration_guard.tasks.backup.scoped import scope_for_change
-from tests.helpers import add_prisma_migration, make_prisma_project, run_cli
+from tests.helpers import add_prisma_migration, make_prisma_project, mounted_tmpfs, run_cli
 
 SCHEMA = """
 CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);
@@ -279,21 +279,8 @@ def test_schemas_without_scoped_tables_are_excluded_by_one_pattern(db_url: str, 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
     """A real 24 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
-    import subprocess
-    import uuid
-
-    mount_point = Path(f"/tmp/mg-small-{uuid.uuid4().hex[:8]}")
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        mount_point.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with mounted_tmpfs("24m", "mg-small-") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
-        mount_point.rmdir()
 
 
 def test_the_disk_check_sizes_a_scoped_backup_by_its_tables(db_url: str, db: psycopg.Connection,

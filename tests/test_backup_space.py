@@ -5,8 +5,6 @@ otherwise), so pg_dump gets a genuine ENOSPC."""
 
 from __future__ import annotations
 
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,24 +12,15 @@ import psycopg
 import pytest
 
 from migration_guard.tasks.backup import BackupSpaceError, create_backup
+from tests.helpers import mounted_tmpfs
 
 pytestmark = pytest.mark.faults
 
 
 @pytest.fixture
 def tiny_disk() -> Iterator[Path]:
-    mount_point = Path(f"/tmp/mg-tiny-{uuid.uuid4().hex[:8]}")
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        mount_point.rmdir()
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with mounted_tmpfs("1m", "mg-tiny-") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
-        mount_point.rmdir()
 
 
 @pytest.fixture

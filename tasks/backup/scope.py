@@ -21,6 +21,7 @@ from migration_guard.tasks.lint.plpgsql import EmbeddedParseError, embedded_sql
 from migration_guard.tasks.sql.locks import ACCESS_SHARE, ROW_SHARE, lock_for
 from migration_guard.tasks.sql.nonvolatile_functions import NONVOLATILE_BUILTINS
 from migration_guard.tasks.sql.statements import split_statements
+from migration_guard.tasks.sql.tree import nodes
 
 #: BACKUP_SCOPE values
 SCOPES = ("auto", "scoped", "full")
@@ -194,44 +195,18 @@ def _created_object(node: Any, schema: str) -> tuple[str, str, str] | None:
 
 def _dml_targets(node: Any, schema: str) -> list[tuple[tuple[str, str], str]]:
     """Tables written by DML anywhere in ``node`` (data-modifying CTEs included), with the verb."""
-    found: list[tuple[tuple[str, str], str]] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-            continue
-        if not isinstance(item, ast.Node):
-            continue
-        if isinstance(item, _DML) and getattr(item, "relation", None) is not None:
-            verb = type(item).__name__.removesuffix("Stmt").upper()
-            found.append(((item.relation.schemaname or schema, item.relation.relname), verb))
-        for attribute in item:
-            value = getattr(item, attribute)
-            if isinstance(value, (ast.Node, list, tuple)):
-                stack.append(value)
-    return found
+    return [((item.relation.schemaname or schema, item.relation.relname), type(item).__name__.removesuffix("Stmt").upper())
+            for item in nodes(node) if isinstance(item, _DML) and getattr(item, "relation", None) is not None]
 
 
 def _user_function_called(node: Any) -> str | None:
     """The first function a SELECT calls that is not a built-in known to be non-volatile."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-            continue
-        if not isinstance(item, ast.Node):
-            continue
+    for item in nodes(node):
         if isinstance(item, ast.FuncCall):
             names = [n.sval for n in item.funcname or () if isinstance(n, ast.String)]
             qualified = len(names) > 1 and names[0] != "pg_catalog"
             if names and (qualified or (names[-1] not in NONVOLATILE_BUILTINS and names[-1] not in _HARMLESS_CALLS)):
                 return ".".join(names)
-        for attribute in item:
-            value = getattr(item, attribute)
-            if isinstance(value, (ast.Node, list, tuple)):
-                stack.append(value)
     return None
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pglast import ast, enums
 
+from migration_guard.tasks.sql.tree import nodes
+
 AT = enums.AlterTableType
 CT = enums.ConstrType
 OT = enums.ObjectType
@@ -81,17 +83,4 @@ def qualified(key: tuple[str, str]) -> str:
 
 def string_constants(node: Any) -> Iterator[str]:
     """Every string constant in a tree."""
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if item is None:
-            continue
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, ast.String):
-            yield item.sval
-        elif isinstance(item, ast.Node):
-            for attribute in item:
-                value = getattr(item, attribute)
-                if isinstance(value, (ast.Node, list, tuple)):
-                    stack.append(value)
+    return (item.sval for item in nodes(node) if isinstance(item, ast.String))

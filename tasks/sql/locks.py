@@ -17,6 +17,8 @@ from typing import Any
 
 from pglast import ast, enums
 
+from migration_guard.tasks.sql.tree import nodes
+
 ACCESS_SHARE = "ACCESS SHARE"
 ROW_SHARE = "ROW SHARE"
 ROW_EXCLUSIVE = "ROW EXCLUSIVE"
@@ -231,25 +233,13 @@ def volatile_call(expression: Any, nonvolatile: frozenset[str] | set[str] = froz
     """
     from migration_guard.tasks.sql.nonvolatile_functions import NONVOLATILE_BUILTINS
 
-    stack = [expression]
-    while stack:
-        item = stack.pop()
-        if item is None:
-            continue
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-            continue
+    for item in nodes(expression):
         if isinstance(item, ast.FuncCall):
             parts = [n.sval.lower() for n in item.funcname or () if isinstance(n, ast.String)]
             name = parts[-1] if parts else ""
             builtin = len(parts) == 1 or parts[0] == "pg_catalog"
             if not ((builtin and name in NONVOLATILE_BUILTINS) or name in nonvolatile or ".".join(parts) in nonvolatile):
                 return ".".join(parts) or "?"
-        if isinstance(item, ast.Node):
-            for attribute in item:
-                value = getattr(item, attribute)
-                if isinstance(value, (ast.Node, list, tuple)):
-                    stack.append(value)
     return None
 
 
@@ -518,24 +508,7 @@ def _comment(node: ast.CommentStmt, schema: str) -> list[StatementLock]:
 
 def _range_vars(node: Any, schema: str) -> list[tuple[str, str]]:
     """Every table a query reads (CTE names included when they shadow nothing; good enough for plans)."""
-    found: list[tuple[str, str]] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if item is None:
-            continue
-        if isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
-            continue
-        if isinstance(item, ast.RangeVar):
-            found.append(relation_key(item, schema))
-            continue
-        if isinstance(item, ast.Node):
-            for attribute in item:
-                value = getattr(item, attribute)
-                if isinstance(value, (ast.Node, list, tuple)):
-                    stack.append(value)
-    return found
+    return [relation_key(item, schema) for item in nodes(node) if isinstance(item, ast.RangeVar)]
 
 
 _HANDLERS = {
