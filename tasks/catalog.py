@@ -375,3 +375,24 @@ def _type_modifiers(type_name: str, typmod: int) -> tuple[int, ...]:
     if type_name in ("timestamp", "timestamptz", "time", "timetz", "interval", "bit", "varbit"):
         return (typmod,)
     return ()
+
+
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    """Which database this is, beyond its address: the server's system identifier (the same for a
+    server and its replicas, different for a restored copy) and the database's oid."""
+
+    system_identifier: str | None
+    database_oid: int
+
+
+def database_identity(conn: psycopg.Connection) -> DatabaseIdentity:
+    """The identity of the connected database; ``system_identifier`` is None when the role may not
+    read ``pg_control_system()`` (its EXECUTE can be revoked)."""
+    oid = conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = current_database()").fetchone()[0]
+    try:
+        with conn.transaction():
+            system = conn.execute("SELECT system_identifier::text FROM pg_control_system()").fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:
+        system = None
+    return DatabaseIdentity(system, int(oid))

@@ -340,3 +340,13 @@ def test_migrate_backup_scope_full_is_one_option_away(tmp_path: Path, db_url: st
     assert scope["mode"] == "full" and scope["policy"] == "full"
     bad = run_cli(["migrate", "--backup-scope", "some"], env=env)
     assert bad.exit_code == 2 and "expected one of auto, scoped, full, got 'some'" in bad.output
+
+
+def test_backups_record_the_server_and_database_identity(db_url: str, db: psycopg.Connection, tmp_path: Path) -> None:
+    db.execute("CREATE TABLE t (id int)")
+    info = create_backup(db_url, tmp_path / "backups", reason="manual")
+    system, oid = db.execute("SELECT (SELECT system_identifier::text FROM pg_control_system()), "
+                             "(SELECT oid::bigint FROM pg_database WHERE datname = current_database())").fetchone()
+    assert (info.system_identifier, info.database_oid) == (system, oid)
+    listed = [b for b in list_backups(tmp_path / "backups") if b.path == info.path]
+    assert listed and (listed[0].system_identifier, listed[0].database_oid) == (system, oid)

@@ -253,6 +253,7 @@ def create_backup(
             sha256=digest, reason=reason, migration_head=migration_head, verified=False,
             format=pre.plan.format, duration_s=round(run.duration_s, 3), server_version=pre.source.server_version,
             tool_version=pre.tools.version, target=describe_target(dsn), jobs=pre.plan.jobs,
+            system_identifier=pre.source.system_identifier, database_oid=pre.source.database_oid,
             compression=pre.plan.compression, data_bytes_estimate=dump_input_bytes(pre.source),
             scope=covered, restore_point=point.to_dict() if point and point.lsn else None,
             warnings=list(point.warnings) if point else [],

@@ -31,6 +31,8 @@ class BackupInfo:
         duration_s: wall time of pg_dump.
         server_version / tool_version: PostgreSQL server and pg_dump versions.
         target: host:port/dbname of the source (never a password).
+        system_identifier / database_oid: which server and database it is (a backup of another server
+            or database reached at the same address never matches).
         scope: None for a full backup (every table's data); for a scoped one, what it covers:
             ``tables`` ([schema, table] whose data it holds; every table's definition is always
             there), ``reasons``, ``policy`` and the archive entries a restore replays
@@ -53,6 +55,8 @@ class BackupInfo:
     server_version: str = ""
     tool_version: str = ""
     target: str = ""
+    system_identifier: str | None = None
+    database_oid: int | None = None
     jobs: int = 1
     compression: int | None = None
     data_bytes_estimate: int = 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 
 from migration_guard.tasks.backup.errors import BackupError, BackupSpaceError
+from migration_guard.tasks.catalog import database_identity
 
 MiB = 1 << 20
 #: below this much table data a single custom-format file is as fast as anything and simpler
@@ -40,6 +41,9 @@ class SourceSize:
     copy_text_bytes: int | None = None
     #: compressed / plain size of the sampled COPY text at gzip level 1 (None: not sampled)
     compressed_ratio: float | None = None
+    #: the server's system identifier and the database's oid (recorded in the backup metadata)
+    system_identifier: str | None = None
+    database_oid: int | None = None
 
 
 #: rows read per sampled table, and how many of the largest tables are sampled
@@ -68,7 +72,9 @@ def measure_source(conn: psycopg.Connection) -> SourceSize:
     ).fetchone()
     assert row is not None
     version = str(row[4]).split()[0]
-    source = SourceSize(row[0], int(row[1]), int(row[2]), int(row[3]), version, int(conn.info.server_version) // 10000)
+    identity = database_identity(conn)
+    source = SourceSize(row[0], int(row[1]), int(row[2]), int(row[3]), version, int(conn.info.server_version) // 10000,
+                        system_identifier=identity.system_identifier, database_oid=identity.database_oid)
     try:
         text_bytes, ratio = sample_copy_text(conn)
     except (psycopg.Error, _Unsized):

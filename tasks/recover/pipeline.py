@@ -9,9 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
+from migration_guard.tasks.catalog import DatabaseIdentity, database_identity
+from migration_guard.tasks.db import connection
 from migration_guard.tasks.errors import ConfigError, MigrationGuardError
 from migration_guard.tasks.models import MigrationStatus
 from migration_guard.tasks.project import Project
@@ -202,9 +205,10 @@ def backup_before(project: Project, target: MigrationStatus) -> tuple[str | None
 
     started = min((e.started_at for e in target.failed_entries), default=None)
     database = project.target.rsplit("/", 1)[-1]
+    identity = _identity(project)
     others = 0
     for info in list_backups(project.settings.backup_dir):
-        if info.target != project.target or info.database != database:
+        if info.target != project.target or info.database != database or not _same_identity(info, identity):
             others += 1
             continue
         if started is None or info.created_at <= started:
@@ -213,6 +217,24 @@ def backup_before(project: Project, target: MigrationStatus) -> tuple[str | None
     if others:
         where += f" ({others} backup(s) there are of other databases)"
     return None, where
+
+
+def _identity(project: Project) -> DatabaseIdentity | None:
+    try:
+        with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
+            return database_identity(conn)
+    except MigrationGuardError:
+        return None
+
+
+def _same_identity(info: Any, identity: DatabaseIdentity | None) -> bool:
+    """The backup's recorded server and database are this one's (a field either side lacks, e.g. a
+    backup from before they were recorded, does not disqualify it: the address already matched)."""
+    if identity is None:
+        return True
+    if info.system_identifier and identity.system_identifier and info.system_identifier != identity.system_identifier:
+        return False
+    return not (info.database_oid and info.database_oid != identity.database_oid)
 
 
 def _finish(report: RecoveryReport, started: float) -> RecoveryReport:
