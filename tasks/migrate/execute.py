@@ -414,6 +414,10 @@ def _where(step: Step) -> str:
     return f"{step.label} `{first_line}`"
 
 
+#: a statement running longer than this gets a progress line, and another every as many seconds
+PROGRESS_EVERY_S = 10.0
+
+
 class BlockerWatch:
     """While a statement runs longer than ``delay_s``, ask ``pg_blocking_pids`` who blocks it.
 
@@ -447,12 +451,19 @@ class BlockerWatch:
         """Poll pg_blocking_pids until the statement ends (runs in its own thread)."""
         try:
             with psycopg.connect(**_monitor_params(self.conn), autocommit=True) as monitor:
+                label, since, next_report = self.label, time.monotonic() - self.delay_s, PROGRESS_EVERY_S
                 while not self.stopped.is_set():
                     for session in blocking_sessions(monitor, self.pid):
                         line = session.describe()
                         if line not in self.blockers:
                             self.blockers.append(line)
                             self.log.warning("%s is waiting for a lock held by %s", self.label or "statement", line)
+                    if self.label != label:  # the transaction moved on to its next statement
+                        label, since, next_report = self.label, time.monotonic(), PROGRESS_EVERY_S
+                    running = time.monotonic() - since
+                    if running >= next_report:
+                        self.log.info("%s still running after %.0fs", label or "statement", running)
+                        next_report += PROGRESS_EVERY_S
                     self.stopped.wait(0.2)
         except Exception as exc:  # noqa: BLE001 - best effort: the statement's own outcome is what matters
             self.log.debug("blocker watch stopped: %s", type(exc).__name__)
