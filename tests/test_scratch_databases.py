@@ -28,8 +28,11 @@ def test_a_restore_check_killed_midway_leaves_a_tagged_database_that_maintenance
     env = {"DATABASE_URL": db_url, "BACKUP_DIR": str(tmp_path / "backups"), "ALERTS_DIR": str(tmp_path / "alerts"),
            "LOG_DIR": str(tmp_path / "logs")}
     run = spawn_cli(["backup", "create", "--restore-check"], env, tmp_path)
-    leftover = wait_for(lambda: _verify_databases(db, run.proc.pid), running=run, timeout=60,
-                        what="the restore check's scratch database")
+    # CREATE DATABASE and its COMMENT are two statements (CREATE DATABASE cannot share a
+    # transaction): kill once it is tagged, i.e. while the restore runs (a kill between the two
+    # leaves an untagged database, collected by age instead)
+    leftover = wait_for(lambda: [d for d in _verify_databases(db, run.proc.pid) if d[1]], running=run, timeout=60,
+                        what="the restore check's tagged scratch database")
     run.kill()  # SIGKILL the CLI and its pg_restore, mid-restore
     name, comment = leftover[0]
     assert comment is not None and comment.startswith(COMMENT_TAG)
