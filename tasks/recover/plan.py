@@ -73,7 +73,10 @@ def _fix_cause_hint(cause: FailureCause | None) -> str:
     if cause.fix:
         return cause.fix
     if cause.listing_query:
-        return (f"fix the offending rows (list them with: {cause.listing_query.splitlines()[-1]}) then re-run "
+        # the whole query on one line: a helper it defines first (pg_temp.mg_castable on
+        # PostgreSQL < 16) must come with it, or the pasted query fails
+        listing = " ".join(line.strip() for line in cause.listing_query.splitlines() if line.strip())
+        return (f"fix the offending rows (list them with: {listing}) then re-run "
                 "migration-guard recover; or undo with --mode rollback")
     if cause.blockers:
         return "wait for (or end) the blocking session(s), then re-run migration-guard recover"
