@@ -139,7 +139,8 @@ def test_backup_pg_dump_session_terminated(tmp_path: Path, db_url: str, db: psyc
     db.execute("CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS filler FROM generate_series(1, 300000) g")
 
     run = spawn_cli(["backup", "create"], env, tmp_path)
-    pid = wait_for(lambda: sessions(db, query_like="COPY%big%"), running=run,
+    # pg_dump's own COPY (not the size estimate's sampling COPY (SELECT ... FROM "public"."big" ...))
+    pid = wait_for(lambda: sessions(db, query_like="COPY public.big %"), running=run,
                    what="pg_dump copying the big table")[0][0]
     terminate(db, pid)
     code = run.wait()
