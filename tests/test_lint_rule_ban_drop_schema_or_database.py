@@ -4,6 +4,7 @@ import pytest
 
 from migration_guard.tasks.lint import lint_text
 from migration_guard.tasks.lint.rules.ban_drop_schema_or_database import RULE
+from migration_guard.tasks.lint.suppressions import acknowledgement_comment
 
 BAD = [
     'DROP SCHEMA app CASCADE;',
@@ -20,7 +21,10 @@ GOOD = [
 def test_flags_bad_sql(sql: str) -> None:
     findings = [f for f in lint_text(sql, "m.sql") if f.rule == RULE.code]
     assert findings, f"{RULE.code} should flag: {sql!r}"
-    assert all(f.why == RULE.problem and f.fix.startswith(RULE.fix) and f.path == "m.sql" for f in findings)
+    # the rule's own fix, exactly, then the acknowledgement a destructive (policy) error carries
+    assert all(f.why == RULE.problem and f.fix.split("\nIntended? ", 1)[0] == RULE.fix and f.path == "m.sql"
+               and f.acknowledgement == acknowledgement_comment(RULE.code) and f.acknowledgement in f.fix
+               for f in findings)
 
 
 @pytest.mark.parametrize("sql", GOOD)
