@@ -132,18 +132,33 @@ def locks_on_tables(conn: psycopg.Connection, tables: list[tuple[str, str]]) -> 
 
 @dataclass(frozen=True)
 class IndexInfo:
+    """An index with ``indisvalid = false``.
+
+    Attributes:
+        builder_pid: the backend building it right now (CREATE INDEX CONCURRENTLY / REINDEX in
+            progress, from pg_stat_progress_create_index), else None: then it is debris, left by a
+            build that failed or was cancelled.
+    """
+
     schema: str
     table: str
     name: str
     definition: str
     valid: bool
     ready: bool
+    builder_pid: int | None = None
+
+    @property
+    def being_built(self) -> bool:
+        """A live session is building it: invalid until the build ends, not debris."""
+        return self.builder_pid is not None
 
 
 def invalid_indexes(conn: psycopg.Connection) -> list[IndexInfo]:
-    """Indexes left INVALID (typically by a failed CREATE INDEX CONCURRENTLY)."""
+    """Every INVALID index outside the system schemas, saying which are being built right now."""
     rows = conn.execute(
-        "SELECT n.nspname, t.relname, c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisready "
+        "SELECT n.nspname, t.relname, c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisready, "
+        "(SELECT min(p.pid) FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) "
         "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
@@ -328,16 +343,6 @@ def replication_lag_seconds(conn: psycopg.Connection) -> tuple[bool, float | Non
         "CASE WHEN pg_is_in_recovery() THEN EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp()))::float8 END"
     ).fetchone()
     return bool(in_recovery), (float(lag) if lag is not None else None)
-
-
-def indexes_being_built(conn: psycopg.Connection) -> set[tuple[str, str]]:
-    """(schema, index) of indexes a CREATE INDEX / REINDEX is building right now (still invalid,
-    but not debris)."""
-    rows = conn.execute(
-        "SELECT n.nspname, c.relname FROM pg_stat_progress_create_index p "
-        "JOIN pg_class c ON c.oid = p.index_relid JOIN pg_namespace n ON n.oid = c.relnamespace"
-    ).fetchall()
-    return {(r[0], r[1]) for r in rows}
 
 
 @dataclass(frozen=True)

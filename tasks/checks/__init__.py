@@ -9,7 +9,8 @@
 - ``registry``: :class:`~.registry.Registry`, the ordered list of a suite's checks.
 - ``runner``: :func:`~.runner.run_check` (one check, isolated and timed) and
   :func:`~.runner.check_applies`.
-- ``probes``: catalog reads both suites judge (INVALID indexes, with the ones being built now).
+- the catalog reads both suites judge are the foundation's (``tasks/catalog.py``: e.g.
+  ``invalid_indexes``, which says which are being built now).
 - ``fixes``: the fix texts both suites suggest (the same words in an alert and a validate fix).
 
 The kernel imports nothing from the suites. Each suite maps the kernel's verdicts to its own
@@ -24,7 +25,7 @@ Where the two suites judge the same thing differently, on purpose:
   closed: "not verified" is "not safe to migrate").
 - The checks after an unreachable database: healthcheck reports them UNKNOWN (their alerts stay
   untouched); validate reports them SKIP (the verdict is already FAIL, on connectivity).
-- An INVALID index (``probes.invalid_indexes``): healthcheck warns (MEDIUM: writes pay for it, no
+- An INVALID index (``catalog.invalid_indexes``): healthcheck warns (MEDIUM: writes pay for it, no
   outage) and skips indexes being built right now (invalid until the build ends, not debris);
   validate FAILs on both (migrating now would re-run into the debris, or queue behind the
   build). Neither ever suggests dropping an index a live session is building: validate says to

@@ -1,5 +1,5 @@
 """Health checks: one module per check, listed in :mod:`.registry`, built on the check kernel
-(``tasks/checks``: Check, verdicts, the isolated runner, shared probes and fix texts).
+(``tasks/checks``: Check, verdicts, the isolated runner, shared catalog reads and fix texts).
 
 Contract (``base``): a check is ``Check(name, description, run, applies)``; ``run(ctx)`` gets a
 :class:`~.base.CheckContext` (open read-only connection with statement_timeout, target, settings,

@@ -82,7 +82,8 @@ def detect(project: Project, *, stale_lock_seconds: float = 60.0) -> Detection:
     report = read_status(project)
     detection = Detection(report=report, failed=report.by_state(State.FAILED))
     with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
-        detection.invalid_indexes = [i for i in invalid_indexes(conn) if i.schema == project.schema]
+        # an index a live session is building is not debris: dropping it would kill that build
+        detection.invalid_indexes = [i for i in invalid_indexes(conn) if i.schema == project.schema and not i.being_built]
         unvalidated = [c for c in not_valid_constraints(conn) if c.schema == project.schema]
         if unvalidated:
             meant = constraints_meant_valid([s.migration for s in report.statuses if s.migration is not None],

@@ -17,7 +17,7 @@ from migration_guard.tasks.checks.fixes import (
     drop_index_concurrently,
     reindex_index_concurrently,
 )
-from migration_guard.tasks.checks.probes import invalid_indexes
+from migration_guard.tasks.catalog import invalid_indexes
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.sql.identifiers import qualified_if_needed
 

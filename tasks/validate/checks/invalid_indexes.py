@@ -10,7 +10,7 @@ an index a live session is building is never dropped (that would fail its migrat
 from __future__ import annotations
 
 from migration_guard.tasks.checks.fixes import drop_index_concurrently, wait_for_index_build
-from migration_guard.tasks.checks.probes import invalid_indexes
+from migration_guard.tasks.catalog import invalid_indexes
 from migration_guard.tasks.sql.identifiers import qualified
 from migration_guard.tasks.validate.base import Check, check_connection
 from migration_guard.tasks.validate.context import ValidationContext
