@@ -73,16 +73,7 @@ def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lo
         validate_constraints=validate_constraints, allow=allow,
     )
     if as_flow:
-        if run_options.allow:
-            from migration_guard.tasks.errors import ConfigError
-
-            raise ConfigError("--allow is not passed to the flow run yet",
-                              "acknowledge with the -- migration-guard:ignore comment the report shows, or run without --flow")
-        if backup_scope is not None:
-            from migration_guard.tasks.errors import ConfigError
-
-            raise ConfigError("--backup-scope is not passed to the flow run", "set BACKUP_SCOPE for the flow's worker instead")
-        _run_flow(project, run_options, dry_run, as_json, backup_dir)
+        _run_flow(project, run_options, dry_run, as_json, backup_dir, backup_scope)
         return
     from migration_guard.tasks.migrate.steps import PLAIN_STEPS
 
@@ -109,7 +100,7 @@ def _migrate(options, dry_run, as_json, validate, backup, strict, on_failure, lo
     raise typer.Exit(report.exit_code)
 
 
-def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir) -> None:
+def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir, backup_scope: str | None) -> None:
     import os
 
     from migration_guard.flows.prefect_api import require_prefect_api
@@ -133,6 +124,7 @@ def _run_flow(project, run_options, dry_run: bool, as_json: bool, backup_dir) ->
             lock_wait_s=apply.lock_wait_s, validate_constraints=run_options.validate_constraints,
             hooks=run_options.hooks, startup_check_command=run_options.startup_check_command,
             startup_check_url=run_options.startup_check_url, backup_dir=str(backup_dir) if backup_dir else None,
+            backup_scope=backup_scope, allow=list(run_options.allow) or None,
         )
     except SafeMigrateFailed as exc:
         if as_json:

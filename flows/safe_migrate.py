@@ -54,6 +54,8 @@ def safe_migrate_flow(
     startup_check_command: str | None = None,
     startup_check_url: str | None = None,
     backup_dir: str | None = None,
+    backup_scope: str | None = None,
+    allow: list[str] | None = None,
 ) -> dict[str, Any]:
     """Apply pending migrations safely; returns the report (``SafeMigrateReport.to_dict()``).
 
@@ -72,6 +74,11 @@ def safe_migrate_flow(
         hooks: post-migrate commands as argv lists (default POST_MIGRATE_HOOKS).
         startup_check_command / startup_check_url: the application start-up check (default STARTUP_CHECK_*).
         backup_dir: where the backup goes (default BACKUP_DIR).
+        backup_scope: what the pre-migrate backup holds: ``auto`` (scoped from 1 GiB), ``scoped`` (the
+            whole schema + the data of the tables the pending migrations touch) or ``full``
+            (default BACKUP_SCOPE, else auto).
+        allow: lint rules whose blocking findings are acknowledged for this run, e.g.
+            ``["ban-drop-column"]`` (as ``migrate --allow``); the report lists each acknowledged change.
 
     Raises:
         SafeMigrateFailed: the run failed (after the artifact and the alert were written).
@@ -80,14 +87,14 @@ def safe_migrate_flow(
         raise ValueError(f"on_failure must be 'report' or 'restore', got {on_failure!r}")
     settings = resolve_settings(
         database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
-        migration_tool=migration_tool, backup_dir=backup_dir,
+        migration_tool=migration_tool, backup_dir=backup_dir, backup_scope=backup_scope,
     )
     project = Project.from_settings(settings)
     options = options_from_settings(
         settings, lock_timeout=lock_timeout, statement_timeout=statement_timeout, retry_budget_s=retry_budget_s,
         lock_wait_s=lock_wait_s, hooks=hooks, startup_check_command=startup_check_command,
         startup_check_url=startup_check_url, validate=validation, backup=backup, strict=strict,
-        on_failure=on_failure, validate_constraints=validate_constraints,
+        on_failure=on_failure, validate_constraints=validate_constraints, allow=allow or None,
     )
     logger = get_run_logger()
     key = artifact_key(project.target)

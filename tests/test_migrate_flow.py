@@ -65,3 +65,26 @@ def test_flow_dry_run_changes_nothing(prefect_harness: None, tmp_path: Path, db_
 
     assert result["dry_run"] and result["plan"]["migrations"][0]["name"] == "20240101000000_init"
     assert db.execute("SELECT to_regclass('public._prisma_migrations') IS NULL").fetchone()[0]
+
+
+def test_flow_takes_allow_and_backup_scope_as_parameters(prefect_harness: None, tmp_path: Path, db_url: str,
+                                                        db: psycopg.Connection) -> None:
+    """CI triggering safe-migrate through the API can acknowledge a destructive change for one run
+    (``allow``, as ``migrate --allow``) and choose the backup's scope (``backup_scope``)."""
+    db.execute("CREATE TABLE items (id int PRIMARY KEY, legacy text); CREATE TABLE logs (id int)")
+    db.execute("INSERT INTO items VALUES (1, 'x'); INSERT INTO logs SELECT generate_series(1, 50)")
+    migrations = make_prisma_project(tmp_path, {"20240101000000_drop_legacy": 'ALTER TABLE items DROP COLUMN "legacy";\n'})
+    backups = str(tmp_path / "backups")
+
+    with pytest.raises(SafeMigrateFailed) as blocked:
+        safe_migrate_flow(database_url=db_url, migrations_dir=str(migrations), backup_dir=backups)
+    report = safe_migrate_flow(database_url=db_url, migrations_dir=str(migrations), backup_dir=backups,
+                               allow=["ban-drop-column"], backup_scope="scoped")
+
+    assert blocked.value.report.failed_stage == "validate"
+    assert [a["rule"] for a in blocked.value.report.acknowledgements] == ["ban-drop-column"]
+    assert report["ok"] and report["applied"] == ["20240101000000_drop_legacy"]
+    assert [(a["rule"], a["by"]) for a in report["acknowledged"]] == [("ban-drop-column", "--allow ban-drop-column")]
+    assert report["backup"]["scope"]["mode"] == "scoped"
+    assert ["public", "items"] in report["backup"]["scope"]["tables"]
+    assert ["public", "logs"] not in report["backup"]["scope"]["tables"]
