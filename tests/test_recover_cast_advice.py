@@ -8,9 +8,9 @@ import re
 
 import psycopg
 
-from migration_guard.tasks.recover.cause import FailureCause
+from migration_guard.tasks.diagnose.cause import FailureCause
 from migration_guard.tasks.recover.plan import _fix_cause_hint
-from migration_guard.tasks.recover.rechecks import _CASTABLE_FUNCTION
+from migration_guard.tasks.diagnose.rechecks import _CASTABLE_FUNCTION
 
 
 def test_the_listing_in_the_advice_runs_when_pasted(db: psycopg.Connection) -> None:

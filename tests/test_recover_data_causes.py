@@ -21,7 +21,7 @@ from migration_guard.tasks.diagnose.replay import (
 )
 from migration_guard.tasks.schema.shadow import shadow_database
 from migration_guard.tasks.recover import choose_plan, classify_failure
-from migration_guard.tasks.recover.rechecks import CANNOT_CHECK, DATA_FAILURE_KINDS, statement_data_kinds
+from migration_guard.tasks.diagnose.rechecks import CANNOT_CHECK, DATA_FAILURE_KINDS, statement_data_kinds
 from migration_guard.tasks.sql.statements import split_statements
 from tests.test_recover_support import Scenario
 

@@ -13,7 +13,7 @@ from migration_guard.tasks.settings import load_settings
 from migration_guard.tasks.diagnose import diagnose_migration, load_catalog
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.recover import choose_plan, classify_failure, rollback_plan
-from migration_guard.tasks.recover.cause import sqlstate_from_logs
+from migration_guard.tasks.diagnose.cause import sqlstate_from_logs
 from migration_guard.tasks.sql.statements import split_statements
 from tests.helpers import make_sql_project, run_cli
 

@@ -8,8 +8,8 @@ ledger fix), ``verify`` (status, INVALID indexes, lock, drift), ``report`` (the 
 ``steps`` (the I/O steps port), ``pipeline`` (the sequence), ``tasks`` (its Prefect tasks).
 """
 
-from migration_guard.tasks.recover.cause import FailureCause
-from migration_guard.tasks.recover.classify import classify_failure
+from migration_guard.tasks.diagnose.cause import FailureCause
+from migration_guard.tasks.diagnose.classify import classify_failure
 from migration_guard.tasks.recover.model import PlanStep, RepairPlan
 from migration_guard.tasks.recover.plan import MODES, choose_plan, forward_plan, rollback_plan
 

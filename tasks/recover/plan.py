@@ -15,7 +15,7 @@ import shlex
 from pglast import ast
 
 from migration_guard.tasks.diagnose.model import Diagnosis, Effect
-from migration_guard.tasks.recover.cause import FailureCause
+from migration_guard.tasks.diagnose.cause import FailureCause
 from migration_guard.tasks.recover.model import PlanStep, RepairPlan
 from migration_guard.tasks.recover.redo import redo_statement
 from migration_guard.tasks.recover.undo import CreatedHere, undo_statement

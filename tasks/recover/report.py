@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migration_guard.tasks.diagnose.model import Diagnosis
-from migration_guard.tasks.recover.cause import FailureCause
+from migration_guard.tasks.diagnose.cause import FailureCause
 from migration_guard.tasks.recover.model import RepairPlan
 
 OUTCOMES = ("nothing_to_do", "recovered", "not_recovered", "planned", "declined", "recovered_unverified")

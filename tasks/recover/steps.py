@@ -18,8 +18,8 @@ from migration_guard.tasks.diagnose import Diagnosis, diagnose_migration, load_c
 from migration_guard.tasks.diagnose.replay import replay_diagnosis
 from migration_guard.tasks.models import MigrationStatus
 from migration_guard.tasks.project import Project
-from migration_guard.tasks.recover.cause import FailureCause
-from migration_guard.tasks.recover.classify import classify_failure
+from migration_guard.tasks.diagnose.cause import FailureCause
+from migration_guard.tasks.diagnose.classify import classify_failure
 from migration_guard.tasks.recover.detect import Detection, detect
 from migration_guard.tasks.recover.execute import ExecutionOutcome, execute_plan
 from migration_guard.tasks.recover.model import RepairPlan

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 
 from migration_guard.tasks.diagnose.model import Diagnosis
-from migration_guard.tasks.recover.cause import (
+from migration_guard.tasks.diagnose.cause import (
     RECHECK_REMAINING,
     FailureCause,
     cause_from_kind,
@@ -17,7 +17,7 @@ from migration_guard.tasks.recover.cause import (
     with_failing_statement,
     without_known_cause,
 )
-from migration_guard.tasks.recover.rechecks import (
+from migration_guard.tasks.diagnose.rechecks import (
     lock_blockers,
     recheck_remaining,
     recheck_statement,

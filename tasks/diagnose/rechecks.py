@@ -18,7 +18,7 @@ from pglast.stream import RawStream
 from migration_guard.tasks.catalog import locks_on_tables
 from migration_guard.tasks.diagnose.model import Diagnosis, Effect, StatementDiagnosis
 from migration_guard.tasks.diagnose.types import format_type_name
-from migration_guard.tasks.recover.cause import SUMMARIES, FailureCause
+from migration_guard.tasks.diagnose.cause import SUMMARIES, FailureCause
 from migration_guard.tasks.schema.model import SchemaSnapshot
 from migration_guard.tasks.sql.identifiers import qualified, quoted
 
