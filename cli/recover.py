@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -28,6 +28,10 @@ def recover(
     plan_only: bool = typer.Option(False, "--plan", help="Only print the diagnosis and the plan; change nothing."),
     no_backup: bool = typer.Option(False, "--no-backup", help="Skip the verified backup taken before any change."),
     no_drift: bool = typer.Option(False, "--no-drift", help="Skip the drift check (shadow database) in verification."),
+    backup_scope: Optional[str] = typer.Option(
+        None, "--backup-scope", help="What the pre-recovery backup holds: auto (scoped from 1 GiB), scoped (the whole "
+        "schema + the data of the tables the failed migration touches) or full (default $BACKUP_SCOPE, else auto).",
+        show_default=False),
     stale_lock_seconds: float = typer.Option(
         60.0, "--stale-lock-seconds", help="An idle session holding the migration lock this long is ended."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (implies no prompt: use --yes)."),
@@ -43,20 +47,20 @@ def recover(
     connection was lost: re-run `migration-guard status`); 130 / 143 interrupted by SIGINT / SIGTERM
     (the running statement rolled back; one `interrupted:` line says what committed).
     """
-    _recover(ctx.obj, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json, use_flow)
+    _recover(ctx.obj, mode, yes, plan_only, no_backup, no_drift, stale_lock_seconds, as_json, use_flow, backup_scope)
 
 
 @handle_errors(error_exit_code=1, config_exit_code=2)
 def _recover(options: GlobalOptions, mode: str, yes: bool, plan_only: bool, no_backup: bool, no_drift: bool,
-             stale_lock_seconds: float, as_json: bool, use_flow: bool) -> None:
+             stale_lock_seconds: float, as_json: bool, use_flow: bool, backup_scope: str | None = None) -> None:
     from migration_guard.tasks.recover.pipeline import RecoverOptions, run_recovery
     from migration_guard.tasks.recover.steps import PLAIN_STEPS
 
     recover_options = RecoverOptions(mode=mode, backup=not no_backup, plan_only=plan_only, drift=not no_drift,
                                      stale_lock_seconds=stale_lock_seconds)
-    project = options.project()
+    project = options.project(**({"backup_scope": backup_scope} if backup_scope is not None else {}))
     if use_flow:
-        _run_flow(project, recover_options, yes, as_json)
+        _run_flow(project, recover_options, yes, as_json, backup_scope)
         return
 
     def approve(plan: RepairPlan, report: RecoveryReport) -> bool:
@@ -78,7 +82,8 @@ def _recover(options: GlobalOptions, mode: str, yes: bool, plan_only: bool, no_b
     raise typer.Exit(report.exit_code)
 
 
-def _run_flow(project: Project, recover_options: RecoverOptions, yes: bool, as_json: bool) -> None:
+def _run_flow(project: Project, recover_options: RecoverOptions, yes: bool, as_json: bool,
+              backup_scope: str | None = None) -> None:
     import os
 
     from migration_guard.flows.prefect_api import require_prefect_api
@@ -92,7 +97,7 @@ def _run_flow(project: Project, recover_options: RecoverOptions, yes: bool, as_j
         migrations_dir=str(project.migrations_dir), migration_tool=project.ledger.tool,
         mode=recover_options.mode, approve=yes, backup=recover_options.backup, drift=recover_options.drift,
         plan_only=recover_options.plan_only, stale_lock_seconds=recover_options.stale_lock_seconds,
-        return_state=True,
+        backup_scope=backup_scope, return_state=True,
     )
     if state.is_completed():
         data = state.result()

@@ -45,6 +45,7 @@ def recover_flow(
     plan_only: bool = False,
     stale_lock_seconds: float = 60.0,
     approval_timeout_seconds: int = 3600,
+    backup_scope: str | None = None,
 ) -> dict[str, Any]:
     """Recover a failed migration (finish it or undo it), fix the ledger, verify, report.
 
@@ -61,6 +62,9 @@ def recover_flow(
         plan_only: stop after the plan (published as an artifact).
         stale_lock_seconds: an idle holder of the migration lock is stale after this long.
         approval_timeout_seconds: how long the run waits for approval before giving up.
+        backup_scope: what the pre-recovery backup holds: ``auto`` (scoped from 1 GiB), ``scoped`` (the
+            whole schema + the data of the tables the failed migration touches) or ``full``
+            (default BACKUP_SCOPE, else auto).
 
     Returns:
         The report as a dict (also published as the ``recover-report`` markdown artifact).
@@ -78,6 +82,7 @@ def recover_flow(
         project = Project.from_settings(resolve_settings(
             database_block, project_block,
             database_url=database_url, migrations_dir=migrations_dir, migration_tool=migration_tool,
+            backup_scope=backup_scope,
         ))
         options = RecoverOptions(mode=mode, backup=backup, plan_only=plan_only, drift=drift,
                                  stale_lock_seconds=stale_lock_seconds)

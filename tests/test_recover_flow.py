@@ -108,3 +108,25 @@ def test_cli_flow_option_runs_the_flow_and_keeps_the_url_out_of_parameters(tmp_p
     with get_client(sync_client=True) as client:
         runs = [r for r in client.read_flow_runs() if r.parameters.get("migrations_dir") == str(project.migrations_dir)]
     assert runs and all("database_url" not in r.parameters or r.parameters["database_url"] is None for r in runs)
+
+
+def test_flow_and_cli_take_the_backup_scope(tmp_path: Path, db_url: str, prefect_harness, monkeypatch) -> None:
+    """``backup_scope`` (flow) / ``--backup-scope`` (CLI) choose what the pre-recovery backup holds."""
+    from migration_guard.flows.recover import recover_flow
+    from tests.helpers import run_cli
+    from tests.test_repair import _env
+
+    project = _sql_project(tmp_path, db_url)
+    _fix_duplicates(db_url)
+    monkeypatch.setenv("BACKUP_DIR", str(tmp_path / "backups"))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE audit (id int); INSERT INTO audit SELECT generate_series(1, 20)")
+
+    planned = run_cli(["recover", "--plan", "--backup-scope", "nope"], env=_env(project, tmp_path))
+    result = recover_flow(database_url=db_url, migrations_dir=str(project.migrations_dir), approve=True,
+                          drift=False, backup_scope="scoped")
+
+    assert planned.exit_code == 2 and "expected one of auto, scoped, full, got 'nope'" in planned.output
+    assert result["outcome"] == "recovered"
+    scope = result["backup"]["scope"]
+    assert scope["mode"] == "scoped" and ["public", "items"] in scope["tables"] and ["public", "audit"] not in scope["tables"]
