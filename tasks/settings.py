@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         "plus the data of the tables the change touches; full = every table; auto = scoped when the database is "
         "at least 1 GiB, else full.",
     )
+    auto_recover: Literal["off", "safe"] = Field(
+        default="off",
+        description="What the healthcheck repairs on its own (AUTO_RECOVER): off = alert only, with the command to run; "
+        "safe = end an idle session holding the migration lock past the stale_migration_lock threshold, rebuild (or "
+        "drop) an INVALID index a failed CREATE INDEX CONCURRENTLY left, mark rolled back a failed migration of which "
+        "nothing ran, recover forward a failed migration whose cause is gone; each action alerted before and after.",
+    )
     alerts_dir: Path = Field(default=Path("logs/alerts"), description="Alert JSON files (ALERTS_DIR).")
     log_dir: Path = Field(default=Path("logs"), description="Log files (LOG_DIR).")
     db_schema: str = Field(
@@ -219,6 +226,8 @@ def _describe_validation_error(exc: ValidationError) -> str:
         return f"{variable} {message}"
     if first["type"] == "literal_error" and field == "backup_scope":
         message = f"expected one of auto, scoped, full, got {first['input']!r}"
+    elif first["type"] == "literal_error" and field == "auto_recover":
+        message = f"expected one of off, safe, got {first['input']!r}"
     elif first["type"] == "literal_error":
         message = f"expected one of prisma, sql (or unset to detect it), got {first['input']!r}"
     elif first["type"] in {"int_parsing", "greater_than_equal", "less_than_equal"}:
