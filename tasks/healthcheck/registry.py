@@ -20,7 +20,7 @@ from migration_guard.tasks.healthcheck.checks import (
     stale_migration_lock,
     wraparound,
 )
-from migration_guard.tasks.healthcheck.checks import capacity_forecast, query_regressions
+from migration_guard.tasks.healthcheck.checks import anomalies, capacity_forecast, query_regressions
 from migration_guard.tasks.healthcheck.base import HealthCheck
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 
@@ -39,6 +39,7 @@ BUILTIN: Registry[HealthCheck] = Registry([
     replication.CHECK,
     backup_freshness.CHECK,
     capacity_forecast.CHECK,
+    anomalies.CHECK,
     query_regressions.CHECK,
     scratch_databases.CHECK,
 ])

@@ -1,5 +1,6 @@
 """The numeric readings of one monitored database, read on an open (read-only) connection:
-connections, the longest transaction, replication lag, wraparound age, size, the dead-tuple ratio
+connections, the longest transaction, replication lag, wraparound age, size, the transactions
+counter (commits + rollbacks: its rate is seasonal), the dead-tuple ratio
 of the largest tables, every sequence's last value against its limit, and pg_stat_statements."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from psycopg import errors, sql
 from migration_guard.tasks.sql.identifiers import quoted_if_needed
 from migration_guard.tasks.history.model import (
     CONNECTIONS_USED, DATABASE_SIZE, DEAD_TUPLE_RATIO, LONGEST_TRANSACTION, REPLICATION_LAG, SEQUENCE_VALUE,
-    XID_AGE, Observation, StatementCounter,
+    TRANSACTIONS, XID_AGE, Observation, StatementCounter,
 )
 
 WRAPAROUND = 2**31
@@ -39,6 +40,7 @@ SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backe
             THEN EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END,
        (SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()),
        (SELECT sum(relpages)::bigint * current_setting('block_size')::bigint FROM pg_class),
+       (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()),
        (SELECT json_agg(json_build_array(nspname, relname, pg_stat_get_dead_tuples(oid)::float8
                                          / nullif(pg_stat_get_live_tuples(oid) + pg_stat_get_dead_tuples(oid), 0)))
         FROM (SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -74,7 +76,7 @@ def sequence_subject(schema: str, table: str | None, column: str | None, sequenc
 
 def read_observations(conn: psycopg.Connection, database: str) -> list[Observation]:
     """Every reading of ``database`` (its history key) on ``conn``, in one query."""
-    used, available, longest, lag, xid_age, size, largest, sequences = conn.execute(
+    used, available, longest, lag, xid_age, size, transactions, largest, sequences = conn.execute(
         READINGS, {"largest": LARGEST_TABLES, "sequences": SEQUENCES_KEPT}).fetchone()
     found = [
         Observation(database, CONNECTIONS_USED, int(used), limit=max(int(available), 1)),
@@ -84,6 +86,8 @@ def read_observations(conn: psycopg.Connection, database: str) -> list[Observati
     ]
     if lag is not None:
         found.append(Observation(database, REPLICATION_LAG, float(lag)))
+    if transactions is not None:
+        found.append(Observation(database, TRANSACTIONS, int(transactions)))
     for schema, table, ratio in largest or ():
         if ratio is not None:
             found.append(Observation(database, DEAD_TUPLE_RATIO, round(float(ratio), 6),

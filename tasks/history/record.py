@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.history.collect import StatementsUnavailable, read_observations, read_statements
 from migration_guard.tasks.history.model import BEFORE_MIGRATION, HEALTHCHECK, Observation, StatementCounter
 from migration_guard.tasks.history.backend import open_store
-from migration_guard.tasks.history.store import database_key
+from migration_guard.tasks.history.store import HistoryStore, database_key
 
 logger = logging.getLogger("migration_guard.history")
 
@@ -70,9 +72,49 @@ def read_database(dsn: str, settings: Any, *, with_statements: bool) -> Readings
         return Readings(key, error=f"{key}: {exc}")
 
 
+def statement_snapshot_due(store: HistoryStore | None, database: str, at: datetime) -> bool:
+    """Whether a run at ``at`` keeps a pg_stat_statements snapshot of ``database`` (the last is
+    older than ``STATEMENT_SNAPSHOT_INTERVAL``, or there is none; or no store yet)."""
+    last = store.latest_statement_snapshot(database) if store is not None else None
+    return last is None or at - last.at >= STATEMENT_SNAPSHOT_INTERVAL
+
+
+#: readings a check took on the checks' own session, waiting for the record step of the same run
+#: (keyed by database and the run's start): recording then opens no session of its own. Process
+#: local: when the step runs elsewhere it finds nothing here and reads the database itself.
+_handed_over: dict[tuple[str, datetime], tuple[float, Readings]] = {}
+_handed_over_lock = threading.Lock()
+#: readings no record step took (a run that records nothing) are dropped after this long
+HANDOVER_KEPT = 600.0
+
+
+def read_for_recording(conn: psycopg.Connection, database: str, at: datetime,
+                       store: HistoryStore | None) -> Readings:
+    """The readings of ``database`` (its history key) on an open session, the statements too when a
+    snapshot is due; kept for :func:`record_healthcheck` of the run started ``at``, which then
+    records them without connecting. Raises what the session raises."""
+    readings = Readings(database, read_observations(conn, database))
+    if statement_snapshot_due(store, database, at):
+        statements = read_statements(conn)
+        readings.statements = None if isinstance(statements, StatementsUnavailable) else statements
+    now = time.monotonic()
+    with _handed_over_lock:
+        for stale in [k for k, (kept, _) in _handed_over.items() if now - kept > HANDOVER_KEPT]:
+            del _handed_over[stale]
+        _handed_over[(database, at)] = (now, readings)
+    return readings
+
+
+def _take(database: str, at: datetime) -> Readings | None:
+    with _handed_over_lock:
+        kept = _handed_over.pop((database, at), None)
+    return kept[1] if kept else None
+
+
 def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
                        check_values: Sequence[Observation] = ()) -> RecordResult:
-    """Read every database (concurrently) and store its readings taken ``at``, plus the checks'
+    """Read every database (concurrently; not those a check already read on its session for this
+    run, see :func:`read_for_recording`) and store its readings taken ``at``, plus the checks'
     numeric values; a pg_stat_statements snapshot too where the last is older than
     ``STATEMENT_SNAPSHOT_INTERVAL``. Never raises."""
     result = RecordResult()
@@ -86,15 +128,16 @@ def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
         return result
     with store:
         try:
-            due = {}
-            for dsn in dsns:
-                last = store.latest_statement_snapshot(database_key(dsn))
-                due[dsn] = last is None or at - last.at >= STATEMENT_SNAPSHOT_INTERVAL
-            if len(dsns) <= 1:
-                readings = [read_database(d, settings, with_statements=due[d]) for d in dsns]
+            taken = {dsn: _take(database_key(dsn), at) for dsn in dsns}
+            missing = [dsn for dsn in dsns if taken[dsn] is None]
+            due = {dsn: statement_snapshot_due(store, database_key(dsn), at) for dsn in missing}
+            if len(missing) <= 1:
+                read = [read_database(d, settings, with_statements=due[d]) for d in missing]
             else:
-                with ThreadPoolExecutor(max_workers=min(16, len(dsns))) as pool:
-                    readings = list(pool.map(lambda d: read_database(d, settings, with_statements=due[d]), dsns))
+                with ThreadPoolExecutor(max_workers=min(16, len(missing))) as pool:
+                    read = list(pool.map(lambda d: read_database(d, settings, with_statements=due[d]), missing))
+            by_dsn = dict(zip(missing, read, strict=True))
+            readings = [taken[dsn] or by_dsn[dsn] for dsn in dsns]
             observations = [*check_values, *(o for r in readings for o in r.observations)]
             result.observations = store.add_observations(at, observations)
             for r in readings:

@@ -81,11 +81,20 @@ class HistoryStore(ABC):
             "SELECT subject, at, value, limit_value FROM mg_observations "
             "WHERE database = %s AND metric = %s AND at >= %s ORDER BY subject, at",
             (database, metric, epoch(since)))
-        found: dict[str, list[Point]] = {}
-        for subject, at, value, limit in rows:
-            found.setdefault(subject, []).append(Point(from_epoch(at), float(value),
-                                                       None if limit is None else float(limit)))
-        return found
+        return _by_subject(rows)
+
+    def series_in_windows(self, database: str, metric: str, windows: Sequence[tuple[datetime, datetime]],
+                          ) -> dict[str, list[Point]]:
+        """The points of ``metric`` for ``database`` taken inside any of ``windows`` (start, end;
+        inclusive), by subject, oldest first: a seasonal baseline reads its slots, not the history."""
+        if not windows:
+            return {}
+        ranges = " OR ".join(["(at >= %s AND at <= %s)"] * len(windows))
+        rows = self._query(
+            "SELECT subject, at, value, limit_value FROM mg_observations "
+            f"WHERE database = %s AND metric = %s AND ({ranges}) ORDER BY subject, at",
+            (database, metric, *(epoch(t) for window in windows for t in window)))
+        return _by_subject(rows)
 
     # -- pg_stat_statements snapshots ----------------------------------------------------------
 
@@ -111,6 +120,18 @@ class HistoryStore(ABC):
             "SELECT id, at, reason, label FROM mg_statement_snapshots WHERE database = %s AND at >= %s "
             "ORDER BY at, id", (database, epoch(since)))
         return [StatementSnapshot(int(i), from_epoch(at), reason, label) for i, at, reason, label in rows]
+
+    def statement_call_totals(self, database: str, windows: Sequence[tuple[datetime, datetime]]) -> list[Point]:
+        """The calls of every snapshot of ``database`` taken inside ``windows``, summed over its
+        statements (a cumulative counter), oldest first."""
+        if not windows:
+            return []
+        ranges = " OR ".join(["(s.at >= %s AND s.at <= %s)"] * len(windows))
+        rows = self._query(
+            "SELECT s.at, sum(c.calls) FROM mg_statement_snapshots s JOIN mg_statement_counters c ON c.snapshot_id = s.id "
+            f"WHERE s.database = %s AND ({ranges}) GROUP BY s.id, s.at ORDER BY s.at",
+            (database, *(epoch(t) for window in windows for t in window)))
+        return [Point(from_epoch(at), float(calls)) for at, calls in rows]
 
     def latest_statement_snapshot(self, database: str, reason: str | None = None) -> StatementSnapshot | None:
         """The newest snapshot of ``database`` (of that ``reason`` when given)."""
@@ -150,3 +171,10 @@ class HistoryStore(ABC):
 
     def _count(self, statement: str, params: Sequence[Any]) -> int:
         return int(self._query(statement, params)[0][0])
+
+
+def _by_subject(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Point]]:
+    found: dict[str, list[Point]] = {}
+    for subject, at, value, limit in rows:
+        found.setdefault(subject, []).append(Point(from_epoch(at), float(value), None if limit is None else float(limit)))
+    return found

@@ -1,0 +1,131 @@
+"""Is a rate metric unusual for this time of the week? A seasonal baseline: the median and the MAD
+(median absolute deviation) of the readings taken at the same time of week (±30 minutes) in the
+last 4 weeks, or, with fewer than 3 such weeks, at the same time of day on the last days of the
+same kind (weekdays, or weekend days: a quiet Sunday is not an anomaly against Fridays). Median
+and MAD rather than mean and standard deviation: one past incident in the slot does not widen the
+expected range. Plain data."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from migration_guard.tasks.history.model import Point
+
+LOOKBACK = timedelta(weeks=4)
+#: a slot is the time of week (or day) of the reading ± this
+HALF_SLOT = timedelta(minutes=30)
+#: the baseline holds earlier days' readings only (today's may already be the incident)
+RECENT_EXCLUDED = timedelta(hours=12)
+#: an hour-of-week baseline needs readings from this many distinct weeks; else hour-of-day ...
+MIN_WEEKS = 3
+#: ... from this many distinct days of the same kind (weekday / weekend); else too little history
+MIN_DAYS = 3
+#: a slot with fewer readings than this is too thin for a MAD (hourly snapshots: one a week)
+MIN_SAMPLES = 8
+#: the expected range is the median ± this many robust standard deviations (1.4826 x MAD)
+DEVIATIONS = 4.0
+#: the robust deviation is at least this share of the median (a flat series is not alarmed by noise)
+RELATIVE_FLOOR = 0.05
+MAD_TO_SIGMA = 1.4826
+WEEK = timedelta(weeks=1)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a metric usually reads in one slot: median, expected range, and where that came from."""
+
+    median: float
+    low: float
+    high: float
+    #: ``hour-of-week`` or ``hour-of-day`` (the fallback)
+    kind: str
+    #: distinct weeks (hour-of-week) or days (hour-of-day) behind it
+    periods: int
+    samples: int
+    #: an hour-of-day baseline of weekend days (else of weekdays)
+    weekend: bool = False
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    @property
+    def source(self) -> str:
+        """``from the last 4 weeks`` / ``from the same hour of the last 6 days``."""
+        if self.kind == "hour-of-week":
+            return f"from the last {self.periods} weeks"
+        return (f"from the same hour of the last {self.periods} {'weekend ' if self.weekend else ''}days "
+                f"(under {MIN_WEEKS} weeks of history)")
+
+
+def slot_windows(at: datetime, lookback: timedelta = LOOKBACK, half: timedelta = HALF_SLOT,
+                 ) -> list[tuple[datetime, datetime]]:
+    """The time windows a baseline at ``at`` reads: the same time of day ± ``half`` on every day of
+    ``lookback`` before it, and the last ``half`` up to ``at`` (the latest readings). A store reads
+    only these (1/24 of the history)."""
+    days = int(lookback / DAY)
+    return [(at - d * DAY - half, at - d * DAY + (half if d else timedelta(0))) for d in range(days, -1, -1)]
+
+
+def _circular_distance(a: timedelta, b: timedelta, period: timedelta) -> timedelta:
+    distance = abs(a - b) % period
+    return min(distance, period - distance)
+
+
+def _weekend(at: datetime) -> bool:
+    return at.weekday() >= 5
+
+
+def _periods(points: Sequence[Point], at: datetime, period: timedelta) -> set[int]:
+    return {round((at - p.at) / period) for p in points}
+
+
+def baseline(points: Sequence[Point], at: datetime, *, floor: float = 0.0, lookback: timedelta = LOOKBACK,
+             ) -> Baseline | None:
+    """The expected range of the metric at ``at`` from ``points`` (any order; those of the last
+    ``RECENT_EXCLUDED`` are ignored), or None when there is not enough history.
+
+    Args:
+        floor: the smallest robust deviation, in the metric's unit (2 connections, 0.5 per second):
+            a series that barely moves is not alarmed by a change nobody would notice.
+    """
+    earlier = [p for p in points if at - lookback - HALF_SLOT <= p.at <= at - RECENT_EXCLUDED]
+    in_week_slot = [p for p in earlier if _circular_distance(p.at - at, timedelta(0), WEEK) <= HALF_SLOT]
+    weeks = _periods(in_week_slot, at, WEEK)
+    if len(weeks) >= MIN_WEEKS and len(in_week_slot) >= MIN_SAMPLES:
+        chosen, kind, periods = in_week_slot, "hour-of-week", len(weeks)
+    else:
+        in_day_slot = [p for p in earlier if _circular_distance(p.at - at, timedelta(0), DAY) <= HALF_SLOT
+                       and _weekend(p.at) == _weekend(at)]
+        days = _periods(in_day_slot, at, DAY)
+        if len(days) < MIN_DAYS or len(in_day_slot) < MIN_SAMPLES // 2:
+            return None
+        chosen, kind, periods = in_day_slot, "hour-of-day", len(days)
+    values = [p.value for p in chosen]
+    median = statistics.median(values)
+    mad = statistics.median(abs(v - median) for v in values)
+    spread = DEVIATIONS * max(MAD_TO_SIGMA * mad, RELATIVE_FLOOR * abs(median), floor)
+    return Baseline(median, max(median - spread, 0.0), median + spread, kind, periods, len(values),
+                    kind == "hour-of-day" and _weekend(at))
+
+
+def history_span(points: Sequence[Point], at: datetime) -> timedelta:
+    """How far back ``points`` reach from ``at`` (zero without points)."""
+    return at - min(p.at for p in points) if points else timedelta(0)
+
+
+def counter_rates(points: Sequence[Point], *, max_gap: timedelta) -> list[Point]:
+    """Per-second rates of a cumulative counter, each stamped at the end of its interval; an
+    interval longer than ``max_gap`` (a gap in the history) or where the counter went down (a
+    statistics reset, a restart) gives no rate."""
+    ordered = sorted(points, key=lambda p: p.at)
+    rates = []
+    for before, after in itertools.pairwise(ordered):
+        seconds = (after.at - before.at).total_seconds()
+        if 0 < seconds <= max_gap.total_seconds() and after.value >= before.value:
+            rates.append(Point(after.at, (after.value - before.value) / seconds))
+    return rates
