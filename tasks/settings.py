@@ -126,6 +126,18 @@ class Settings(BaseSettings):
         default=35.0, ge=1, description="Days of health history kept; maintenance prunes older rows (HISTORY_RETENTION_DAYS)."
     )
 
+    database_size_limit: int | None = Field(
+        default=None, gt=0,
+        description="The size a watched database may grow to, e.g. 200GB (its disk or storage plan; PostgreSQL shows "
+        "no free disk to SQL); the capacity forecast says when it is reached (DATABASE_SIZE_LIMIT; kB/MB/GB/TB are "
+        "1024-based as in PostgreSQL).",
+    )
+
+    @field_validator("database_size_limit", mode="before")
+    @classmethod
+    def _size_in_bytes(cls, value: Any) -> Any:
+        return parse_size(value) if isinstance(value, str) else value
+
     @field_validator("database_url", "state_database_url")
     @classmethod
     def _database_url_is_postgres(cls, value: SecretStr | None) -> SecretStr | None:
@@ -215,6 +227,26 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc)) from None
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+               "g": 1024**3, "gb": 1024**3, "gib": 1024**3, "t": 1024**4, "tb": 1024**4, "tib": 1024**4}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes of ``200GB`` / ``1.5 TiB`` / ``500000000`` (units 1024-based, as PostgreSQL's); None
+    for an empty value. Raises ValueError naming the accepted units."""
+    value = text.strip().replace("_", "").replace(",", "")
+    if not value:
+        return None
+    number = value.rstrip("bBkKmMgGtTiI ")
+    unit = value[len(number):].strip().lower()
+    try:
+        if unit not in _SIZE_UNITS:
+            raise ValueError
+        return int(float(number) * _SIZE_UNITS[unit])
+    except ValueError:
+        raise ValueError(f"expected a size like 200GB, 1.5TB or a number of bytes, got {text!r}") from None
 
 
 def _describe_validation_error(exc: ValidationError) -> str:
