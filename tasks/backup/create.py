@@ -239,7 +239,8 @@ def create_backup(
             covered = {**scope.to_dict(), "mode": "full", "reasons": [
                 *scope.reasons, "full backup: the tables outside the scope do not fit on pg_dump's command line"]}
         if pre.scope is not None and scope is not None:
-            entries = scope_entries(archive_objects(list_archive(temp, pre.tools)), pre.scope)
+            entries = scope_entries(archive_objects(list_archive(temp, pre.tools), pre.scope.schemas, pre.scope.roles),
+                                    pre.scope)
             covered = scope_metadata(scope, pre.scope, entries)
         point = _restore_point(dsn, reason, created_at) if restore_point else None
         if progress is not None:

@@ -59,6 +59,10 @@ class RestorePlan:
     dropped_tables: list[str] = field(default_factory=list)
     #: a scoped restore's first statements (same transaction): what is dropped to clear the way
     clearing: list[str] = field(default_factory=list)
+    #: views / foreign keys on scoped tables made after the backup, re-created after the restore
+    kept_since: list[str] = field(default_factory=list)
+    #: the ones made after the backup that the restore removes, with why (made by the change)
+    dropped_since: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,8 +84,12 @@ class RestorePlan:
             lines.append(f"  drop and recreate: {others}")
         if self.clearing:
             lines.append("  first, in the same transaction (objects made after the backup would block it; the backup's "
-                         "own are re-created):")
+                         "own are re-created, and the kept ones below):")
             lines.extend(f"    {statement}" for statement in self.clearing)
+        if self.kept_since:
+            lines.append("  kept (made after the backup; re-created from their current definitions in the same "
+                         "transaction): " + ", ".join(self.kept_since))
+        lines.extend(f"  not kept: {note}" for note in self.dropped_since)
         if self.untouched_tables:
             lines.append(f"  left untouched (not in the backup): {', '.join(self.untouched_tables)}")
         return lines
@@ -120,20 +128,43 @@ def restored_objects(objects: list[ArchiveObject], info: BackupInfo | None, *, o
     return [o for o in objects if o.dump_id not in skip]
 
 
-def _with_missing_types(objects: list[ArchiveObject], chosen: list[ArchiveObject], dsn: str) -> list[ArchiveObject]:
-    """``chosen`` plus the archive's types, domains and schemas that the live database no longer
-    has (the change dropped them; the scoped tables need them back), in archive order."""
+def _with_missing_dependencies(objects: list[ArchiveObject], chosen: list[ArchiveObject], dsn: str) -> list[ArchiveObject]:
+    """``chosen`` plus the archive's schemas, types, domains, functions, procedures and aggregates
+    that the live database no longer has (the change dropped them; the scoped tables, their
+    defaults and triggers may need them back), in archive order."""
     with connection(dsn) as conn:
+        conn.execute("SELECT pg_catalog.set_config('search_path', '', false)")  # types named as pg_dump names them
         types = {(r[0], r[1]) for r in conn.execute(
             "SELECT n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace")}
         schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}
+        routines = {(r[0], r[1]) for r in conn.execute(
+            "SELECT n.nspname, p.proname || '(' || coalesce((SELECT string_agg(pg_catalog.format_type(a.t, NULL), ', ' "
+            "ORDER BY a.i) FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY a(t, i)), '') || ')' "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace")}
     keep = {o.dump_id for o in chosen}
     for obj in objects:
-        if obj.kind in ("TYPE", "DOMAIN") and (obj.schema, obj.name) not in types:
-            keep.add(obj.dump_id)
-        elif obj.kind == "SCHEMA" and obj.name not in schemas:
+        missing = ((obj.kind in ("TYPE", "DOMAIN") and (obj.schema, obj.name) not in types)
+                   or (obj.kind == "SCHEMA" and obj.name not in schemas)
+                   or (obj.kind in _ROUTINES and (obj.schema, obj.name) not in routines))
+        if missing:
             keep.add(obj.dump_id)
     return [o for o in objects if o.dump_id in keep]
+
+
+#: archive entry kinds of pg_proc rows (their TOC name is ``name(argument types)``)
+_ROUTINES = ("FUNCTION", "PROCEDURE", "AGGREGATE")
+
+
+def _replayed_over_live(path: Path, tools: PgTools, info: BackupInfo | None, dsn: str) -> tuple[list[ArchiveObject], list[ArchiveObject]]:
+    """(every archive entry, the entries a restore over ``dsn`` replays) of a scoped backup
+    (([], []) for a full one: pg_restore replays it all)."""
+    if info is None or not info.scoped:
+        return [], []
+    with connection(dsn) as conn:
+        schemas = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")]
+        roles = [r[0] for r in conn.execute("SELECT rolname FROM pg_roles")]
+    objects = archive_objects(list_archive(path, tools), schemas, roles)
+    return objects, _with_missing_dependencies(objects, restored_objects(objects, info, over_live=True), dsn)
 
 
 def _use_list(path: Path, objects: list[ArchiveObject], chosen: list[ArchiveObject]) -> Path | None:
@@ -150,7 +181,8 @@ def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
     path = _existing(path)
     tools = _tools_for_server(target_dsn)
     info = read_metadata(path)
-    objects = restored_objects(archive_objects(list_archive(path, tools)), info, over_live=True)
+    everything, replayed = _replayed_over_live(path, tools, info, target_dsn)
+    objects = replayed if everything else archive_objects(list_archive(path, tools))
     kinds: dict[str, int] = {}
     for obj in objects:
         kinds[obj.kind] = kinds.get(obj.kind, 0) + 1
@@ -170,6 +202,7 @@ def plan_restore(path: Path, target_dsn: str) -> RestorePlan:
         scoped=bool(info and info.scoped),
         dropped_tables=[f"{s}.{t}" for s, t in _created_since(path, target_dsn)],
         clearing=_clearing(path, info, target_dsn),
+        **_made_since_lines(info, replayed, target_dsn),
     )
 
 
@@ -208,21 +241,23 @@ def restore_backup(
     tools = _tools_for_server(target_dsn)
     started = time.monotonic()
     info = read_metadata(path)
-    objects = archive_objects(list_archive(path, tools)) if info is not None and info.scoped else []
-    chosen = restored_objects(objects, info, over_live=replace_existing)
-    if replace_existing and objects:
-        chosen = _with_missing_types(objects, chosen, target_dsn)
+    if replace_existing:
+        objects, chosen = _replayed_over_live(path, tools, info, target_dsn)
+    else:
+        objects = archive_objects(list_archive(path, tools)) if info is not None and info.scoped else []
+        chosen = restored_objects(objects, info, over_live=False)
     use_list = _use_list(path, objects, chosen) if objects else None
     selection = [f"--use-list={use_list}"] if use_list else []
     try:
-        return _restore(path, target_dsn, tools, started, selection, into_new_database, replace_existing, jobs)
+        return _restore(path, target_dsn, tools, started, selection, into_new_database, replace_existing, jobs, chosen)
     finally:
         if use_list is not None:
             remove_path(use_list)
 
 
 def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, selection: list[str],
-             into_new_database: str | None, replace_existing: bool, jobs: int | None) -> RestoreResult:
+             into_new_database: str | None, replace_existing: bool, jobs: int | None,
+             replayed: list[ArchiveObject]) -> RestoreResult:
     if replace_existing:
         if into_new_database:
             raise BackupError("choose either a new database or replacing the existing one, not both")
@@ -233,7 +268,7 @@ def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, select
         info = read_metadata(path)
         try:
             if info is not None and info.scoped:
-                run = _restore_scope_over_live(path, tools, client, selection, info, target_dsn)
+                run = _restore_scope_over_live(path, tools, client, selection, info, target_dsn, replayed)
             else:
                 run = run_tool(argv, client)
         except interrupts.Interrupted:
@@ -279,27 +314,45 @@ def _clearing(path: Path, info: BackupInfo | None, dsn: str) -> list[str]:
         return clearing_statements(conn, info.scope_tables, created)
 
 
+def _made_since_lines(info: BackupInfo | None, replayed: list[ArchiveObject], dsn: str) -> dict[str, list[str]]:
+    """The plan's ``kept_since`` / ``dropped_since`` lines ({} for a full backup)."""
+    if info is None or not info.scoped:
+        return {}
+    from migration_guard.tasks.backup.scoped import objects_made_since
+
+    with connection(dsn) as conn:
+        since = objects_made_since(conn, info.scope or {}, replayed, _created_tables(info, conn))
+    return {"kept_since": since.kept, "dropped_since": since.dropped}
+
+
+def _created_tables(info: BackupInfo, conn) -> list[tuple[str, str]]:
+    """Tables the change created that exist now."""
+    wanted = [(s, t) for s, t in (info.scope or {}).get("created_tables", [])]
+    if not wanted:
+        return []
+    present = set(user_tables(conn))
+    return [t for t in wanted if t in present]
+
+
 def _created_since(path: Path, dsn: str) -> list[tuple[str, str]]:
     """Tables the change a scoped backup was taken for created, that exist now (the restore drops them)."""
     info = read_metadata(path)
     if info is None or not info.scoped:
         return []
-    wanted = [(s, t) for s, t in (info.scope or {}).get("created_tables", [])]
-    if not wanted:
-        return []
     with connection(dsn) as conn:
-        present = set(user_tables(conn))
-    return [t for t in wanted if t in present]
+        return _created_tables(info, conn)
 
 
 def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnection, selection: list[str],
-                             info: BackupInfo, dsn: str):
-    """Replay a scoped backup over the live database in ONE transaction that first clears the way
+                             info: BackupInfo, dsn: str, replayed: list[ArchiveObject]):
+    """Replay a scoped backup over the live database in ONE transaction: first clear the way
     (``scoped.clearing_statements``: the tables the change created, the foreign keys from and to
-    scoped tables, the views on them — objects made after the backup would block the drops):
-    pg_restore writes the scope's SQL script, psql runs both with ``--single-transaction`` and
-    ON_ERROR_STOP, so a failure rolls everything back."""
-    from migration_guard.tasks.backup.scoped import clearing_statements
+    scoped tables, the views on them — objects made after the backup would block the drops),
+    then the scope's SQL script (pg_restore writes it), then re-create the views and foreign keys
+    made after the backup that the restore keeps (``scoped.objects_made_since``, definitions read
+    from the catalog before anything is dropped). psql runs all three with
+    ``--single-transaction`` and ON_ERROR_STOP, so a failure rolls everything back."""
+    from migration_guard.tasks.backup.scoped import clearing_statements, objects_made_since
 
     psql = tools.pg_restore.with_name("psql")
     if not psql.exists():
@@ -307,17 +360,22 @@ def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnectio
                           "install the PostgreSQL client package that provides pg_restore (it ships psql too)")
     folder = Path(tempfile.mkdtemp(prefix="mg-restore-"))
     try:
-        script, drops = folder / "restore.sql", folder / "drop-created.sql"
+        script, drops, recreate = folder / "restore.sql", folder / "drop-created.sql", folder / "keep-made-since.sql"
         offline = ClientConnection("", dict(os.environ), ())
         written = run_tool([str(tools.pg_restore), "--clean", "--if-exists", *selection, f"--file={script}", str(path)],
                            offline)
         if written.returncode != 0:
             return written
         with connection(dsn) as conn:
-            statements = clearing_statements(conn, info.scope_tables, _created_since(path, dsn))
+            created = _created_tables(info, conn)
+            since = objects_made_since(conn, info.scope or {}, replayed, created)
+            statements = clearing_statements(conn, info.scope_tables, created)
         drops.write_text("\n".join(statements) + "\n")
+        recreate.write_text("".join(f"{statement}\n" for statement in since.recreate))
+        for note in since.dropped:
+            _log.info("restore of %s: not kept: %s", path.name, note)
         argv = [str(psql), "--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
-                f"--dbname={client.conninfo}", f"--file={drops}", f"--file={script}"]
+                f"--dbname={client.conninfo}", f"--file={drops}", f"--file={script}", f"--file={recreate}"]
         run = run_tool(argv, client)
         if run.returncode == 0:
             objects = [tuple(o) for o in (info.scope or {}).get("created_objects", [])]

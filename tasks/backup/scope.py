@@ -48,6 +48,10 @@ class TouchedTables:
         reasons: how DML and DO blocks widened the scope, one line each.
         created_objects: (kind ``type`` | ``sequence``, schema, name) the statements create; a
             restore over the live database drops them again when nothing uses them.
+        created_views: (schema, view) the statements create (CREATE [MATERIALIZED] VIEW).
+        created_constraints: (schema, table, constraint) named by ``ALTER TABLE ... ADD CONSTRAINT``.
+            A restore over the live database keeps the views and foreign keys made after the
+            backup on scoped tables, except these: they belong to the change it undoes.
     """
 
     tables: list[tuple[str, str]] = field(default_factory=list)
@@ -56,6 +60,8 @@ class TouchedTables:
     unknown: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     created_objects: list[tuple[str, str, str]] = field(default_factory=list)
+    created_views: list[tuple[str, str]] = field(default_factory=list)
+    created_constraints: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add_table(self, key: tuple[str, str]) -> None:
         if key not in self.tables and key not in self.created:
@@ -74,6 +80,7 @@ class BackupScope:
         created: tables the change creates that do not exist at backup time (a restore over the
             live database drops them again: they block dropping the tables they reference).
         created_objects: types and sequences the change creates that do not exist at backup time.
+        created_views / created_constraints: views and named constraints the change creates.
     """
 
     mode: str = "full"
@@ -82,6 +89,8 @@ class BackupScope:
     policy: str = "full"
     created: tuple[tuple[str, str], ...] = ()
     created_objects: tuple[tuple[str, str, str], ...] = ()
+    created_views: tuple[tuple[str, str], ...] = ()
+    created_constraints: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def scoped(self) -> bool:
@@ -122,6 +131,7 @@ def _analyze_node(node: Any, where: str, schema: str, touched: TouchedTables) ->
     created = _created_object(node, schema)
     if created is not None and created not in touched.created_objects:
         touched.created_objects.append(created)
+    _note_created_dependents(node, schema, touched)
     called = _user_function_called(node) if isinstance(node, ast.SelectStmt) else None
     if called:
         touched.unknown.append(f"{where} calls {called}(): what it writes cannot be known")
@@ -193,6 +203,27 @@ def _created_object(node: Any, schema: str) -> tuple[str, str, str] | None:
     return ("type", names[-2] if len(names) > 1 else schema, names[-1])
 
 
+def _note_created_dependents(node: Any, schema: str, touched: TouchedTables) -> None:
+    """Record the views and the named constraints a statement creates."""
+    view = None
+    if isinstance(node, ast.ViewStmt):
+        view = node.view
+    elif isinstance(node, ast.CreateTableAsStmt) and node.objtype == enums.ObjectType.OBJECT_MATVIEW and node.into:
+        view = node.into.rel
+    if view is not None:
+        key = (view.schemaname or schema, view.relname)
+        if key not in touched.created_views:
+            touched.created_views.append(key)
+    if isinstance(node, ast.AlterTableStmt) and node.relation is not None:
+        for cmd in node.cmds or ():
+            constraint = getattr(cmd, "def_", None)
+            if (isinstance(cmd, ast.AlterTableCmd) and cmd.subtype == enums.AlterTableType.AT_AddConstraint
+                    and isinstance(constraint, ast.Constraint) and constraint.conname):
+                key3 = (node.relation.schemaname or schema, node.relation.relname, constraint.conname)
+                if key3 not in touched.created_constraints:
+                    touched.created_constraints.append(key3)
+
+
 def _dml_targets(node: Any, schema: str) -> list[tuple[tuple[str, str], str]]:
     """Tables written by DML anywhere in ``node`` (data-modifying CTEs included), with the verb."""
     return [((item.relation.schemaname or schema, item.relation.relname), type(item).__name__.removesuffix("Stmt").upper())
@@ -246,7 +277,7 @@ def choose_scope(policy: str, touched: TouchedTables | None, database_bytes: int
                                        f"{format_bytes(threshold_bytes)}" if policy == "auto" else "")
            + f"; the whole schema plus the data of the {len(tables)} table(s) the change touches")
     return BackupScope("scoped", tuple(tables), (why, *touched.reasons), policy, tuple(touched.created),
-                       tuple(touched.created_objects))
+                       tuple(touched.created_objects), tuple(touched.created_views), tuple(touched.created_constraints))
 
 
 def parse_table_name(text: str, default_schema: str = "public") -> tuple[str, str]:
