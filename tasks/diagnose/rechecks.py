@@ -158,23 +158,32 @@ def recheck_statement(conn: psycopg.Connection, failing: StatementDiagnosis, sna
     return cleared
 
 
-def _update_cannot_fail(failing: StatementDiagnosis, node: ast.UpdateStmt, snapshot: SchemaSnapshot,
-                        schema: str) -> FailureCause | None:
-    """An UPDATE that sets only columns no key, FOREIGN KEY or CHECK covers, each to a non-NULL constant
-    or into a nullable column, cannot fail on data: the cause is not there. None when it might."""
+def update_cannot_violate(node: ast.UpdateStmt, snapshot: SchemaSnapshot, schema: str) -> bool:
+    """True when an UPDATE sets only columns no key, FOREIGN KEY or CHECK covers, each to a non-NULL
+    constant or into a nullable column (as ``snapshot`` has them): it cannot violate a constraint
+    (class 23), whatever the rows."""
     table = (node.relation.schemaname or schema, node.relation.relname)
     info = snapshot.tables.get(table)
     covered = {c for con in snapshot.table_constraints(*table) for c in con.columns}
     covered |= {c for index in snapshot.table_indexes(*table) if index.unique for c in index.columns}
     for target in node.targetList or ():
         if not isinstance(target, ast.ResTarget) or target.name in covered:
-            return None
+            return False
         if any(con.type == "c" for con in snapshot.table_constraints(*table)) or target.indirection:
-            return None  # a CHECK may read any column
+            return False  # a CHECK may read any column
         column = info.columns.get(target.name) if info else None
         constant = isinstance(target.val, ast.A_Const) and not target.val.isnull
         if not constant and (column is None or not column.nullable):
-            return None
+            return False
+    return True
+
+
+def _update_cannot_fail(failing: StatementDiagnosis, node: ast.UpdateStmt, snapshot: SchemaSnapshot,
+                        schema: str) -> FailureCause | None:
+    """An UPDATE that cannot violate a constraint (:func:`update_cannot_violate`) cannot fail on data:
+    the cause is not there. None when it might."""
+    if not update_cannot_violate(node, snapshot, schema):
+        return None
     return FailureCause("unknown", False, "the UPDATE", "it sets only columns no constraint covers",
                         offending_rows=0, statement_index=failing.index)
 

@@ -229,6 +229,21 @@ class _State:
             else:
                 self.mismatch.add(key)
 
+    def copy(self) -> _State:
+        """A copy to come back to (:meth:`restore`)."""
+        other = object.__new__(_State)
+        other.ignored, other.live, other.live_by_name = self.ignored, self.live, self.live_by_name
+        other.current = dict(self.current)
+        other.by_name = {name: set(keys) for name, keys in self.by_name.items()}
+        other.mismatch = set(self.mismatch)
+        return other
+
+    def restore(self, saved: _State) -> None:
+        """Go back to a state saved with :meth:`copy`."""
+        self.current = dict(saved.current)
+        self.by_name = {name: set(keys) for name, keys in saved.by_name.items()}
+        self.mismatch = set(saved.mismatch)
+
     @property
     def matches(self) -> bool:
         """True when the state equals the live one (ignored keys aside)."""
@@ -270,11 +285,27 @@ def live_ignored(live: Fingerprint) -> set[str]:
     return {key for key, value in live if key.startswith("idx:") and value.endswith(" INVALID")}
 
 
+#: statements run together in one round trip, before one fingerprint of what they changed
+BLOCK = 64
+
+_SAVEPOINT = "mg_replay_block"
+
+
 def replay_statements(shadow: psycopg.Connection, statements: list[Statement], schema: str,
-                      names: list[str], live: Fingerprint) -> Replay:
+                      names: list[str], live: Fingerprint, *, block: int = BLOCK) -> Replay:
     """Run ``statements`` in the shadow and record after which prefixes its state equals ``live``
-    (the fingerprint of ``names`` in the live database). Only what each statement names is
-    fingerprinted again after it, unless its effects can reach further (then everything is)."""
+    (the fingerprint of ``names`` in the live database).
+
+    The transactional statements run in blocks of up to ``block`` in one round trip (one
+    multi-statement string of the migration's own statements, behind a savepoint), then one
+    fingerprint of the names the block changed gives the state after the block. A prefix inside
+    the block can only match when every object that differs from the live one before the block is
+    changed by a statement before it, and every object that differs after the block is changed
+    by a statement after it; when some prefix inside passes that test (or a statement failed) the
+    block is rolled back to its savepoint and replayed as two halves, down to single statements,
+    each fingerprinted. The prefixes found are exactly those statement-by-statement replay finds
+    (``block=1`` is that replay). Non-transactional statements run alone, outside the transaction.
+    """
     started = time.perf_counter()
     shadow.execute("SET synchronous_commit TO off")  # a disposable database: commits need not wait for disk
     state = _State(live, live_ignored(live))
@@ -287,33 +318,151 @@ def replay_statements(shadow: psycopg.Connection, statements: list[Statement], s
             owners.setdefault(name, (table, referenced))
 
     collect_owners()
-    # one transaction (no commit per statement), left for what cannot run inside one
-    in_transaction = False
-    for statement in statements:
-        own = not statement.transactional or isinstance(statement.node, ast.AlterEnumStmt)
-        try:
-            if own and in_transaction:
-                shadow.execute("COMMIT")
-                in_transaction = False
-            elif not own and not in_transaction:
-                shadow.execute("BEGIN")
-                in_transaction = True
-            shadow.execute(statement.text)
-        except psycopg.Error as exc:
-            replay.failed_at = statement.index
-            replay.shadow_error = exc.diag.message_primary or str(exc)
+    runner = _BlockReplay(shadow, schema, names, state, replay)
+    for segment in _segments(statements):
+        if _runs_alone(segment[0]):
+            ok = runner.alone(segment[0], in_transaction=False)
+        else:
+            ok = all(runner.run(segment[i:i + max(1, block)]) for i in range(0, len(segment), max(1, block)))
+        if not ok:
             break
-        changed = statement_names(statement)
-        state.replace(changed, fingerprint(shadow, schema, names if changed is None else sorted(changed)))
-        replay.replayed += 1
-        if state.matches:
-            replay.matching.append(replay.replayed)
-    if in_transaction:
-        shadow.execute("ROLLBACK" if replay.failed_at is not None else "COMMIT")
+    runner.finish()
     collect_owners()
     replay.owners = owners
     replay.seconds = time.perf_counter() - started
     return replay
+
+
+def _runs_alone(statement: Statement) -> bool:
+    """True for a statement replayed alone in autocommit: a non-transactional one, ``ALTER TYPE ...
+    ADD VALUE`` (committed before a later statement may use the label) and ``COPY``."""
+    return not statement.transactional or isinstance(statement.node, ast.AlterEnumStmt | ast.CopyStmt)
+
+
+def _segments(statements: list[Statement]) -> list[list[Statement]]:
+    """Runs of statements that replay inside one transaction, and each statement that runs alone."""
+    segments: list[list[Statement]] = []
+    for statement in statements:
+        if _runs_alone(statement) or not segments or _runs_alone(segments[-1][0]):
+            segments.append([statement])
+        else:
+            segments[-1].append(statement)
+    return segments
+
+
+class _BlockReplay:
+    """Replays blocks of transactional statements in one transaction (see :func:`replay_statements`)."""
+
+    def __init__(self, shadow: psycopg.Connection, schema: str, names: list[str], state: _State,
+                 replay: Replay) -> None:
+        self.shadow, self.schema, self.names, self.state, self.replay = shadow, schema, names, state, replay
+        self.in_transaction = False
+        self.savepoints = 0  # open savepoints of finished blocks, released with the next block's string
+
+    def _changed(self, statements: list[Statement]) -> set[str] | None:
+        found: set[str] = set()
+        for statement in statements:
+            names = statement_names(statement)
+            if names is None:
+                return None
+            found |= names
+        return found
+
+    def _fingerprint(self, changed: set[str] | None) -> None:
+        self.state.replace(changed, fingerprint(self.shadow, self.schema,
+                                                self.names if changed is None else sorted(changed)))
+
+    def _ran(self, count: int) -> None:
+        self.replay.replayed += count
+        if self.state.matches:
+            self.replay.matching.append(self.replay.replayed)
+
+    def alone(self, statement: Statement, *, in_transaction: bool) -> bool:
+        """Run one statement and fingerprint what it changed; False when it failed."""
+        try:
+            if not in_transaction and self.in_transaction:
+                self.shadow.execute("COMMIT")
+                self.in_transaction, self.savepoints = False, 0
+            elif in_transaction and not self.in_transaction:
+                self.shadow.execute("BEGIN")
+                self.in_transaction = True
+            self.shadow.execute(statement.text)
+        except psycopg.Error as exc:
+            self.replay.failed_at = statement.index
+            self.replay.shadow_error = exc.diag.message_primary or str(exc)
+            return False
+        self._fingerprint(statement_names(statement))
+        self._ran(1)
+        return True
+
+    def run(self, statements: list[Statement]) -> bool:
+        """Replay a block of transactional statements (halving it where needed); False when one failed."""
+        if len(statements) == 1:
+            return self.alone(statements[0], in_transaction=True)
+        if not self.in_transaction:
+            self.shadow.execute("BEGIN")
+            self.in_transaction = True
+        before = self.state.copy()
+        release = "".join(f"RELEASE SAVEPOINT {_SAVEPOINT};\n" for _ in range(self.savepoints))
+        self.savepoints = 0
+        script = release + f"SAVEPOINT {_SAVEPOINT};\n" + "\n;\n".join(s.text for s in statements)
+        try:
+            self.shadow.execute(script)
+            failed = False
+        except psycopg.Error:
+            failed = True
+        if not failed:
+            self.savepoints = 1
+            changed = self._changed(statements)
+            self._fingerprint(changed)
+            if not _may_match_inside(statements, before, self.state):
+                self._ran(len(statements))
+                return True
+        self.shadow.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        self.shadow.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        self.savepoints = 0
+        self.state.restore(before)
+        half = len(statements) // 2
+        return self.run(statements[:half]) and self.run(statements[half:])
+
+    def finish(self) -> None:
+        """End the open transaction: rolled back after a failure, else committed."""
+        if self.in_transaction:
+            self.shadow.execute("ROLLBACK" if self.replay.failed_at is not None else "COMMIT")
+            self.in_transaction = False
+
+
+def _may_match_inside(statements: list[Statement], before: _State, after: _State) -> bool:
+    """True when a prefix strictly inside the block could equal the live state: every key that
+    differs before the block is changed by a statement before that prefix, and every key that
+    differs after the block by a statement after it (a key changes only with a statement naming
+    one of its names, or one whose effects can reach anything)."""
+    touches: dict[str, list[int]] = {}
+    anything: list[int] = []
+    for offset, statement in enumerate(statements):
+        names = statement_names(statement)
+        if names is None:
+            anything.append(offset)
+            continue
+        for name in names:
+            touches.setdefault(name, []).append(offset)
+    size = len(statements)
+    lowest, highest = 1, size - 1  # the prefix lengths inside the block still possible
+    for key in before.mismatch:
+        offsets = [o for name in _key_names(key) for o in touches.get(name, ())] + anything
+        if not offsets:
+            return False
+        lowest = max(lowest, min(offsets) + 1)
+        if lowest > highest:
+            return False
+    for key in after.mismatch:
+        offsets = [o for name in _key_names(key) for o in touches.get(name, ())] + anything
+        if not offsets:
+            return False
+        highest = min(highest, max(offsets))
+        if lowest > highest:
+            return False
+    return True
 
 
 def diagnose_by_replay(statements: list[Statement], name: str, live: Fingerprint, replay: Replay,
@@ -333,7 +482,7 @@ def diagnose_by_replay(statements: list[Statement], name: str, live: Fingerprint
     matches = replay.matching
     if not matches:
         return None
-    named = _named_failing(statements, logs, matches, replay)
+    named = _named_failing(statements, logs, matches, replay, snapshot, schema)
     if named is None:  # a build that left an INVALID index failed there, whatever the logs say
         named = next((k for k in matches if k < len(statements) and _left_invalid(statements[k], invalid)), None)
     logged = failing_statement_from_logs(statements, logs)
@@ -413,8 +562,14 @@ def _left_invalid(s: Statement, invalid: set[str]) -> bool:
         f"idx:{node.relation.relname}.{node.idxname}" in invalid
 
 
-def _named_failing(statements: list[Statement], logs: str | None, matches: list[int], replay: Replay) -> int | None:
-    """The failing statement the logs name, when it is one of the matching prefixes' next statement."""
+def _named_failing(statements: list[Statement], logs: str | None, matches: list[int], replay: Replay,
+                   snapshot: SchemaSnapshot, schema: str) -> int | None:
+    """The failing statement the logs name, when it is one of the matching prefixes' next statement.
+
+    Among look-alike prefixes (the live ``snapshot`` is the state before each), an UPDATE that cannot
+    violate a constraint is not the one that raised a constraint violation (class 23)."""
+    from migration_guard.tasks.diagnose.rechecks import update_cannot_violate
+
     if not logs:
         return None
     candidates = set(matches)
@@ -428,7 +583,9 @@ def _named_failing(statements: list[Statement], logs: str | None, matches: list[
     category = _error_category(logs)
     if category is None:
         return None
-    raising = [k for k in sorted(candidates) if k < len(statements) and _may_raise(statements[k].node, category)]
+    raising = [k for k in sorted(candidates) if k < len(statements) and _may_raise(statements[k].node, category)
+               and not (category.startswith("23") and isinstance(statements[k].node, ast.UpdateStmt)
+                        and update_cannot_violate(statements[k].node, snapshot, schema))]
     return raising[0] if len(raising) == 1 else None
 
 
