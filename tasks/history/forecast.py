@@ -50,10 +50,22 @@ def _thinned(points: list[Point]) -> list[Point]:
     return [points[round(i * step)] for i in range(MAX_POINTS)]
 
 
-def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic: bool = False,
-             window: timedelta = WINDOW) -> Forecast | None:
-    """The crossing forecast of one series, or None when there is too little history (fewer than
-    ``MIN_POINTS`` over less than ``MIN_SPAN`` in ``window``), no limit, or no growth.
+@dataclass(frozen=True)
+class Trend:
+    """A series' recent rate: where it stands (its last value, or the fitted line's) and per day."""
+
+    current: float
+    per_day: float
+    window_days: float
+    points: int
+    #: the latest point (its time and limit)
+    last: Point
+
+
+def trend(points: Sequence[Point], now: datetime, *, monotonic: bool = False, window: timedelta = WINDOW,
+          ) -> Trend | None:
+    """The Theil–Sen trend of a series over ``window`` up to ``now``, or None when there is too
+    little history (fewer than ``MIN_POINTS`` over less than ``MIN_SPAN``).
 
     Args:
         monotonic: a counter (a sequence): only the points since its last drop count (a reset
@@ -66,19 +78,27 @@ def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic:
             if recent[i].value < recent[i - 1].value:
                 recent = recent[i:]
                 break
-    if len(recent) < MIN_POINTS or recent[-1].at - recent[0].at < MIN_SPAN or recent[-1].limit is None:
+    if len(recent) < MIN_POINTS or recent[-1].at - recent[0].at < MIN_SPAN:
         return None
     recent = _thinned(recent)
     origin = recent[0].at
     xs = [(p.at - origin).total_seconds() / DAY for p in recent]
     slope, intercept = theil_sen(xs, [p.value for p in recent])
-    if slope <= 0:
-        return None
-    limit = float(recent[-1].limit)
     current = recent[-1].value if monotonic else slope * xs[-1] + intercept
-    elapsed = (now - recent[-1].at).total_seconds() / DAY
-    days_left = max((limit - current) / slope - elapsed, 0.0)
-    return Forecast(subject, current, limit, slope, days_left, xs[-1], len(recent))
+    return Trend(current, slope, xs[-1], len(recent), recent[-1])
+
+
+def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic: bool = False,
+             window: timedelta = WINDOW) -> Forecast | None:
+    """The crossing forecast of one series (see :func:`trend`), or None when there is too little
+    history, no limit (on the latest point), or no growth."""
+    found = trend(points, now, monotonic=monotonic, window=window)
+    if found is None or found.last.limit is None or found.per_day <= 0:
+        return None
+    limit = float(found.last.limit)
+    elapsed = (now - found.last.at).total_seconds() / DAY
+    days_left = max((limit - found.current) / found.per_day - elapsed, 0.0)
+    return Forecast(subject, found.current, limit, found.per_day, days_left, found.window_days, found.points)
 
 
 def describe_days(days: float) -> str:

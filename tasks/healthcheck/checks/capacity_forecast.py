@@ -1,10 +1,13 @@
 """capacity_forecast: from the health history, when a growing metric will cross its limit at the
 last 7 days' rate — an int4/int8 sequence reaching its column's maximum, the transaction ID age
-reaching wraparound (2^31), client connections reaching max_connections.
+reaching wraparound (2^31), client connections reaching max_connections, the database's size
+reaching DATABASE_SIZE_LIMIT. PostgreSQL shows no free disk to SQL (pg_ls_dir and pg_stat_file
+are for superusers, and see files, not the file system's free space), so without that setting the
+size is only a rate ("grows 1.2 GiB/day"), never a made-up date.
 
 Problem: each of these stops the application when it is reached (nextval fails, writes are
 refused, new connections are refused), and each climbs for days first. Solution: act while there
-are days left — widen the column to bigint, unblock freezing, add a pooler.
+are days left — widen the column to bigint, unblock freezing, add a pooler, grow the disk.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from datetime import datetime, timedelta
 
 from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
-from migration_guard.tasks.history.forecast import WINDOW, Forecast, describe_days, forecast, power_of_two
-from migration_guard.tasks.history.model import CONNECTIONS_USED, SEQUENCE_VALUE, XID_AGE, Point
+from migration_guard.tasks.backup.sizing import format_bytes
+from migration_guard.tasks.history.forecast import WINDOW, Forecast, describe_days, forecast, power_of_two, trend
+from migration_guard.tasks.history.model import CONNECTIONS_USED, DATABASE_SIZE, SEQUENCE_VALUE, XID_AGE, Point
 from migration_guard.tasks.history.backend import open_existing_store
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.sql.identifiers import quoted_if_needed
@@ -27,7 +31,8 @@ CRITICAL_DAYS = 7.0
 WARN_DAYS = 30.0
 
 #: (metric, counter?) — a counter's trend restarts at a reset and "now" is its last value
-METRICS = ((SEQUENCE_VALUE, True), (XID_AGE, False), (CONNECTIONS_USED, False))
+METRICS = ((SEQUENCE_VALUE, True), (XID_AGE, False), (CONNECTIONS_USED, False), (DATABASE_SIZE, False))
+SIZE_LIMIT_SETTING = "DATABASE_SIZE_LIMIT"
 
 
 _PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
@@ -54,8 +59,32 @@ def describe(metric: str, f: Forecast) -> str:
     if metric == XID_AGE:
         return (f"transaction ID age reaches wraparound (2^31) in {describe_days(f.days_left)} {rate} "
                 f"(now {f.current:,.0f}, +{f.per_day:,.0f}/day)")
+    if metric == DATABASE_SIZE:
+        return (f"database size reaches the {SIZE_LIMIT_SETTING} of {format_bytes(f.limit)} in {describe_days(f.days_left)} "
+                f"{rate} (now {format_bytes(f.current)}, +{format_bytes(f.per_day)}/day)")
     return (f"client connections reach max_connections ({f.limit:.0f} usable) in {describe_days(f.days_left)} "
             f"{rate} (now ~{f.current:.0f}, +{f.per_day:.1f}/day)")
+
+
+def with_size_limit(series_by_metric: Mapping[str, Mapping[str, list[Point]]], size_limit: float | None,
+                    ) -> dict[str, Mapping[str, list[Point]]]:
+    """The history with ``size_limit`` (DATABASE_SIZE_LIMIT) as the database size's limit."""
+    found = dict(series_by_metric)
+    if size_limit is not None and DATABASE_SIZE in found:
+        found[DATABASE_SIZE] = {s: [Point(p.at, p.value, float(size_limit)) for p in points]
+                                for s, points in found[DATABASE_SIZE].items()}
+    return found
+
+
+def size_growth(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime) -> str:
+    """``; the database grows 1.2 GiB/day (…)`` when its size grows and no limit is known, else ''."""
+    points = series_by_metric.get(DATABASE_SIZE, {}).get("", [])
+    found = trend(points, now)
+    if found is None or found.per_day <= 0 or found.last.limit is not None:
+        return ""
+    return (f"; the database grows {format_bytes(found.per_day)}/day (now {format_bytes(found.current)}; "
+            f"set {SIZE_LIMIT_SETTING} to its disk's size for a days-until-full forecast: free disk is not "
+            "visible from SQL)")
 
 
 def forecasts(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime) -> list[tuple[str, Forecast]]:
@@ -69,18 +98,22 @@ def forecasts(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: da
     return sorted(found, key=lambda mf: mf[1].days_left)
 
 
-def evaluate(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime, database: str) -> Outcome:
-    """The check's verdict on the history of one database (plain data)."""
+def evaluate(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime, database: str,
+             size_limit: float | None = None) -> Outcome:
+    """The check's verdict on the history of one database (plain data); ``size_limit``: the
+    database size's limit in bytes (DATABASE_SIZE_LIMIT), when known."""
+    series_by_metric = with_size_limit(series_by_metric, size_limit)
     points = sum(len(p) for series in series_by_metric.values() for p in series.values())
     found = forecasts(series_by_metric, now)
+    growth = size_growth(series_by_metric, now)
     if not found:
         if points == 0:
             return Outcome("no health history yet (each recorded healthcheck run adds to it)", None, "days")
-        return Outcome("nothing growing toward a limit at the last 7 days' rate", None, "days")
+        return Outcome(f"nothing growing toward a limit at the last 7 days' rate{growth}", None, "days")
     soon = [(m, f) for m, f in found if f.days_left <= WARN_DAYS]
     first_metric, first = found[0]
     if not soon:
-        return Outcome(f"no limit within {WARN_DAYS:.0f} days; soonest: {describe(first_metric, first)}",
+        return Outcome(f"no limit within {WARN_DAYS:.0f} days; soonest: {describe(first_metric, first)}{growth}",
                        round(first.days_left, 1), "days")
     severity = "HIGH" if first.days_left <= CRITICAL_DAYS else "MEDIUM"
     lines = [describe(m, f) for m, f in soon]
@@ -97,6 +130,9 @@ IMPACT = {
                     "value, or integer out of range).",
     XID_AGE: "At wraparound PostgreSQL refuses all writes until a manual VACUUM completes.",
     CONNECTIONS_USED: "When none are left, new requests fail with 'sorry, too many clients already'.",
+    DATABASE_SIZE: "When the disk is full PostgreSQL refuses writes ('could not extend file ... No space left on "
+                   "device') and may shut down. The size counted is the database's tables and indexes (catalog "
+                   "sizes as of the last VACUUM / ANALYZE), not WAL or other databases on the same disk.",
 }
 
 
@@ -119,6 +155,10 @@ def suggestions(metric: str, f: Forecast) -> tuple[str, ...]:
                 "VACUUM (FREEZE, VERBOSE) <table>;   -- for the oldest tables above",
                 "SELECT pid, xact_start, state FROM pg_stat_activity WHERE backend_xmin IS NOT NULL "
                 "ORDER BY age(backend_xmin) DESC LIMIT 5;   -- what holds freezing back")
+    if metric == DATABASE_SIZE:
+        return ("SELECT c.oid::regclass, pg_size_pretty(pg_total_relation_size(c.oid)) FROM pg_class c "
+                "WHERE c.relkind IN ('r', 'm') ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 10;   -- the largest tables",
+                f"grow the disk (or the storage plan) before it fills, then raise {SIZE_LIMIT_SETTING}")
     return ("SELECT usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1, 2, 3 ORDER BY 4 DESC;",
             "put a pooler (PgBouncer) in front, or raise max_connections")
 
@@ -131,7 +171,8 @@ def run(ctx: CheckContext) -> Outcome:
         return evaluate({}, ctx.now, ctx.target.name)
     with store:
         series = {metric: store.series(key, metric, since) for metric, _ in METRICS}
-    return evaluate(series, ctx.now, ctx.target.name)
+    return evaluate(series, ctx.now, ctx.target.name, getattr(ctx.settings, "database_size_limit", None))
 
 
-CHECK = Check(NAME, "forecast from the health history: sequences, wraparound, connections reaching their limit", run)
+CHECK = Check(NAME, "forecast from the health history: sequences, wraparound, connections, database size reaching "
+              "their limit", run)
