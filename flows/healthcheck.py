@@ -32,6 +32,7 @@ def healthcheck_flow(
     alerts_dir: str | None = None,
     log_dir: str | None = None,
     fail_on_high: bool = True,
+    auto_recover: str | None = None,
 ) -> dict[str, Any]:
     """Check every database, record alerts, publish artifacts; the report's JSON is returned.
 
@@ -47,6 +48,8 @@ def healthcheck_flow(
         check_timeout: seconds a check query may run (overrides CHECK_TIMEOUT).
         alerts_dir / log_dir: override ALERTS_DIR / LOG_DIR.
         fail_on_high: raise HealthcheckCritical (run Failed) when a HIGH alert fires.
+        auto_recover: off | safe; overrides AUTO_RECOVER (safe: repair the safe classes, alerted
+            before and after).
 
     Raises:
         HealthcheckCritical: a HIGH alert is firing (``.report`` holds the JSON).
@@ -58,7 +61,7 @@ def healthcheck_flow(
         settings = resolve_settings(
             database_block, project_block, database_url=database_url, migrations_dir=migrations_dir,
             migration_tool=migration_tool, healthcheck_config=config_path, environment=environment,
-            check_timeout=check_timeout, alerts_dir=alerts_dir, log_dir=log_dir,
+            check_timeout=check_timeout, alerts_dir=alerts_dir, log_dir=log_dir, auto_recover=auto_recover,
         )
     except MigrationGuardError as exc:
         return expected_failure(exc, logger)
