@@ -24,6 +24,7 @@ CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);
 CREATE TABLE orders (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES users(id), total numeric(10,2) NOT NULL,
                      status text NOT NULL DEFAULT 'new');
 CREATE TABLE events (id bigserial PRIMARY KEY, payload text);
+CREATE TABLE shipments (id int PRIMARY KEY, order_id int);
 CREATE VIEW order_totals AS SELECT user_id, sum(total) AS total FROM orders GROUP BY user_id;
 INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, 50) g;
 INSERT INTO orders (user_id, total) SELECT 1 + g % 50, g * 1.25 FROM generate_series(1, 400) g;
@@ -36,6 +37,7 @@ UPDATE orders SET total = total * 2 WHERE id <= 100;
 CREATE VIEW order_notes AS SELECT id, note FROM orders;
 ALTER TABLE events ADD COLUMN order_id int;
 ALTER TABLE events ADD CONSTRAINT events_order_fk FOREIGN KEY (order_id) REFERENCES orders(id);
+ALTER TABLE shipments ADD FOREIGN KEY (order_id) REFERENCES orders(id);
 """
 
 
@@ -89,7 +91,8 @@ def test_views_and_foreign_keys_made_after_the_backup_survive_a_restore_over_liv
         assert plan.kept_since == ["view public.big_orders", "materialized view public.paid_totals",
                                    "view public.big_order_count", "foreign key public.refunds.refunds_order_fk"]
         assert {note.split(":")[0] for note in plan.dropped_since} == {
-            "view public.order_notes", "view public.noted_orders", "foreign key public.events.events_order_fk"}
+            "view public.order_notes", "view public.noted_orders", "foreign key public.events.events_order_fk",
+            "foreign key public.shipments.shipments_order_id_fkey"}  # unnamed in the change: PostgreSQL's default name
         assert any("noted_orders: uses column(s) public.orders.note" in n for n in plan.dropped_since)
         assert any(line.startswith("  kept (made after the backup") for line in plan.describe())
         restore_backup(info.path, db_url, replace_existing=True)
@@ -100,6 +103,7 @@ def test_views_and_foreign_keys_made_after_the_backup_survive_a_restore_over_liv
         assert "order_totals" in after  # the backup's own view
         keys = foreign_keys(db)
         assert keys.get("refunds_order_fk") == kept_key and "events_order_fk" not in keys
+        assert "shipments_order_id_fkey" not in keys
         assert "orders_user_id_fkey" in keys
         assert checksum(db, "public", "refunds") == refunds
         assert db.execute("SELECT reloptions FROM pg_class WHERE relname = 'big_orders'").fetchone()[0] == ["security_barrier=true"]

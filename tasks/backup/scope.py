@@ -218,10 +218,20 @@ def _note_created_dependents(node: Any, schema: str, touched: TouchedTables) -> 
         for cmd in node.cmds or ():
             constraint = getattr(cmd, "def_", None)
             if (isinstance(cmd, ast.AlterTableCmd) and cmd.subtype == enums.AlterTableType.AT_AddConstraint
-                    and isinstance(constraint, ast.Constraint) and constraint.conname):
-                key3 = (node.relation.schemaname or schema, node.relation.relname, constraint.conname)
-                if key3 not in touched.created_constraints:
+                    and isinstance(constraint, ast.Constraint)):
+                name = constraint.conname or _default_foreign_key_name(node.relation.relname, constraint)
+                key3 = (node.relation.schemaname or schema, node.relation.relname, name or "")
+                if name and key3 not in touched.created_constraints:
                     touched.created_constraints.append(key3)
+
+
+def _default_foreign_key_name(table: str, constraint: ast.Constraint) -> str | None:
+    """The name PostgreSQL gives an unnamed ``FOREIGN KEY (a, b)``: ``<table>_a_b_fkey`` (None when
+    it would be truncated to 63 bytes, where PostgreSQL's choice is not worth guessing)."""
+    if constraint.contype != enums.ConstrType.CONSTR_FOREIGN or not constraint.fk_attrs:
+        return None
+    name = "_".join([table, *(a.sval for a in constraint.fk_attrs if isinstance(a, ast.String)), "fkey"])
+    return name if len(name.encode()) <= 63 else None
 
 
 def _dml_targets(node: Any, schema: str) -> list[tuple[tuple[str, str], str]]:
