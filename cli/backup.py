@@ -80,8 +80,9 @@ def _create(options, reason, fmt, jobs, compression, backup_dir, verify, restore
     console.print(f"backup [bold]{info.path}[/] ({info.format}, {format_bytes(info.size_bytes)}, "
                   f"{info.duration_s:.1f} s{rate}; covers: {info.covers()})", highlight=False)
     if info.restore_point:
-        console.print(f"WAL restore point {info.restore_point['name']!r} at LSN {info.restore_point['lsn']} "
-                      "(a point-in-time recovery target for your WAL archive)", markup=False, highlight=False)
+        from migration_guard.tasks.backup.metadata import restore_point_line
+
+        console.print(restore_point_line(info.restore_point), markup=False, highlight=False)
     for warning in info.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False)
     if verified:

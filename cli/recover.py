@@ -137,6 +137,10 @@ def render_report(report: RecoveryReport, printed_plan: bool) -> None:
             console.print(report.plan.render(), markup=False)
     if report.backup:
         console.print(f"backup: {report.backup.get('path')} (verified: {report.backup.get('verified')})", markup=False)
+        if report.backup.get("restore_point"):
+            from migration_guard.tasks.backup.metadata import restore_point_line
+
+            console.print(restore_point_line(report.backup["restore_point"]), markup=False, highlight=False)
     if report.execution:
         console.print(f"executed: {report.execution['steps_run']} step(s); {report.execution['ledger']}", markup=False)
     if report.verification:

@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migration_guard.tasks.backup import create_backup, read_metadata
+from migration_guard.tasks.backup import create_backup, list_backups, read_metadata
+from tests.helpers import make_prisma_project, run_cli
 from tests.pg_server import PrivateClusters, free_port
 
 pytestmark = pytest.mark.slow
@@ -51,6 +52,27 @@ def _archive_one_segment(conn: psycopg.Connection, want_failure: bool = False) -
             return
         time.sleep(0.2)
     raise AssertionError(f"the archiver did not {'fail' if want_failure else 'archive'} within 60 s")
+
+
+def test_the_text_reports_of_backup_and_migrate_print_the_restore_point(archiving_server, tmp_path: Path) -> None:
+    url, _clusters, _data, _archive = archiving_server
+    with psycopg.connect(url, autocommit=True) as conn:
+        _archive_one_segment(conn)
+    migrations = make_prisma_project(tmp_path, {"20240101000000_init": "CREATE TABLE notes (id int PRIMARY KEY);"})
+    env = {"DATABASE_URL": url, "MIGRATIONS_DIR": str(migrations), "BACKUP_DIR": str(tmp_path / "backups"),
+           "ALERTS_DIR": str(tmp_path / "alerts")}
+
+    created = run_cli(["backup", "create", "--no-verify"], env=env)
+    migrated = run_cli(["migrate"], env=env)
+
+    assert created.exit_code == 0 and migrated.exit_code == 0, created.output + migrated.output
+    points = [info.restore_point for info in list_backups(tmp_path / "backups")]
+    assert all(points) and len(points) == 2
+    for output in (created.stdout, migrated.stdout):
+        text = " ".join(output.split())  # the console may wrap long lines
+        point = next(p for p in points if f"LSN {p['lsn']}" in text)
+        assert f"LSN {point['lsn']}, {point['created_at']}" in text
+        assert f"recovery_target_name = '{point['name']}'" in text  # the postgresql.conf line, as printed
 
 
 def test_restore_point_recorded_then_warning_when_archiving_fails(archiving_server, tmp_path: Path) -> None:

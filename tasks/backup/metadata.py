@@ -176,3 +176,12 @@ def list_backups(backup_dir: Path) -> list[BackupInfo]:
             infos.append(info)
     infos.sort(key=lambda i: i.created_at, reverse=True)
     return infos
+
+
+def restore_point_line(point: dict[str, Any]) -> str:
+    """One text line for a recorded WAL restore point: its name, LSN and time, and the
+    postgresql.conf setting that recovers to it (pasteable as printed)."""
+    name = str(point.get("name", ""))
+    return (f"WAL restore point at LSN {point.get('lsn')}, {point.get('created_at')}: point-in-time recovery "
+            f"target recovery_target_name = '{name.replace(chr(39), chr(39) * 2)}'")
+

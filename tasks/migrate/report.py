@@ -3,6 +3,7 @@ CLI output) and the artifact's key."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,10 @@ def report_markdown(report: dict[str, Any]) -> str:
     if backup:
         lines += ["## Backup", "", f"`{backup.get('path')}` — {backup.get('size_bytes', 0)} bytes, "
                   f"verified: {backup.get('verified')} ({backup.get('verify_level')}), sha256 `{str(backup.get('sha256', ''))[:16]}…`", ""]
+        if backup.get("restore_point"):
+            from migration_guard.tasks.backup.metadata import restore_point_line
+
+            lines[-1:-1] = ["", restore_point_line(backup["restore_point"])]
     applied = report.get("apply")
     if applied:
         lines += ["## Migrations", "",
@@ -172,8 +177,16 @@ def acknowledgement_lines(needed: list[dict[str, Any]]) -> list[str]:
         lines += [f"- {a['location']} {a['rule']}: {_cell(a.get('message', ''), 160)}", "",
                   f"      {a['acknowledgement']}", ""]
     lines += ["then re-run: `migration-guard migrate`", "",
-              f"or acknowledge them for this run only: `migration-guard migrate --allow {rules}`", ""]
+              f"or acknowledge them for this run only: `migration-guard migrate --allow {rules}`", "",
+              f"(a run of the safe-migrate deployment: `{trigger_with_allow(needed)}`)", ""]
     return lines
+
+
+def trigger_with_allow(needed: list[dict[str, Any]]) -> str:
+    """The ``trigger`` command that starts the safe-migrate deployment with the needed
+    acknowledgements as its ``allow`` parameter (pastes into a POSIX shell as printed)."""
+    rules = json.dumps(sorted({a["rule"] for a in needed}), separators=(",", ":"))
+    return f"migration-guard trigger safe-migrate --param 'allow={rules}'"
 
 
 def _cell(text: str, limit: int = 200) -> str:
