@@ -7,7 +7,9 @@ import logging
 from typing import Any
 
 from migration_guard.tasks.alerts.model import utcnow
+from migration_guard.tasks.autorecover.model import DONE, FAILED, AutoRecovery
 from migration_guard.tasks.healthcheck.alerts import high_alerts
+from migration_guard.tasks.healthcheck.base import CheckResult, CheckStatus
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig, load_config, resolve_targets
 from migration_guard.tasks.healthcheck.report import HealthReport
 from migration_guard.tasks.healthcheck.steps import PLAIN_STEPS, HealthcheckSteps
@@ -38,13 +40,15 @@ def run_checks(targets: list[DatabaseTarget], settings: Any, config: Healthcheck
 def run_healthcheck(settings: Any, steps: HealthcheckSteps = PLAIN_STEPS, *, record: bool = True,
                     flow_run_url: str | None = None, logger: logging.Logger | logging.LoggerAdapter | None = None,
                     ) -> HealthReport:
-    """Load HEALTHCHECK_CONFIG, check every database, then (with ``record``) fire / resolve alerts,
+    """Load HEALTHCHECK_CONFIG, check every database, then (with ``record``) auto-recover what
+    AUTO_RECOVER allows (the databases it changed are checked again), fire / resolve alerts,
     append the log and store the readings in the health history, and publish the run.
 
     Args:
         settings: the resolved settings.
         steps: ``PLAIN_STEPS`` (CLI, `serve`) or ``tasks.healthcheck.tasks.PREFECT_STEPS`` (the flow).
-        record: record alerts, write the log and the history (off for `healthcheck --no-alerts` and `serve`).
+        record: auto-recover, record alerts, write the log and the history (off for `healthcheck
+            --no-alerts` and `serve`: they change nothing).
         flow_run_url: linked from the alerts (the flow's run page).
         logger: when given, every non-OK check and the verdict are logged there.
 
@@ -55,6 +59,7 @@ def run_healthcheck(settings: Any, steps: HealthcheckSteps = PLAIN_STEPS, *, rec
     targets = resolve_targets(settings, config)
     report = run_checks(targets, settings, config, steps)
     if record:
+        auto_recover(report, settings, targets, config, steps)
         report.alerts = steps.record_alerts(report, settings, targets, flow_run_url)
         steps.write_log(report, settings, targets)
         steps.record_history(report, settings, targets)
@@ -66,6 +71,35 @@ def run_healthcheck(settings: Any, steps: HealthcheckSteps = PLAIN_STEPS, *, rec
         logger.info("healthcheck of %d database(s): %s in %.0f ms", len(targets), report.status.value,
                     report.duration_ms)
     return report
+
+
+#: the status of an auto-recovery action's row in the report
+ACTION_STATUS = {DONE: CheckStatus.OK, FAILED: CheckStatus.CRITICAL}
+ACTION_CHECK = "auto_recover"
+
+
+def auto_recover(report: HealthReport, settings: Any, targets: list[DatabaseTarget], config: HealthcheckConfig,
+                 steps: HealthcheckSteps = PLAIN_STEPS) -> AutoRecovery:
+    """AUTO_RECOVER=safe: take the safe actions (``steps.auto_recover``), check again every
+    database an action changed (so the report and its alerts show the state after it), and add one
+    ``auto_recover`` row per action (done OK, failed CRITICAL, skipped WARNING). ``off``: nothing is
+    changed (the checks' alerts carry the commands to run). Sets and returns ``report.auto_recover``."""
+    policy = settings.auto_recover
+    recovery = steps.auto_recover(report, settings, targets, config) if policy == "safe" else AutoRecovery(policy)
+    report.auto_recover = recovery
+    changed = {a.database for a in recovery.actions if a.taken}
+    fresh: dict[str, list[CheckResult]] = {}
+    if changed:
+        again = [t for t in targets if t.name in changed]
+        for target, results in zip(again, steps.fan_out(steps.check_database, again, settings, config, report.started_at)):
+            fresh[target.name] = results
+    results: list[CheckResult] = []
+    for database in report.databases:
+        results += fresh.get(database) or [r for r in report.results if r.database == database]
+        results += [CheckResult(a.database, ACTION_CHECK, ACTION_STATUS.get(a.state, CheckStatus.WARNING), a.line(),
+                                duration_ms=a.seconds * 1000) for a in recovery.actions if a.database == database]
+    report.results = results
+    return recovery
 
 
 def critical_error(report: HealthReport) -> HealthcheckCritical | None:

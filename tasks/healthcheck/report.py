@@ -9,6 +9,7 @@ from typing import Any
 
 from migration_guard.tasks.alerts.api import ReconcileResult
 from migration_guard.tasks.alerts.model import iso
+from migration_guard.tasks.autorecover.model import AutoRecovery
 from migration_guard.tasks.healthcheck.base import CheckResult, CheckStatus, worst
 
 HEALTH_STATUS = {CheckStatus.OK: "pass", CheckStatus.WARNING: "warn", CheckStatus.CRITICAL: "fail",
@@ -24,6 +25,8 @@ class HealthReport:
     results: list[CheckResult]
     duration_ms: float = 0.0
     alerts: ReconcileResult | None = field(default=None, repr=False)
+    #: what AUTO_RECOVER did this run (None when the run records nothing: --no-alerts, `serve`)
+    auto_recover: AutoRecovery | None = None
 
     @property
     def status(self) -> CheckStatus:
@@ -49,6 +52,8 @@ class HealthReport:
             "counts": {s.value: sum(1 for r in self.results if r.status is s) for s in CheckStatus},
             "checks": [r.to_dict() for r in self.results],
         }
+        if self.auto_recover is not None:
+            data["auto_recover"] = self.auto_recover.to_dict()
         if self.alerts is not None:
             data["alerts"] = {
                 "firing": [a.to_json() for a in self.alerts.firing],

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from migration_guard.tasks.alerts.api import ReconcileResult
+from migration_guard.tasks.autorecover.model import AutoRecovery
 from migration_guard.tasks.healthcheck import alerts, log
-from migration_guard.tasks.healthcheck.base import CheckResult
-from migration_guard.tasks.healthcheck.checks import connectivity
+from migration_guard.tasks.healthcheck.base import CheckResult, CheckStatus
+from migration_guard.tasks.healthcheck.checks import connectivity, invalid_indexes, migrations, stale_migration_lock
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.report import HealthReport
 from migration_guard.tasks.healthcheck.runner import check_database
@@ -63,6 +64,34 @@ def record_history_step(report: HealthReport, settings: Any, targets: list[Datab
     return record_healthcheck(settings, report.started_at, [t.dsn for t in targets if t.name in keys], values)
 
 
+#: the checks whose problems auto-recovery repairs, and the class of each
+RECOVERABLE = {stale_migration_lock.NAME: "locks", invalid_indexes.NAME: "indexes", migrations.NAME: "migrations"}
+
+
+def auto_recover_step(report: HealthReport, settings: Any, targets: list[DatabaseTarget],
+                      config: HealthcheckConfig) -> AutoRecovery:
+    """AUTO_RECOVER=safe: on each database whose checks ran, repair the safe classes the checks found
+    (a stale migration lock, INVALID indexes, a failed migration), each action alerted before and
+    after (``tasks/autorecover``). A database that could not be checked is left alone."""
+    from migration_guard.tasks.autorecover.run import recover_database
+
+    recovery = AutoRecovery("safe")
+    grace = config.thresholds.stale_migration_lock.total_seconds()
+    for target in targets:
+        results = {r.check: r for r in report.results if r.database == target.name}
+        connected = results.get(connectivity.NAME)
+        if connected is None or connected.status not in (CheckStatus.OK, CheckStatus.WARNING):
+            continue
+        if any(results[name].status is CheckStatus.UNKNOWN for name in RECOVERABLE if name in results):
+            continue
+        found = {kind: results.get(name) is not None and results[name].problem is not None
+                 for name, kind in RECOVERABLE.items()}
+        failed = results.get(migrations.NAME)
+        found["migrations"] = bool(failed and failed.problem and "failed:" in failed.problem.key)
+        recovery.actions += recover_database(target, settings, stale_lock_seconds=grace, **found)
+    return recovery
+
+
 def no_artifacts(report: HealthReport) -> list[str]:
     """Outside Prefect there is nowhere to publish: no artifact keys."""
     return []
@@ -79,6 +108,7 @@ class HealthcheckSteps:
         write_log: append the run to the JSON-lines log.
         publish: publish the run (Prefect artifacts; nothing outside Prefect); returns the keys.
         record_history: store the run's readings in the health history.
+        auto_recover: AUTO_RECOVER=safe: repair the safe classes the checks found.
     """
 
     check_database: CheckDatabase
@@ -87,7 +117,8 @@ class HealthcheckSteps:
     write_log: Callable[[HealthReport, Any, list[DatabaseTarget]], str]
     publish: Callable[[HealthReport], list[str]]
     record_history: Callable[[HealthReport, Any, list[DatabaseTarget]], RecordResult] = record_history_step
+    auto_recover: Callable[[HealthReport, Any, list[DatabaseTarget], HealthcheckConfig], AutoRecovery] = auto_recover_step
 
 
 PLAIN_STEPS = HealthcheckSteps(check_database_step, fan_out_in_threads, record_alerts_step, write_log_step,
-                               no_artifacts, record_history_step)
+                               no_artifacts, record_history_step, auto_recover_step)

@@ -1,5 +1,5 @@
 """Prefect tasks of the healthcheck flow: the plain steps of ``steps.py`` wrapped as tasks
-(``check-database`` per database, ``record-alerts``, ``write-healthcheck-log``,
+(``check-database`` per database, ``auto-recover``, ``record-alerts``, ``write-healthcheck-log``,
 ``record-health-history``) plus the two parts
 only Prefect has: the fan-out as a task map, and ``publish-health-artifacts``."""
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect import task, unmapped
 
+from migration_guard.tasks.autorecover.report import recovery_key, recovery_markdown
 from migration_guard.tasks.healthcheck.artifacts import alerts_key, alerts_markdown, table_key, table_rows
 from migration_guard.tasks.healthcheck.base import CheckResult
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
@@ -31,8 +32,9 @@ def fan_out_as_task_map(check: CheckDatabase, targets: list[DatabaseTarget], set
 
 @task(name="publish-health-artifacts", **UNCACHED)
 def publish_artifacts_task(report: HealthReport) -> list[str]:
-    """Table artifact ``db-health-<environment>`` (every check) and markdown artifact
-    ``db-health-alerts-<environment>`` (firing alerts). Returns the keys."""
+    """Table artifact ``db-health-<environment>`` (every check), markdown artifact
+    ``db-health-alerts-<environment>`` (firing alerts) and, when AUTO_RECOVER looked at something,
+    ``db-health-recovery-<environment>`` (each action). Returns the keys."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     table = table_key(report.environment)
@@ -41,7 +43,13 @@ def publish_artifacts_task(report: HealthReport) -> list[str]:
     alerts = alerts_key(report.environment)
     create_markdown_artifact(markdown=alerts_markdown(report), key=alerts,
                              description=f"Firing alerts, {report.environment}")
-    return [table, alerts]
+    keys = [table, alerts]
+    if report.auto_recover is not None and report.auto_recover.actions:
+        recovery = recovery_key(report.environment)
+        create_markdown_artifact(markdown=recovery_markdown(report.auto_recover, report.environment), key=recovery,
+                                 description=f"Auto-recovery, {report.environment}")
+        keys.append(recovery)
+    return keys
 
 
 #: ``fan_out`` and ``publish`` are replaced, not wrapped: a fan-out is a Prefect map of the
@@ -54,6 +62,7 @@ PREFECT_STEPS = dataclasses.replace(
         "record_alerts": {"name": "record-alerts", **UNCACHED},
         "write_log": {"name": "write-healthcheck-log", **UNCACHED},
         "record_history": {"name": "record-health-history", **UNCACHED},
+        "auto_recover": {"name": "auto-recover", **UNCACHED},
     }),
     fan_out=fan_out_as_task_map,
     publish=publish_artifacts_task,
