@@ -1,5 +1,5 @@
 """Precision and recall of the seasonal anomaly check on synthetic histories with planted events:
-4 weeks of readings every 5 minutes with daily and weekly seasonality (busy weekday afternoons,
+4 weeks (or 10 days) of readings every 5 minutes or every hour (the default schedule) with daily and weekly seasonality (busy weekday afternoons,
 quiet nights and weekends) and noise. Planted: a connection spike at an unusual hour (a daytime
 level at night), a transactions surge (a retry storm) and a drop to a trickle (the application is
 down) at a busy hour. Not events: the same histories at any hour — the normal daily and weekly
@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import print_table  # noqa: E402
-from migration_guard.tasks.healthcheck.checks.anomalies import STATEMENT_CALLS, evaluate  # noqa: E402
-from migration_guard.tasks.history.model import CONNECTIONS_USED, TRANSACTIONS, Point  # noqa: E402
+from migration_guard.tasks.healthcheck.checks.anomalies import evaluate  # noqa: E402
+from migration_guard.tasks.history.model import CONNECTIONS_USED, STATEMENT_CALLS, TRANSACTIONS, Point  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)  # a Friday
 STEP = timedelta(minutes=5)
@@ -38,19 +38,19 @@ def load(at: datetime) -> float:
 
 
 def history(rng: random.Random, now: datetime, days: float, level: Callable[[datetime], float],
-            counter: bool) -> list[Point]:
-    """Readings every 5 minutes up to ``now`` (exclusive): a level with noise, or a counter whose
+            counter: bool, step: timedelta = STEP) -> list[Point]:
+    """Readings every ``step`` up to ``now`` (exclusive): a level with noise, or a counter whose
     per-second rate is that level."""
     points, total = [], rng.uniform(1e6, 1e9)
     at = now - timedelta(days=days)
     while at < now:
         value = max(level(at) * rng.gauss(1, 0.08), 0.0)
         if counter:
-            total += value * STEP.total_seconds()
+            total += value * step.total_seconds()
             points.append(Point(at, total))
         else:
             points.append(Point(at, float(round(value))))
-        at += STEP
+        at += step
     return points
 
 
@@ -60,12 +60,16 @@ def at_hour(rng: random.Random, hours: range) -> datetime:
                                                                minutes=rng.randrange(0, 60, 5))
 
 
-def connection_spike(rng: random.Random, event: bool) -> tuple[dict, datetime]:
-    peak = rng.uniform(40, 300)
-    now = at_hour(rng, range(0, 5)) if event else at_hour(rng, range(24))
-    points = history(rng, now, 28, lambda at: peak * load(at), counter=False)
-    current = peak * rng.uniform(0.6, 1.0) if event else peak * load(now) * rng.gauss(1, 0.08)
-    return {CONNECTIONS_USED: [*points, Point(now, float(round(current)))]}, now
+def connection_spike(step: timedelta, days: float = 28) -> Callable[[random.Random, bool], tuple[dict, datetime]]:
+    def make(rng: random.Random, event: bool) -> tuple[dict, datetime]:
+        peak = rng.uniform(40, 300)
+        now = at_hour(rng, range(5)) if event else at_hour(rng, range(24))
+        if step >= timedelta(hours=1):
+            now = now.replace(minute=0)
+        points = history(rng, now, days, lambda at: peak * load(at), counter=False, step=step)
+        current = peak * rng.uniform(0.5, 1.0) if event else peak * load(now) * rng.gauss(1, 0.08)
+        return {CONNECTIONS_USED: [*points, Point(now, float(round(current)))]}, now
+    return make
 
 
 def transactions(rng: random.Random, event: bool) -> tuple[dict, datetime]:
@@ -80,12 +84,14 @@ def transactions(rng: random.Random, event: bool) -> tuple[dict, datetime]:
     return {TRANSACTIONS: points}, now
 
 
-def seasonal_only(days: float) -> Callable[[random.Random, bool], tuple[dict, datetime]]:
+def seasonal_only(days: float, step: timedelta = STEP) -> Callable[[random.Random, bool], tuple[dict, datetime]]:
     def make(rng: random.Random, event: bool) -> tuple[dict, datetime]:
         peak = rng.uniform(20, 300)
         now = at_hour(rng, range(24))
-        connections = history(rng, now + STEP, days, lambda at: peak * load(at), counter=False)
-        txns = history(rng, now + STEP, days, lambda at: 10 * peak * load(at), counter=True)
+        if step >= timedelta(hours=1):
+            now = now.replace(minute=0)
+        connections = history(rng, now + step, days, lambda at: peak * load(at), counter=False, step=step)
+        txns = history(rng, now + step, days, lambda at: 10 * peak * load(at), counter=True, step=step)
         return {CONNECTIONS_USED: connections, TRANSACTIONS: txns}, now
     return make
 
@@ -105,11 +111,15 @@ def statement_calls_hourly(rng: random.Random, event: bool) -> tuple[dict, datet
 
 
 SCENARIOS: dict[str, tuple[Callable[[random.Random, bool], tuple[dict, datetime]], bool]] = {
-    "connection spike at an unusual hour (4 weeks)": (connection_spike, True),
+    "connection spike at an unusual hour (4 weeks, every 5 min)": (connection_spike(STEP), True),
+    "connection spike at an unusual hour (4 weeks, hourly)": (connection_spike(timedelta(hours=1)), True),
+    "connection spike at an unusual hour (10 days, hourly)": (connection_spike(timedelta(hours=1), 10), True),
     "transactions/s surge or drop at a busy hour": (transactions, True),
     "statement calls/s surge (hourly snapshots)": (statement_calls_hourly, True),
-    "normal daily + weekly seasonality (4 weeks)": (seasonal_only(28), False),
-    "normal seasonality, 10 days (hour-of-day fallback)": (seasonal_only(10), False),
+    "normal daily + weekly seasonality (4 weeks, every 5 min)": (seasonal_only(28), False),
+    "normal daily + weekly seasonality (4 weeks, hourly)": (seasonal_only(28, timedelta(hours=1)), False),
+    "normal seasonality, 10 days hourly (hour-of-day fallback)": (seasonal_only(10, timedelta(hours=1)), False),
+    "normal seasonality, 10 days every 5 min (hour-of-day)": (seasonal_only(10), False),
     "normal seasonality, 3 days (not enough history)": (seasonal_only(3), False),
 }
 

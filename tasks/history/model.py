@@ -14,6 +14,7 @@ DATABASE_SIZE = "database_size_bytes"
 DEAD_TUPLE_RATIO = "dead_tuple_ratio"          # subject: schema.table (the largest tables)
 SEQUENCE_VALUE = "sequence_last_value"         # subject: schema.table.column (or schema.sequence); limit: its maximum
 TRANSACTIONS = "transactions_total"            # a counter: xact_commit + xact_rollback of the database
+STATEMENT_CALLS = "statement_calls_total"      # a counter: the calls of a pg_stat_statements snapshot's statements
 CHECK_PREFIX = "check."                        # the numeric observed_value of a healthcheck check
 
 

@@ -19,7 +19,9 @@ import psycopg
 from migration_guard.tasks.db import connect
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.history.collect import StatementsUnavailable, read_observations, read_statements
-from migration_guard.tasks.history.model import BEFORE_MIGRATION, HEALTHCHECK, Observation, StatementCounter
+from migration_guard.tasks.history.model import (
+    BEFORE_MIGRATION, HEALTHCHECK, STATEMENT_CALLS, Observation, StatementCounter,
+)
 from migration_guard.tasks.history.backend import open_store
 from migration_guard.tasks.history.store import HistoryStore, database_key
 
@@ -29,6 +31,8 @@ APPLICATION_NAME = "migration-guard-history"
 #: a healthcheck keeps a pg_stat_statements snapshot at most this often (the "before" baseline of
 #: a migration that had no snapshot of its own; counters are cumulative, so hourly loses nothing)
 STATEMENT_SNAPSHOT_INTERVAL = timedelta(hours=1)
+#: an hourly schedule starts runs a little early or late: one 59 minutes after the last still snapshots
+SCHEDULE_SLACK = timedelta(minutes=2)
 
 
 @dataclass
@@ -76,7 +80,7 @@ def statement_snapshot_due(store: HistoryStore | None, database: str, at: dateti
     """Whether a run at ``at`` keeps a pg_stat_statements snapshot of ``database`` (the last is
     older than ``STATEMENT_SNAPSHOT_INTERVAL``, or there is none; or no store yet)."""
     last = store.latest_statement_snapshot(database) if store is not None else None
-    return last is None or at - last.at >= STATEMENT_SNAPSHOT_INTERVAL
+    return last is None or at - last.at >= STATEMENT_SNAPSHOT_INTERVAL - SCHEDULE_SLACK
 
 
 #: readings a check took on the checks' own session, waiting for the record step of the same run
@@ -139,6 +143,8 @@ def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
             by_dsn = dict(zip(missing, read, strict=True))
             readings = [taken[dsn] or by_dsn[dsn] for dsn in dsns]
             observations = [*check_values, *(o for r in readings for o in r.observations)]
+            observations += [Observation(r.database, STATEMENT_CALLS, sum(c.calls for c in r.statements))
+                             for r in readings if r.statements]
             result.observations = store.add_observations(at, observations)
             for r in readings:
                 if r.error:

@@ -1,5 +1,6 @@
 """Is a rate metric unusual for this time of the week? A seasonal baseline: the median and the MAD
-(median absolute deviation) of the readings taken at the same time of week (±30 minutes) in the
+(median absolute deviation) of the readings taken at the same time of week (±30 minutes, ±90 when
+that holds too few readings) in the
 last 4 weeks, or, with fewer than 3 such weeks, at the same time of day on the last days of the
 same kind (weekdays, or weekend days: a quiet Sunday is not an anomaly against Fridays). Median
 and MAD rather than mean and standard deviation: one past incident in the slot does not widen the
@@ -16,15 +17,17 @@ from datetime import datetime, timedelta
 from migration_guard.tasks.history.model import Point
 
 LOOKBACK = timedelta(weeks=4)
-#: a slot is the time of week (or day) of the reading ± this
+#: a slot is the time of week (or day) of the reading ± this; ± WIDE_SLOT when that holds too few
+#: readings (hourly healthchecks: one a week)
 HALF_SLOT = timedelta(minutes=30)
+WIDE_SLOT = timedelta(minutes=90)
 #: the baseline holds earlier days' readings only (today's may already be the incident)
 RECENT_EXCLUDED = timedelta(hours=12)
 #: an hour-of-week baseline needs readings from this many distinct weeks; else hour-of-day ...
 MIN_WEEKS = 3
 #: ... from this many distinct days of the same kind (weekday / weekend); else too little history
 MIN_DAYS = 3
-#: a slot with fewer readings than this is too thin for a MAD (hourly snapshots: one a week)
+#: a slot with fewer readings than this is too thin for a MAD (half as many for an hour-of-day one)
 MIN_SAMPLES = 8
 #: the expected range is the median ± this many robust standard deviations (1.4826 x MAD)
 DEVIATIONS = 4.0
@@ -62,7 +65,7 @@ class Baseline:
                 f"(under {MIN_WEEKS} weeks of history)")
 
 
-def slot_windows(at: datetime, lookback: timedelta = LOOKBACK, half: timedelta = HALF_SLOT,
+def slot_windows(at: datetime, lookback: timedelta = LOOKBACK, half: timedelta = WIDE_SLOT,
                  ) -> list[tuple[datetime, datetime]]:
     """The time windows a baseline at ``at`` reads: the same time of day ± ``half`` on every day of
     ``lookback`` before it, and the last ``half`` up to ``at`` (the latest readings). A store reads
@@ -84,6 +87,19 @@ def _periods(points: Sequence[Point], at: datetime, period: timedelta) -> set[in
     return {round((at - p.at) / period) for p in points}
 
 
+def _slot(points: Sequence[Point], at: datetime, period: timedelta, min_periods: int, min_samples: int, *,
+          same_kind: bool) -> tuple[list[Point], int] | None:
+    """The points at ``at``'s time of ``period`` (± HALF_SLOT, else ± WIDE_SLOT when that is too
+    thin) with how many distinct periods they span; None when even the wide slot is too thin."""
+    for half in (HALF_SLOT, WIDE_SLOT):
+        slot = [p for p in points if _circular_distance(p.at - at, timedelta(0), period) <= half
+                and (not same_kind or _weekend(p.at) == _weekend(at))]
+        periods = len(_periods(slot, at, period))
+        if periods >= min_periods and len(slot) >= min_samples:
+            return slot, periods
+    return None
+
+
 def baseline(points: Sequence[Point], at: datetime, *, floor: float = 0.0, lookback: timedelta = LOOKBACK,
              ) -> Baseline | None:
     """The expected range of the metric at ``at`` from ``points`` (any order; those of the last
@@ -93,19 +109,15 @@ def baseline(points: Sequence[Point], at: datetime, *, floor: float = 0.0, lookb
         floor: the smallest robust deviation, in the metric's unit (2 connections, 0.5 per second):
             a series that barely moves is not alarmed by a change nobody would notice.
     """
-    earlier = [p for p in points if at - lookback - HALF_SLOT <= p.at <= at - RECENT_EXCLUDED]
-    in_week_slot = [p for p in earlier if _circular_distance(p.at - at, timedelta(0), WEEK) <= HALF_SLOT]
-    weeks = _periods(in_week_slot, at, WEEK)
-    if len(weeks) >= MIN_WEEKS and len(in_week_slot) >= MIN_SAMPLES:
-        chosen, kind, periods = in_week_slot, "hour-of-week", len(weeks)
-    else:
-        in_day_slot = [p for p in earlier if _circular_distance(p.at - at, timedelta(0), DAY) <= HALF_SLOT
-                       and _weekend(p.at) == _weekend(at)]
-        days = _periods(in_day_slot, at, DAY)
-        if len(days) < MIN_DAYS or len(in_day_slot) < MIN_SAMPLES // 2:
-            return None
-        chosen, kind, periods = in_day_slot, "hour-of-day", len(days)
-    values = [p.value for p in chosen]
+    earlier = [p for p in points if at - lookback - WIDE_SLOT <= p.at <= at - RECENT_EXCLUDED]
+    chosen = _slot(earlier, at, WEEK, MIN_WEEKS, MIN_SAMPLES, same_kind=False)
+    kind = "hour-of-week"
+    if chosen is None:
+        chosen, kind = _slot(earlier, at, DAY, MIN_DAYS, MIN_SAMPLES // 2, same_kind=True), "hour-of-day"
+    if chosen is None:
+        return None
+    slot, periods = chosen
+    values = [p.value for p in slot]
     median = statistics.median(values)
     mad = statistics.median(abs(v - median) for v in values)
     spread = DEVIATIONS * max(MAD_TO_SIGMA * mad, RELATIVE_FLOOR * abs(median), floor)

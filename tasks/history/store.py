@@ -121,18 +121,6 @@ class HistoryStore(ABC):
             "ORDER BY at, id", (database, epoch(since)))
         return [StatementSnapshot(int(i), from_epoch(at), reason, label) for i, at, reason, label in rows]
 
-    def statement_call_totals(self, database: str, windows: Sequence[tuple[datetime, datetime]]) -> list[Point]:
-        """The calls of every snapshot of ``database`` taken inside ``windows``, summed over its
-        statements (a cumulative counter), oldest first."""
-        if not windows:
-            return []
-        ranges = " OR ".join(["(s.at >= %s AND s.at <= %s)"] * len(windows))
-        rows = self._query(
-            "SELECT s.at, sum(c.calls) FROM mg_statement_snapshots s JOIN mg_statement_counters c ON c.snapshot_id = s.id "
-            f"WHERE s.database = %s AND ({ranges}) GROUP BY s.id, s.at ORDER BY s.at",
-            (database, *(epoch(t) for window in windows for t in window)))
-        return [Point(from_epoch(at), float(calls)) for at, calls in rows]
-
     def latest_statement_snapshot(self, database: str, reason: str | None = None) -> StatementSnapshot | None:
         """The newest snapshot of ``database`` (of that ``reason`` when given)."""
         where, params = ("database = %s", (database,)) if reason is None else (

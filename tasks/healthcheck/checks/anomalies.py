@@ -22,15 +22,14 @@ from datetime import datetime, timedelta
 from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.history.backend import open_existing_store
-from migration_guard.tasks.history.model import CONNECTIONS_USED, TRANSACTIONS, Point
+from migration_guard.tasks.history.model import CONNECTIONS_USED, STATEMENT_CALLS, TRANSACTIONS, Point
 from migration_guard.tasks.history.record import Readings, read_for_recording
 from migration_guard.tasks.history.seasonal import (
-    HALF_SLOT, LOOKBACK, MIN_DAYS, Baseline, baseline, counter_rates, history_span, slot_windows,
+    LOOKBACK, MIN_DAYS, WIDE_SLOT, Baseline, baseline, counter_rates, history_span, slot_windows,
 )
 from migration_guard.tasks.history.store import HistoryStore, database_key
 
 NAME = "anomalies"
-STATEMENT_CALLS = "statement_calls"
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,9 @@ class RateMetric:
     floor: float
     #: the longest interval a rate is taken over / the oldest reading still taken as "now"
     max_gap: timedelta
-    #: the time-of-day windows read around the slot (wider for hourly snapshots: a rate needs two)
-    half_window: timedelta = HALF_SLOT
+    #: the time-of-day windows read around now (wider for hourly snapshots: the latest may be an
+    #: hour old, and a rate needs the one before it too)
+    half_window: timedelta = WIDE_SLOT
 
     def format(self, value: float) -> str:
         if not self.counter:
@@ -59,7 +59,7 @@ METRICS = (
     RateMetric(CONNECTIONS_USED, "client connections", counter=False, floor=2.0, max_gap=timedelta(minutes=65)),
     RateMetric(TRANSACTIONS, "transactions", counter=True, floor=0.5, max_gap=timedelta(minutes=65)),
     RateMetric(STATEMENT_CALLS, "pg_stat_statements calls", counter=True, floor=0.5, max_gap=timedelta(hours=2, minutes=30),
-               half_window=timedelta(hours=2)),
+               half_window=timedelta(hours=4)),
 )
 METRIC = {m.name: m for m in METRICS}
 
@@ -160,10 +160,7 @@ def read_series(store: HistoryStore, key: str, now: datetime) -> dict[str, list[
     found: dict[str, list[Point]] = {}
     for metric in METRICS:
         windows = slot_windows(now, LOOKBACK + timedelta(days=1), metric.half_window)
-        if metric.name == STATEMENT_CALLS:
-            found[metric.name] = store.statement_call_totals(key, windows)
-        else:
-            found[metric.name] = store.series_in_windows(key, metric.name, windows).get("", [])
+        found[metric.name] = store.series_in_windows(key, metric.name, windows).get("", [])
     return found
 
 
