@@ -6,7 +6,9 @@ A scoped dump is ONE pg_dump run (one snapshot): ``--exclude-table-data`` for ev
 the scope. Restoring it over the live database replays only the scope's entries (its tables,
 their data, indexes, constraints, triggers, owned sequences, the views on them and the foreign
 keys of other tables that point at them) with ``--use-list``, in one transaction; other tables
-are never dropped or written. Into a new database the whole archive is restored, except the
+are never dropped or written. Views and foreign keys on scoped tables made after the backup
+(not by the change) are re-created from their catalog definitions in that transaction
+(``objects_made_since``). Into a new database the whole archive is restored, except the
 foreign keys from scoped tables to tables whose data is not in the backup (they would fail).
 """
 
