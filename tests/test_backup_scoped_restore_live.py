@@ -26,6 +26,8 @@ CREATE TABLE orders (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES user
 CREATE TABLE events (id bigserial PRIMARY KEY, payload text);
 CREATE TABLE shipments (id int PRIMARY KEY, order_id int);
 CREATE VIEW order_totals AS SELECT user_id, sum(total) AS total FROM orders GROUP BY user_id;
+CREATE VIEW user_names AS SELECT id, name FROM users;
+COMMENT ON VIEW user_names IS 'names only';
 INSERT INTO users (name) SELECT 'user ' || g FROM generate_series(1, 50) g;
 INSERT INTO orders (user_id, total) SELECT 1 + g % 50, g * 1.25 FROM generate_series(1, 400) g;
 ANALYZE;
@@ -38,6 +40,8 @@ CREATE VIEW order_notes AS SELECT id, note FROM orders;
 ALTER TABLE events ADD COLUMN order_id int;
 ALTER TABLE events ADD CONSTRAINT events_order_fk FOREIGN KEY (order_id) REFERENCES orders(id);
 ALTER TABLE shipments ADD FOREIGN KEY (order_id) REFERENCES orders(id);
+CREATE OR REPLACE VIEW user_names AS SELECT u.id, u.name, (SELECT count(*) FROM orders o WHERE o.user_id = u.id) AS n
+  FROM users u;
 """
 
 
@@ -67,6 +71,7 @@ def test_views_and_foreign_keys_made_after_the_backup_survive_a_restore_over_liv
     db.execute("DROP ROLE IF EXISTS mg_report_reader")
     db.execute("CREATE ROLE mg_report_reader")
     try:
+        views_before = views(db)
         info = scoped_backup(db, db_url, tmp_path, CHANGE)
         assert set(info.scope_tables) >= {("public", "orders"), ("public", "events")}
         db.execute(CHANGE)
@@ -83,6 +88,7 @@ def test_views_and_foreign_keys_made_after_the_backup_survive_a_restore_over_liv
         db.execute("GRANT SELECT ON big_orders TO mg_report_reader")
         db.execute("CREATE VIEW noted_orders AS SELECT id FROM orders WHERE note IS NOT NULL")  # uses the change's column
         kept_views = {v: d for v, d in views(db).items() if v in ("big_orders", "big_order_count")}
+        user_names = views_before["user_names"]
         kept_key = foreign_keys(db)["refunds_order_fk"]
         refunds = checksum(db, "public", "refunds")
 
@@ -101,6 +107,8 @@ def test_views_and_foreign_keys_made_after_the_backup_survive_a_restore_over_liv
         assert {v: after.get(v) for v in kept_views} == kept_views  # same definitions
         assert "order_notes" not in after and "noted_orders" not in after  # the change's own, and one on its column
         assert "order_totals" in after  # the backup's own view
+        assert after["user_names"] == user_names  # the change replaced it to read orders: the backup's version is back
+        assert db.execute("SELECT obj_description('user_names'::regclass, 'pg_class')").fetchone()[0] == "names only"
         keys = foreign_keys(db)
         assert keys.get("refunds_order_fk") == kept_key and "events_order_fk" not in keys
         assert "shipments_order_id_fkey" not in keys

@@ -164,7 +164,28 @@ def _replayed_over_live(path: Path, tools: PgTools, info: BackupInfo | None, dsn
         schemas = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")]
         roles = [r[0] for r in conn.execute("SELECT rolname FROM pg_roles")]
     objects = archive_objects(list_archive(path, tools), schemas, roles)
-    return objects, _with_missing_dependencies(objects, restored_objects(objects, info, over_live=True), dsn)
+    chosen = _with_missing_dependencies(objects, restored_objects(objects, info, over_live=True), dsn)
+    return objects, _with_views_the_change_replaced(objects, chosen, info, dsn)
+
+
+def _with_views_the_change_replaced(objects: list[ArchiveObject], chosen: list[ArchiveObject], info: BackupInfo,
+                                    dsn: str) -> list[ArchiveObject]:
+    """``chosen`` plus the archive's own definition (with its comment and grants) of each view the
+    change re-created (``CREATE OR REPLACE VIEW``) that now reads a scoped table: the clearing
+    drops it, and it existed before the change, so the backup's version comes back."""
+    from migration_guard.tasks.backup.scoped import comment_target, views_on_tables
+
+    named = {(s, v) for s, v in (info.scope or {}).get("created_views", [])}
+    if not named:
+        return chosen
+    with connection(dsn) as conn:
+        replaced = named & views_on_tables(conn, info.scope_tables)
+    keep = {o.dump_id for o in chosen}
+    for obj in objects:
+        view = obj.kind in ("VIEW", "MATERIALIZED VIEW", "MATERIALIZED VIEW DATA") and (obj.schema, obj.name) in replaced
+        if view or (obj.kind in ("COMMENT", "ACL") and comment_target(obj, replaced, set(), set())):
+            keep.add(obj.dump_id)
+    return [o for o in objects if o.dump_id in keep]
 
 
 def _use_list(path: Path, objects: list[ArchiveObject], chosen: list[ArchiveObject]) -> Path | None:

@@ -249,7 +249,7 @@ def scope_entries(objects: list[ArchiveObject], catalog: ScopeCatalog) -> ScopeE
             if obj.kind == "FK CONSTRAINT" and member in fk_out:
                 skip.append(obj.dump_id)
         elif obj.kind in ("COMMENT", "ACL"):
-            keep = _comment_target(obj, tables | views, indexes, sequences)
+            keep = comment_target(obj, tables | views, indexes, sequences)
         else:
             keep = False
         if keep:
@@ -257,7 +257,7 @@ def scope_entries(objects: list[ArchiveObject], catalog: ScopeCatalog) -> ScopeE
     return ScopeEntries(over_live, skip)
 
 
-def _comment_target(obj: ArchiveObject, relations: set[Table], indexes: set[Table], sequences: set[Table]) -> bool:
+def comment_target(obj: ArchiveObject, relations: set[Table], indexes: set[Table], sequences: set[Table]) -> bool:
     """Whether a COMMENT / ACL entry (``TABLE "name"``, ``COLUMN "table"."column"``, ...; pg_dump
     quotes the names there) is about one of the given objects."""
     from migration_guard.tasks.backup.scope import parse_table_name
@@ -410,6 +410,11 @@ _FOREIGN_KEYS = (
     "JOIN pg_class f ON f.oid = k.confrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace "
     "WHERE k.contype = 'f' AND (k.conrelid IN (SELECT oid FROM scoped) OR k.confrelid IN (SELECT oid FROM scoped)) "
     "ORDER BY 1, 2, 3")
+
+
+def views_on_tables(conn: psycopg.Connection, tables: list[Table]) -> set[Table]:
+    """Every view and materialized view that reads ``tables``, directly or through other views."""
+    return {(r[1], r[2]) for r in conn.execute(_VIEW_CLOSURE, ([s for s, _ in tables], [t for _, t in tables]))}
 
 
 def objects_made_since(conn: psycopg.Connection, scope: dict[str, Any], replayed: list[ArchiveObject],
