@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -120,6 +121,14 @@ class PrivateClusters:
                  f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
         self._started.append(data)
 
+    def restart(self, data: Path, mode: str) -> float:
+        """``pg_ctl restart -m MODE`` (fast: sessions terminated, clean shutdown; immediate: a crash,
+        recovery on start) and wait until it accepts connections again; returns the seconds it took."""
+        started = time.monotonic()
+        self.run("pg_ctl", "-D", str(data), "-w", "-t", "60", "-m", mode, "-l", str(data.parent / f"{data.name}.log"),
+                 "restart")
+        return time.monotonic() - started
+
     def stop(self) -> None:
         for data in reversed(self._started):
             subprocess.run([*self._as_user, str(self.bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
@@ -151,6 +160,32 @@ class PasswordServer:
 
     def url(self, password: str | None = None, dbname: str = "postgres") -> str:
         return f"postgresql://postgres:{password or self.password}@127.0.0.1:{self.port}/{dbname}"
+
+    def stop(self) -> None:
+        self.clusters.stop()
+
+
+class RestartableServer:
+    """A private trust-auth PostgreSQL that tests may restart under a running command
+    (``pg_ctl restart -m fast|immediate``); the shared server is never restarted."""
+
+    def __init__(self) -> None:
+        self.clusters = PrivateClusters("mg-restarts-")
+        try:
+            self.data = self.clusters.root / "data"
+            self.clusters.run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+            self.port = free_port()
+            self.clusters.start(self.data, self.port)
+        except BaseException:
+            self.clusters.stop()
+            raise
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def restart(self, mode: str) -> float:
+        """Restart with ``pg_ctl -m MODE``; returns once the server accepts connections again."""
+        return self.clusters.restart(self.data, mode)
 
     def stop(self) -> None:
         self.clusters.stop()

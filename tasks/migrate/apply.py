@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -366,10 +366,11 @@ def _apply_in_transaction(conn, ledger: Ledger, prepared: PreparedMigration, dsn
             f"{ROLLED_BACK_MARKER} {exc.message}\n\nThe migration ran in one transaction that was rolled back: "
             "nothing of it remains applied."
         )
-        with _ledger_session(conn, dsn, options) as ledger_conn:
-            with ledger_conn.transaction():
-                ledger.record_rolled_back_attempt(ledger_conn, migration, logs)
-        outcome.ledger_state = "rolled back: not applied, the attempt is recorded with its error"
+        if _record_failure(conn, dsn, options, log, migration.name,
+                           lambda c: ledger.record_rolled_back_attempt(c, migration, logs)):
+            outcome.ledger_state = "rolled back: not applied, the attempt is recorded with its error"
+        else:  # its row was to be written inside the rolled-back transaction: none exists
+            outcome.ledger_state = "rolled back: not applied; the attempt is not recorded (the server was unreachable)"
         log.error("migration %s failed and was rolled back: %s", migration.name, exc.message)
         raise MigrationApplyError(
             f"migration {migration.name} failed and was rolled back completely: {exc.message}",
@@ -456,10 +457,12 @@ def _apply_step_by_step(conn, ledger: Ledger, prepared: PreparedMigration, dsn: 
             "Fix the cause and run `migration-guard migrate` to resume from the next statement, "
             "or `migration-guard recover` to finish or undo it."
         )
-        with _ledger_session(conn, dsn, options) as ledger_conn:
-            with ledger_conn.transaction():
-                ledger.record_step(ledger_conn, entry_id, done)
-                ledger.record_failed(ledger_conn, entry_id, logs)
+        def record_stop(c: psycopg.Connection) -> None:
+            ledger.record_step(c, entry_id, done)
+            ledger.record_failed(c, entry_id, logs)
+
+        # unrecorded, the row still counts the steps committed so far (each segment recorded its own)
+        _record_failure(conn, dsn, options, log, migration.name, record_stop)
         outcome.ledger_state = f"failed after {done} of {total} statement(s): resumable"
         log.error("migration %s stopped after %d of %d statements: %s", migration.name, done, total, exc.message)
         raise MigrationApplyError(
@@ -505,6 +508,21 @@ def _record_interrupted(conn, ledger: Ledger, prepared: PreparedMigration, entry
         f"statement {done + 1}: `migration-guard migrate` resumes there)"
     )
     interrupts.note_undone(f"cancelled statement {done + 1} of migration {name}")
+
+
+def _record_failure(conn: psycopg.Connection, dsn: str, options: ApplyOptions, log: Any, name: str,
+                    write: Callable[[psycopg.Connection], None]) -> bool:
+    """Record a failed attempt in the ledger; False (logged) when the server cannot be reached
+    (restarting, gone): the failure itself must still be reported, not a connection error."""
+    try:
+        with _ledger_session(conn, dsn, options) as ledger_conn:
+            with ledger_conn.transaction():
+                write(ledger_conn)
+        return True
+    except (psycopg.Error, MigrationGuardError) as exc:
+        log.warning("could not record the failure of %s in the ledger: %s", name,
+                    getattr(exc, "message", None) or str(exc).splitlines()[0])
+        return False
 
 
 @contextmanager

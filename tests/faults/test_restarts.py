@@ -1,0 +1,323 @@
+"""The server restarted (``pg_ctl restart -m fast`` and ``-m immediate``) under a running
+migration-guard command, at each step of migrate, recover and ``backup create --restore-check``.
+
+One private cluster serves the module (the shared server is never restarted); each test gets a
+fresh database on it. The CLI runs as a real process; the test polls the server from outside
+(pg_stat_activity, the ledger, pg_database) and fires the restart when the run reaches the step.
+A step is held open where it must be: a statement sleeps while the test's *hold role* exists
+(``pg_roles`` is shared, so the condition reaches shadow and scratch databases too, and dropping
+the role lets the re-run pass the very same file), or a lock the test holds makes the run wait.
+
+Afterwards: no traceback and exactly one ``error:`` line, a sane exit code, nothing half applied
+(the ledger agrees with the schema, Prisma-compatible: finished / rolled back), and the re-run
+finishes; after it no ``mg_shadow_*`` / ``mg_verify_*`` database and no partial dump remain.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.faults.support import (
+    Running,
+    assert_no_duplicate_applied,
+    columns,
+    ledger_rows,
+    spawn_cli,
+    states,
+    status_json,
+    wait_for,
+)
+from tests.helpers import (
+    add_prisma_migration,
+    make_prisma_project,
+    run_cli,
+    run_cli_process,
+)
+from tests.pg_server import RestartableServer
+
+pytestmark = pytest.mark.faults
+
+MODES = ("fast", "immediate")
+INIT = "20240101000000_init"
+NEXT = "20240102000000_next"
+LATER = "20240103000000_later"
+#: what each migration of the migrate scenarios adds to ``accounts``
+BASE_COLUMNS = ["id", "note"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RestartableServer]:
+    try:
+        cluster = RestartableServer()
+    except (RuntimeError, subprocess.CalledProcessError, FileNotFoundError, KeyError) as exc:
+        pytest.skip(f"cannot start a private PostgreSQL here: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@dataclass
+class Case:
+    """One test's database on the private cluster, its project folder and its hold role."""
+
+    server: RestartableServer
+    name: str
+    root: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url(self.name)
+
+    @property
+    def hold_role(self) -> str:
+        return f"{self.name}_hold"
+
+    def hold_sql(self, database_like: str = "%", seconds: int = 30) -> str:
+        """A statement that sleeps ``seconds`` while the hold role exists and the current database
+        matches ``database_like``, else returns at once."""
+        return (f"SELECT pg_sleep(CASE WHEN current_database() LIKE '{database_like}' AND EXISTS "
+                f"(SELECT 1 FROM pg_roles WHERE rolname = '{self.hold_role}') THEN {seconds} ELSE 0 END);\n")
+
+    def hold(self) -> None:
+        with self.connect("postgres") as conn:
+            conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(self.hold_role)))
+
+    def release(self) -> None:
+        with self.connect("postgres") as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.hold_role)))
+
+    def connect(self, dbname: str | None = None, timeout: float = 20) -> psycopg.Connection:
+        """An autocommit connection, retried while the server (re)starts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return psycopg.connect(self.server.url(dbname or self.name), autocommit=True, connect_timeout=3)
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {"DATABASE_URL": self.url, "BACKUP_DIR": str(self.root / "backups"),
+                "ALERTS_DIR": str(self.root / "alerts"), "LOG_DIR": str(self.root / "logs"),
+                "LOCK_TIMEOUT": "20s", "CONNECT_TIMEOUT": "5", **extra}
+
+    def restart_when(self, mode: str, reached: Callable[[psycopg.Connection], Any], run: Running, what: str) -> None:
+        """Poll from another connection until ``reached`` is truthy, then restart the server."""
+        with self.connect() as monitor:
+            wait_for(lambda: reached(monitor), running=run, timeout=60, what=what)
+        self.server.restart(mode)
+
+    def scratch_databases(self) -> list[str]:
+        with self.connect("postgres") as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname ~ '^mg_(shadow|verify)_' ORDER BY 1").fetchall()]
+
+
+@pytest.fixture
+def case(server: RestartableServer, tmp_path: Path) -> Iterator[Case]:
+    name = f"mg_rs_{uuid.uuid4().hex[:10]}"
+    create_database(server, name)
+    made = Case(server, name, tmp_path)
+    yield made
+    with made.connect("postgres") as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(made.hold_role)))
+        for (scratch,) in conn.execute("SELECT datname FROM pg_database WHERE datname ~ '^mg_(shadow|verify)_'").fetchall():
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
+
+
+def create_database(server: RestartableServer, name: str, template: str = "template1") -> None:
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+
+
+# -- what every restart must leave ---------------------------------------------------------------
+
+#: the line that states a command's failure: migrate's report (stdout; stderr carries its progress
+#: log), recover's report (stdout), the ``error:`` line of the other commands (stderr)
+ERROR_LINES = {"migrate": ("stdout", "FAILED at "), "recover": ("stdout", "Not recovered"),
+               "backup": ("stderr", "error: ")}
+
+
+def assert_one_clear_error(run: Running, command: str, code: int, expected_codes: set[int]) -> str:
+    """No traceback anywhere, exactly one failure line, an expected exit code; returns the output."""
+    output = run.stdout + run.stderr
+    assert "Traceback" not in output, output
+    assert code in expected_codes, f"exit {code}:\n{output}"
+    stream, start = ERROR_LINES[command]
+    errors = [line for line in getattr(run, stream).splitlines() if line.startswith(start)]
+    assert len(errors) == 1, f"expected exactly one {start!r} line on {stream}:\n{output}"
+    return output
+
+
+def assert_never_edit_advice(output: str) -> None:
+    """A lost connection is not the file's fault: never advise editing the migration."""
+    lowered = output.lower()
+    assert "fix the statement" not in lowered, output
+    assert "migration file" not in lowered or "edit" not in lowered, output
+
+
+def assert_nothing_left(case: Case) -> None:
+    """No scratch database on the server; every file in the backup folder is a listed, complete backup."""
+    assert case.scratch_databases() == []
+    folder = case.root / "backups"
+    if not folder.exists():
+        return
+    listed = json.loads(run_cli(["backup", "list", "--json"], env=case.env(), cwd=case.root).stdout)
+    listed_files = {Path(b["path"]).name for b in listed}
+    for path in folder.iterdir():
+        if path.name.endswith(".json") or path.is_dir() and path.name.startswith("."):
+            continue
+        assert path.name in listed_files, f"{path.name} is in the backup folder but is no listed backup: {listed}"
+
+
+def migrated_columns(rows: list[tuple[str, bool, bool, int]], added: dict[str, list[str]]) -> list[str]:
+    """The columns ``accounts`` must have when exactly the ledger's applied migrations ran."""
+    applied = [name for name, finished, rolled_back, _steps in rows if finished and not rolled_back]
+    return BASE_COLUMNS + [c for name in sorted(added) if name in applied for c in added[name]]
+
+
+# -- migrate -------------------------------------------------------------------------------------
+
+MIGRATE_STEPS = ("statement", "between", "backup", "verify")
+
+
+INIT_SQL = "CREATE TABLE accounts (id bigint PRIMARY KEY, note text);\nCREATE TABLE side (id int);\n"
+#: every migrate run skips validation (not a step under test here; it would double each run's time)
+MIGRATE = ["migrate", "--skip-validate"]
+
+
+@pytest.fixture(scope="module")
+def migrated_template(server: RestartableServer, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with INIT applied by migrate and three rows, cloned by each migrate test."""
+    name = f"mg_rs_tpl_{uuid.uuid4().hex[:8]}"
+    create_database(server, name)
+    root = tmp_path_factory.mktemp("template")
+    migrations = make_prisma_project(root, {INIT: INIT_SQL})
+    done = run_cli([*MIGRATE, "--skip-backup"], env={"DATABASE_URL": server.url(name), "MIGRATIONS_DIR": str(migrations),
+                                                    "ALERTS_DIR": str(root / "alerts")})
+    assert done.exit_code == 0, done.output
+    with psycopg.connect(server.url(name), autocommit=True) as conn:
+        conn.execute("INSERT INTO accounts VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+    return name
+
+
+def migrate_project(case: Case, template: str) -> Path:
+    """The case's database replaced by a clone of the migrated template; its migrations folder."""
+    with case.connect("postgres") as conn:
+        conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(case.name)))
+    create_database(case.server, case.name, template)
+    return make_prisma_project(case.root, {INIT: INIT_SQL})
+
+
+def active(conn: psycopg.Connection, query_like: str, *, application: str = "migration-guard%",
+           waiting: bool = False) -> bool:
+    """Another session of this database is running a statement like ``query_like`` (waiting on a lock)."""
+    return conn.execute(
+        "SELECT application_name, query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND state = 'active' AND application_name LIKE %s AND query ILIKE %s AND (NOT %s OR wait_event_type = 'Lock')",
+        (application, query_like, waiting)).fetchone()
+
+
+def finished(conn: psycopg.Connection, migration: str) -> bool:
+    return conn.execute("SELECT 1 FROM _prisma_migrations WHERE migration_name = %s AND finished_at IS NOT NULL",
+                        (migration,)).fetchone() is not None
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("step", MIGRATE_STEPS)
+def test_migrate_restart(step: str, mode: str, case: Case, migrated_template: str) -> None:
+    migrations = migrate_project(case, migrated_template)
+    env = case.env(MIGRATIONS_DIR=str(migrations))
+    args = [*MIGRATE, "--skip-backup"]
+    added: dict[str, list[str]] = {INIT: []}
+    blocker: psycopg.Connection | None = None
+    gate = case.root / "verify-gate"
+    if step == "statement":
+        add_prisma_migration(migrations, NEXT, "ALTER TABLE accounts ADD COLUMN email text;\n" + case.hold_sql()
+                             + "ALTER TABLE accounts ADD COLUMN name text;\n")
+        added[NEXT] = ["email", "name"]
+    elif step == "between":
+        add_prisma_migration(migrations, NEXT, "ALTER TABLE accounts ADD COLUMN email text;\n")
+        add_prisma_migration(migrations, LATER, "ALTER TABLE accounts ADD COLUMN name text;\n" + case.hold_sql())
+        added.update({NEXT: ["email"], LATER: ["name"]})
+    elif step == "backup":  # pg_dump waits for a table the test holds: the dump is in progress
+        add_prisma_migration(migrations, NEXT, "ALTER TABLE accounts ADD COLUMN email text;\n")
+        added[NEXT] = ["email"]
+        args = MIGRATE
+    elif step == "verify":  # a hook lets the test take a lock the verification's VALIDATE waits for
+        add_prisma_migration(migrations, NEXT, "ALTER TABLE accounts ADD CONSTRAINT accounts_id_positive "
+                                               "CHECK (id > 0) NOT VALID;\n")
+        args += ["--validate-constraints", "--hook",
+                 f"sh -c 'touch {gate}.open; while [ ! -e {gate}.go ]; do sleep 0.05; done'"]
+    case.hold()
+    if step == "backup":
+        blocker = psycopg.connect(case.url)
+        blocker.execute("LOCK TABLE side IN ACCESS EXCLUSIVE MODE")
+
+    run = spawn_cli(args, env, case.root)
+    try:
+        if step == "statement":
+            case.restart_when(mode, lambda c: active(c, "SELECT pg_sleep(CASE%", application="migration-guard migrate"), run, "the migration's statement")
+        elif step == "between":
+            case.restart_when(mode, lambda c: finished(c, NEXT), run, "the first migration to commit")
+        elif step == "backup":
+            case.restart_when(mode, lambda c: active(c, "%LOCK TABLE%", application="migration-guard-backup", waiting=True), run,
+                              "pg_dump to start dumping")
+        elif step == "verify":
+            wait_for(Path(f"{gate}.open").exists, running=run, timeout=60, what="the post-migrate hook")
+            blocker = psycopg.connect(case.url)
+            blocker.execute("LOCK TABLE accounts IN SHARE UPDATE EXCLUSIVE MODE")
+            Path(f"{gate}.go").touch()
+            case.restart_when(mode, lambda c: active(c, "%VALIDATE CONSTRAINT%", waiting=True), run,
+                              "the verification's VALIDATE CONSTRAINT")
+        code = run.wait(60)
+    finally:
+        if run.alive:
+            run.kill()
+        if blocker is not None:
+            blocker.close()
+        case.release()
+
+    output = assert_one_clear_error(run, "migrate", code, {1})
+    assert_never_edit_advice(output)
+    with case.connect() as conn:
+        rows = ledger_rows(conn)
+        assert_no_duplicate_applied(rows)
+        assert all(finished_ or rolled_back or name != INIT for name, finished_, rolled_back, _ in rows)
+        assert columns(conn, "accounts") == migrated_columns(rows, added)  # nothing half applied
+    now = states(status_json(env, case.root))
+    assert "running" not in now.values()
+    if step == "between":
+        assert now[NEXT] == "applied" and NEXT in output  # committed before the restart, and said so
+    if step == "verify":
+        assert now[NEXT] == "applied"  # the migration committed; only its verification was cut
+    else:
+        assert now.get(LATER if step == "between" else NEXT) in {"pending", "rolled_back"}, now
+    if step == "backup":
+        assert json.loads(run_cli(["backup", "list", "--json"], env=env, cwd=case.root).stdout) == []
+
+    rerun = [*MIGRATE, "--skip-backup", "--validate-constraints"] if step == "verify" else args
+    again = run_cli_process(rerun, env=env, cwd=case.root)
+
+    assert again.exit_code == 0, again.output
+    assert set(states(status_json(env, case.root)).values()) == {"applied"}
+    with case.connect() as conn:
+        rows = ledger_rows(conn)
+        assert_no_duplicate_applied(rows)
+        assert columns(conn, "accounts") == migrated_columns(rows, added)
+        if step == "verify":
+            assert conn.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'accounts_id_positive'"
+                                ).fetchone() == (True,)
+    assert_nothing_left(case)
