@@ -206,3 +206,116 @@ def test_a_rebuild_that_fails_again_alerts_high_and_is_not_retried(
     [again] = second.auto_recover.actions
     assert again.state == "skipped" and again.detail.startswith("not tried again")
     assert [a.id for a in _alerts(settings) if a.check.startswith("auto_recover/")] == [alert.id]
+
+
+BROKEN = "20240102000000_broken"
+#: the first statement fails on the duplicate values INIT inserts; nothing of BROKEN runs
+WITH_DUPLICATES = "CREATE TABLE t (id int, v int);\nINSERT INTO t VALUES (1, 1), (2, 1);\n"
+FAILS_FIRST = "CREATE UNIQUE INDEX t_v_key ON t (v);\nALTER TABLE t ADD COLUMN w int;\n"
+
+
+def _prisma(cli: Path, root: Path, db_url: str, *args: str, split: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SHIM_SPLIT_SCRIPT"}
+    env["DATABASE_URL"] = db_url
+    if split:
+        env["SHIM_SPLIT_SCRIPT"] = "1"
+    return subprocess.run([str(cli), *args], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _ledger(db: psycopg.Connection, name: str) -> list[tuple]:
+    return db.execute("SELECT finished_at IS NOT NULL, rolled_back_at IS NOT NULL FROM _prisma_migrations "
+                      "WHERE migration_name = %s ORDER BY started_at", (name,)).fetchall()
+
+
+def _cli_env(tmp_path: Path, db_url: str, migrations: Path, policy: str) -> dict[str, str]:
+    return {"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(migrations), "AUTO_RECOVER": policy,
+            "ALERTS_DIR": str(tmp_path / "alerts"), "LOG_DIR": str(tmp_path / "logs"),
+            "BACKUP_DIR": str(tmp_path / "backups"), "STATE_DIR": str(tmp_path / "state")}
+
+
+@pytest.mark.prisma
+def test_a_prisma_deploy_that_failed_on_its_first_statement_is_marked_rolled_back(
+        prisma_cli: Path, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    from tests.helpers import run_cli, run_cli_process
+
+    migrations = make_prisma_project(tmp_path, {INIT: WITH_DUPLICATES, BROKEN: FAILS_FIRST})
+    assert _prisma(prisma_cli, tmp_path, db_url, "migrate", "deploy").returncode != 0
+    assert _ledger(db, BROKEN) == [(False, False)]
+
+    off = run_cli(["healthcheck", "--json"], _cli_env(tmp_path / "off", db_url, migrations, "off"))
+    assert _ledger(db, BROKEN) == [(False, False)]
+    off_report = json.loads(off.stdout)
+    assert off.exit_code == 2 and off_report["auto_recover"] == {"policy": "off", "actions": []}
+    [alert] = [a for a in off_report["alerts"]["firing"] if a["check"] == "migrations"]
+    assert any(s.startswith("migration-guard recover") for s in alert["suggestions"])
+
+    safe = run_cli_process(["healthcheck"], {**_cli_env(tmp_path, db_url, migrations, "safe"), "COLUMNS": "400"})
+    after = run_cli(["healthcheck", "--json"], _cli_env(tmp_path, db_url, migrations, "safe"))
+
+    assert _ledger(db, BROKEN) == [(False, True)]  # rolled_back_at set, as prisma migrate resolve --rolled-back
+    assert safe.exit_code == 0, safe.output
+    assert "auto_recover" in safe.output and f"done: mark the failed migration {BROKEN} rolled back" in safe.output
+    logged = [json.loads(line) for line in (tmp_path / "logs" / "healthcheck.log").read_text().splitlines()]
+    [row] = [r for r in logged if r["check"] == "auto_recover"]
+    assert row["status"] == "OK" and row["summary"].startswith(f"done: mark the failed migration {BROKEN} rolled back "
+                                                               "(nothing of it ran: ")
+    assert row["summary"].endswith(f"{BROKEN} marked rolled back (1 failed row(s); prisma migrate resolve "
+                                   "--rolled-back); verified")
+    report = json.loads(after.stdout)
+    checks = {c["check"]: c for c in report["checks"]}
+    assert checks["migrations"]["status"] == "OK" and report["auto_recover"] == {"policy": "safe", "actions": []}
+    status = _prisma(prisma_cli, tmp_path, db_url, "migrate", "status")
+    assert "have failed" not in status.stdout + status.stderr and BROKEN in status.stdout, status.stdout
+    settings = _settings(tmp_path, db_url, "safe", migrations=migrations)
+    [done] = [a for a in _alerts(settings, resolved=True) if a.check.startswith("auto_recover/")]
+    assert done.status.value == "resolved" and done.title.startswith(f"Auto-recovery on {row['database']}: done: mark")
+    assert done.suggestions == ("migration-guard recover --mode rollback --yes", f"prisma migrate resolve --rolled-back {BROKEN}")
+    assert not [a for a in _alerts(settings) if a.check == "migrations"]
+
+
+@pytest.mark.prisma
+def test_a_failed_concurrent_build_of_a_prisma_migration_is_dropped_and_rolled_back(
+        prisma_cli: Path, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    migrations = make_prisma_project(tmp_path, {
+        INIT: "CREATE TABLE users (id int, email text);\nINSERT INTO users VALUES (1, 'a@x'), (2, 'a@x');\n",
+        EMAIL_INDEX: CIC})
+    assert _prisma(prisma_cli, tmp_path, db_url, "migrate", "deploy").returncode != 0
+    assert _index_state(db, "users_email_key") == "invalid" and _ledger(db, EMAIL_INDEX) == [(False, False)]
+
+    report = run_healthcheck(_settings(tmp_path, db_url, "safe", migrations=migrations))
+
+    assert _index_state(db, "users_email_key") == "absent" and _ledger(db, EMAIL_INDEX) == [(False, True)]
+    [action] = report.auto_recover.actions  # the index is the failed migration's: recover's rollback drops it
+    assert action.kind == "mark_rolled_back" and action.state == "done", action
+    assert "dropping the INVALID index users_email_key its failed build left" in action.description
+    assert _check(report, "invalid_indexes").status.value == "OK" and _check(report, "migrations").status.value == "OK"
+    assert "have failed" not in _prisma(prisma_cli, tmp_path, db_url, "migrate", "status").stdout
+
+
+@pytest.mark.prisma
+def test_a_split_prisma_deploy_whose_cause_is_gone_recovers_forward(
+        prisma_cli: Path, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    migrations = make_prisma_project(tmp_path, {INIT: WITH_DUPLICATES,
+                                                BROKEN: "ALTER TABLE t ADD COLUMN w int;\n" + FAILS_FIRST.replace("w int", "z int")})
+    assert _prisma(prisma_cli, tmp_path, db_url, "migrate", "deploy", split=True).returncode != 0
+    settings = _settings(tmp_path, db_url, "safe", migrations=migrations)
+
+    cause_present = run_healthcheck(settings)
+    assert _ledger(db, BROKEN) == [(False, False)]
+    [skipped] = cause_present.auto_recover.actions
+    assert skipped.kind == "recover_forward" and skipped.state == "skipped"
+    assert skipped.detail.startswith("not a safe class: auto goes forward only when the failure's cause is gone"), skipped
+    assert _check(cause_present, "migrations").problem.severity == "HIGH"
+
+    db.execute("DELETE FROM t WHERE id = 2")  # the duplicate is gone
+    report = run_healthcheck(settings)
+
+    [action] = report.auto_recover.actions
+    assert action.state == "done", action
+    assert action.detail.startswith(f"2 step(s) run; {BROKEN} marked applied (prisma migrate resolve --applied); "
+                                    "verified (backup "), action.detail
+    assert _ledger(db, BROKEN)[-1] == (True, False)
+    assert db.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 't' "
+                      "AND column_name IN ('w', 'z')").fetchone()[0] == 2
+    status = _prisma(prisma_cli, tmp_path, db_url, "migrate", "status")
+    assert status.returncode == 0 and "Database schema is up to date" in status.stdout, status.stdout

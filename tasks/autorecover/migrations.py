@@ -5,8 +5,9 @@ Recover diagnoses it first (replay in a shadow database when one can be built, e
 
 - **nothing ran** (every statement not done; a failed index build's INVALID index is the only
   leftover) → recover's rollback plan: drop that index, mark the migration rolled back exactly as
-  ``prisma migrate resolve --rolled-back`` does (``Ledger.mark_rolled_back``). No backup: no data or
-  schema object of the application changes.
+  ``prisma migrate resolve --rolled-back`` does (``Ledger.mark_rolled_back``). No backup and no drift
+  check: no data or schema object of the application changes; recover's verification reads the
+  status (rolled back, no INVALID index left, the lock free).
 - **something ran** → recover's ``auto`` plan, approved only when it goes forward, the diagnosis
   is a replay, the cause of the failure is gone (re-checked live), and every step is one of the
   migration's own statements; then recover's backup, execution and verification (drift included)
@@ -114,8 +115,10 @@ def recover_failed(project: Project, status: MigrationStatus, database: str, *, 
         return diagnosis, cause
 
     steps = dataclasses.replace(PLAIN_STEPS, diagnose=diagnosed, alert=lambda _project, _report: "")
+    # a rollback of nothing changes no table and no schema object (a failed build's INVALID index
+    # aside): no backup and no drift check, the status verifies it; forward runs as recover does
     options = RecoverOptions(mode="rollback" if rolling_back else "auto", backup=not rolling_back,
-                             stale_lock_seconds=stale_lock_seconds)
+                             drift=not rolling_back, stale_lock_seconds=stale_lock_seconds)
     try:
         report = run_recovery(project, options, steps, approve)
     except (MigrationGuardError, psycopg.Error) as exc:
