@@ -155,15 +155,7 @@ def read_scope_catalog(conn: psycopg.Connection, scope: BackupScope) -> ScopeCat
         "SELECT n.nspname, s.relname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' "
         "JOIN pg_namespace n ON n.oid = s.relnamespace WHERE d.classid = 'pg_class'::regclass "
         f"AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjid IN ({scoped_oids})", arrays)]
-    catalog.views = [(r[0], r[1]) for r in conn.execute(
-        "WITH RECURSIVE dependent(oid) AS ("
-        "SELECT DISTINCT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
-        f"WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid IN ({scoped_oids}) "
-        "UNION SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN dependent ON d.refobjid = dependent.oid "
-        "WHERE d.classid = 'pg_rewrite'::regclass) "
-        "SELECT n.nspname, c.relname FROM dependent JOIN pg_class c ON c.oid = dependent.oid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm')", arrays)
-        if (r[0], r[1]) not in set(wanted)]
+    catalog.views = sorted(views_on_tables(conn, wanted))
     keys = conn.execute(
         "SELECT n.nspname, c.relname, k.conname, k.conrelid IN (" + scoped_oids + "), k.confrelid IN (" + scoped_oids
         + ") FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -319,17 +311,7 @@ def clearing_statements(conn: psycopg.Connection, tables: list[Table], created: 
         f"OR k.confrelid IN ({scoped_oids})) ORDER BY 1, 2, 3", (*arrays, *arrays)).fetchall()
     statements += [sql.SQL("ALTER TABLE IF EXISTS {}.{} DROP CONSTRAINT IF EXISTS {};").format(
         sql.Identifier(s), sql.Identifier(t), sql.Identifier(k)) for s, t, k in keys if (s, t) not in set(created)]
-    views = conn.execute(
-        "WITH RECURSIVE dependent(oid) AS ("
-        "SELECT DISTINCT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
-        f"WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid IN ({scoped_oids}) "
-        "UNION SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN dependent ON d.refobjid = dependent.oid "
-        "WHERE d.classid = 'pg_rewrite'::regclass) "
-        "SELECT n.nspname, c.relname, c.relkind FROM dependent JOIN pg_class c ON c.oid = dependent.oid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm')", arrays).fetchall()
-    for s, v, kind in views:
-        if (s, v) in set(tables):
-            continue
+    for _, s, v, kind, *_ in conn.execute(_VIEW_CLOSURE, arrays).fetchall():
         word = "MATERIALIZED VIEW" if kind == "m" else "VIEW"
         statements.append(sql.SQL("DROP " + word + " IF EXISTS {}.{} CASCADE;").format(sql.Identifier(s), sql.Identifier(v)))
     return [statement.as_string(conn) for statement in statements]
@@ -377,6 +359,8 @@ class MadeSince:
     dropped: list[str] = field(default_factory=list)
 
 
+#: every view and materialized view reading the given tables, directly or through views, shallowest first:
+#: (oid, schema, name, relkind, depth). Catalog only: no locks (pg_get_viewdef would lock what they read)
 _VIEW_CLOSURE = (
     "WITH RECURSIVE scoped AS (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest(%s::text[], %s::text[]))), "
@@ -384,12 +368,10 @@ _VIEW_CLOSURE = (
     "SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
     "WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
     "AND d.refobjid IN (SELECT oid FROM scoped) AND r.ev_class <> d.refobjid "
-    "UNION ALL SELECT r.ev_class, dependent.depth + 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+    "UNION SELECT r.ev_class, dependent.depth + 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
     "JOIN dependent ON d.refobjid = dependent.oid WHERE d.classid = 'pg_rewrite'::regclass "
     "AND d.refclassid = 'pg_class'::regclass AND r.ev_class <> d.refobjid AND dependent.depth < 100) "
-    "SELECT c.oid, n.nspname, c.relname, c.relkind, max(dependent.depth), pg_catalog.pg_get_viewdef(c.oid), "
-    "coalesce(c.reloptions, '{}'), pg_catalog.pg_get_userbyid(c.relowner), c.relispopulated, "
-    "pg_catalog.obj_description(c.oid, 'pg_class') "
+    "SELECT c.oid, n.nspname, c.relname, c.relkind, max(dependent.depth) "
     "FROM dependent JOIN pg_class c ON c.oid = dependent.oid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "WHERE c.relkind IN ('v', 'm') AND c.oid NOT IN (SELECT oid FROM scoped) "
     "GROUP BY c.oid, n.nspname, c.relname ORDER BY max(dependent.depth), c.oid")
@@ -441,11 +423,16 @@ def objects_made_since(conn: psycopg.Connection, scope: dict[str, Any], replayed
         return [c for c in used if c and c not in columns[table]]
 
     views = conn.execute(_VIEW_CLOSURE, arrays).fetchall()
+    details = {row[0]: row[1:] for row in conn.execute(  # pg_get_viewdef locks what the view reads: restore time only
+        "SELECT c.oid, pg_catalog.pg_get_viewdef(c.oid), coalesce(c.reloptions, '{}'), pg_catalog.pg_get_userbyid(c.relowner), "
+        "c.relispopulated, pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_class c WHERE c.oid = ANY(%s::oid[])",
+        ([v[0] for v in views],))}
     reads: dict[int, list[tuple[int, Table, str | None]]] = {}
     for view_oid, ref, schema, name, column in conn.execute(_VIEW_READS, ([v[0] for v in views],)):
         reads.setdefault(view_oid, []).append((ref, (schema, name), column))
     gone: set[int] = set()  # views that do not come back (their dependents cannot either)
-    for oid, schema, name, relkind, _, definition, options, owner, populated, comment in views:
+    for oid, schema, name, relkind, _ in views:
+        definition, options, owner, populated, comment = details[oid]
         label = f"{'materialized view' if relkind == 'm' else 'view'} {schema}.{name}"
         used = reads.get(oid, [])
         lost = sorted({f"{t[0]}.{t[1]}.{c}" for _, t, c in used for c in removed_columns(t, [c or ""])})
