@@ -1,0 +1,141 @@
+"""Issue 13 on umami's real migration history (tests/data/umami/README.md): incidents made by the real
+Prisma CLI in split mode on umami's own migrations, each made to fail by rows put there first.
+
+For each: the diagnosis is exact statement by statement, the cause and its rows are named; after the
+data fix a forward recovery leaves `prisma migrate status` with no failed migration, the rest of the
+history deploys with the real Prisma CLI and the schema equals a clean deploy of the whole history;
+on a second copy of the incident, rollback leaves no failed migration and exactly the schema of the
+migrations before it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.recover_real_support import (
+    History,
+    TemplateDatabases,
+    assert_no_failed_migration,
+    assert_same_schema,
+    effects,
+    incident_copies,
+    listing_query,
+    plan_report,
+    rest_deploys,
+    schema_of,
+)
+
+pytestmark = [pytest.mark.prisma]
+
+UMAMI = History("umami")
+WEBSITE = "6f1a4bd2-0000-4000-8000-000000000001"
+SESSION = "6f1a4bd2-0000-4000-8000-000000000002"
+USER = "6f1a4bd2-0000-4000-8000-000000000003"
+RECOVER = ("--yes", "--no-backup", "--no-drift")  # the schema is compared with a clean deploy instead
+
+
+@pytest.fixture(scope="module")
+def databases(pg_admin_url: str) -> Iterator[TemplateDatabases]:
+    made = TemplateDatabases(pg_admin_url)
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture(scope="module")
+def clean_schema(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory, prisma_cli: Path):
+    return databases.clean_deploy_snapshot(tmp_path_factory.mktemp("umami-clean"), UMAMI, prisma_cli)
+
+
+# --- 05_add_visit_id: ADD COLUMN, an UPDATE fills it, SET NOT NULL — an event with no created_at stays NULL
+VISIT = "05_add_visit_id"
+MISSED = "6f1a4bd2-0000-4000-8000-0000000000ee"
+VISIT_ROWS = f"""
+INSERT INTO "website" (website_id, name, user_id) VALUES ('{WEBSITE}', 'shop', '{USER}');
+INSERT INTO "session" (session_id, website_id) VALUES ('{SESSION}', '{WEBSITE}');
+INSERT INTO "website_event" (event_id, website_id, session_id, created_at, url_path) VALUES
+  (gen_random_uuid(), '{WEBSITE}', '{SESSION}', '2024-01-01 10:00', '/'),
+  (gen_random_uuid(), '{WEBSITE}', '{SESSION}', '2024-01-01 10:30', '/cart'),
+  ('{MISSED}', '{WEBSITE}', '{SESSION}', NULL, '/lost');
+"""
+
+
+@pytest.fixture(scope="module")
+def before_visit(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return databases.build(tmp_path_factory.mktemp("umami-visit"), UMAMI, VISIT, VISIT_ROWS)
+
+
+def test_set_not_null_after_the_fill_misses_a_row(databases, before_visit, clean_schema, tmp_path, prisma_cli) -> None:
+    scenario, rollback = incident_copies(databases, UMAMI, before_visit, tmp_path, prisma_cli, VISIT)
+
+    report = plan_report(scenario)
+
+    diagnosis = report["diagnosis"]
+    assert diagnosis["method"] == "replay", diagnosis["note"]
+    assert effects(report) == ["done", "done", "not_done", "not_done", "not_done"], diagnosis["statements"]
+    assert (diagnosis["failing_statement"], diagnosis["failing_source"]) == (3, "ledger logs")
+    cause = report["cause"]
+    assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == ("nulls", True, 1, 3), cause
+    rows = scenario.sql(listing_query(report["next_step"]))
+    assert [str(r[0]) for r in rows] == [MISSED], rows  # the event the fill missed
+    assert report["exit_code"] == 1
+
+    scenario.sql('UPDATE "website_event" SET visit_id = gen_random_uuid() WHERE visit_id IS NULL')  # the data fix
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert_no_failed_migration(scenario, VISIT, applied=True)
+    rest_deploys(UMAMI, scenario, VISIT, clean_schema)
+
+    rolled = rollback.recover("--mode", "rollback", *RECOVER)
+    assert rolled.exit_code == 0, rolled.output
+    assert "undone by a drop: statement 2" in rolled.output and "restore" not in rolled.output, rolled.output
+    assert_no_failed_migration(rollback, VISIT, applied=False)
+    assert_same_schema(schema_of(databases.url(before_visit)), rollback.db_url)
+
+
+# --- 14_add_link_and_pixel: statement 2 narrows revenue.currency to VARCHAR(10)
+LINKS = "14_add_link_and_pixel"
+LONG = "6f1a4bd2-0000-4000-8000-0000000000cc"
+LINKS_ROWS = f"""
+INSERT INTO "revenue" (revenue_id, website_id, session_id, event_id, event_name, currency, revenue) VALUES
+  (gen_random_uuid(), '{WEBSITE}', '{SESSION}', gen_random_uuid(), 'purchase', 'USD', 10),
+  ('{LONG}', '{WEBSITE}', '{SESSION}', gen_random_uuid(), 'purchase', 'bitcoin-satoshi', 1);
+"""
+
+
+@pytest.fixture(scope="module")
+def before_links(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return databases.build(tmp_path_factory.mktemp("umami-links"), UMAMI, LINKS, LINKS_ROWS)
+
+
+def test_type_change_to_a_shorter_varchar_on_a_long_value(databases, before_links, clean_schema, tmp_path,
+                                                          prisma_cli) -> None:
+    scenario, rollback = incident_copies(databases, UMAMI, before_links, tmp_path, prisma_cli, LINKS)
+    count = len(UMAMI.statements(LINKS))
+
+    report = plan_report(scenario)
+
+    diagnosis = report["diagnosis"]
+    assert diagnosis["method"] == "replay", diagnosis["note"]
+    assert effects(report) == ["done"] + ["not_done"] * (count - 1), diagnosis["statements"]
+    assert diagnosis["failing_statement"] == 2
+    cause = report["cause"]
+    assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == \
+        ("uncastable", True, 1, 2), cause
+    assert "currency" in cause["detail"], cause
+    rows = scenario.sql(listing_query(report["next_step"]))
+    assert [str(r[0]) for r in rows] == [LONG], rows  # the value too long for VARCHAR(10)
+    assert report["exit_code"] == 1
+
+    scenario.sql("""UPDATE "revenue" SET currency = 'BTC' WHERE currency = 'bitcoin-satoshi'""")
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert_no_failed_migration(scenario, LINKS, applied=True)
+    rest_deploys(UMAMI, scenario, LINKS, clean_schema)
+
+    rolled = rollback.recover("--mode", "rollback", *RECOVER)
+    assert rolled.exit_code == 0, rolled.output
+    assert "restore" not in rolled.output, rolled.output
+    assert_no_failed_migration(rollback, LINKS, applied=False)
+    assert_same_schema(schema_of(databases.url(before_links)), rollback.db_url)
