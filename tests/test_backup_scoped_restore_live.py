@@ -101,7 +101,9 @@ def test_views_and_foreign_keys_made_after_the_backup_survive_a_restore_over_liv
             "foreign key public.shipments.shipments_order_id_fkey"}  # unnamed in the change: PostgreSQL's default name
         assert any("noted_orders: uses column(s) public.orders.note" in n for n in plan.dropped_since)
         assert any(line.startswith("  kept (made after the backup") for line in plan.describe())
-        restore_backup(info.path, db_url, replace_existing=True)
+        result = restore_backup(info.path, db_url, replace_existing=True)
+
+        assert (result.kept_since, result.dropped_since) == (plan.kept_since, plan.dropped_since)
 
         after = views(db)
         assert {v: after.get(v) for v in kept_views} == kept_views  # same definitions

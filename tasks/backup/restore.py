@@ -104,6 +104,10 @@ class RestoreResult:
     replaced_existing: bool
     duration_s: float
     tables: int
+    #: a scoped restore over the live database: views / foreign keys made after the backup it
+    #: re-created, and the ones it did not keep (why)
+    kept_since: list[str] = field(default_factory=list)
+    dropped_since: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -279,6 +283,7 @@ def restore_backup(
 def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, selection: list[str],
              into_new_database: str | None, replace_existing: bool, jobs: int | None,
              replayed: list[ArchiveObject]) -> RestoreResult:
+    since = None
     if replace_existing:
         if into_new_database:
             raise BackupError("choose either a new database or replacing the existing one, not both")
@@ -289,7 +294,7 @@ def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, select
         info = read_metadata(path)
         try:
             if info is not None and info.scoped:
-                run = _restore_scope_over_live(path, tools, client, selection, info, target_dsn, replayed)
+                run, since = _restore_scope_over_live(path, tools, client, selection, info, target_dsn, replayed)
             else:
                 run = run_tool(argv, client)
         except interrupts.Interrupted:
@@ -321,7 +326,8 @@ def _restore(path: Path, target_dsn: str, tools: PgTools, started: float, select
         dsn = dsn_for_database(target_dsn, database)
     with connection(dsn) as conn:
         tables = len(user_tables(conn))
-    return RestoreResult(database, describe_target(dsn), replace_existing, round(time.monotonic() - started, 3), tables)
+    return RestoreResult(database, describe_target(dsn), replace_existing, round(time.monotonic() - started, 3), tables,
+                         *((since.kept, since.dropped) if since is not None else ()))
 
 
 def _clearing(path: Path, info: BackupInfo | None, dsn: str) -> list[str]:
@@ -365,7 +371,7 @@ def _created_since(path: Path, dsn: str) -> list[tuple[str, str]]:
 
 
 def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnection, selection: list[str],
-                             info: BackupInfo, dsn: str, replayed: list[ArchiveObject]):
+                             info: BackupInfo, dsn: str, replayed: list[ArchiveObject]) -> tuple[Any, Any]:
     """Replay a scoped backup over the live database in ONE transaction: first clear the way
     (``scoped.clearing_statements``: the tables the change created, the foreign keys from and to
     scoped tables, the views on them — objects made after the backup would block the drops),
@@ -386,7 +392,7 @@ def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnectio
         written = run_tool([str(tools.pg_restore), "--clean", "--if-exists", *selection, f"--file={script}", str(path)],
                            offline)
         if written.returncode != 0:
-            return written
+            return written, None
         with connection(dsn) as conn:
             created = _created_tables(info, conn)
             since = objects_made_since(conn, info.scope or {}, replayed, created)
@@ -407,7 +413,7 @@ def _restore_scope_over_live(path: Path, tools: PgTools, client: ClientConnectio
                     for note in drop_created_objects(conn, objects):  # type: ignore[arg-type]
                         _log.warning("restore of %s: %s", path.name, note)
         # psql writes "ERROR:" / "DETAIL:"; first_error looks for pg_restore's lower-case words
-        return dataclasses.replace(run, stderr=run.stderr.replace("ERROR:", "error:").replace("DETAIL:", "detail:"))
+        return dataclasses.replace(run, stderr=run.stderr.replace("ERROR:", "error:").replace("DETAIL:", "detail:")), since
     finally:
         remove_path(folder)
 
