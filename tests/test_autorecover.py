@@ -28,6 +28,7 @@ from migration_guard.tasks.ledgers.prisma import PRISMA_LOCK_KEY, PrismaLedger
 from migration_guard.tasks.settings import load_settings
 from tests.faults.support import wait_for
 from tests.helpers import make_prisma_project
+from tests.recording_server import recording_server
 
 HOLD_LOCK = """
 import sys, psycopg
@@ -87,9 +88,10 @@ def _lock_holders(db: psycopg.Connection) -> list[int]:
 def test_safe_terminates_an_idle_session_holding_the_migration_lock(
         tmp_path: Path, db_url: str, db: psycopg.Connection, frozen_lock_holder: int) -> None:
     pid = frozen_lock_holder
-    settings = _settings(tmp_path, db_url, "safe")
-
-    report = run_healthcheck(settings)
+    with recording_server() as hook:
+        settings = _settings(tmp_path, db_url, "safe", alert_webhook_url=hook.url)
+        report = run_healthcheck(settings)
+    sent = [(r.json()["event"], r.json()["alert"]["title"]) for r in hook.requests]
 
     assert _lock_holders(db) == []
     assert db.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0] == 0
@@ -104,6 +106,9 @@ def test_safe_terminates_an_idle_session_holding_the_migration_lock(
     assert len(recovery) == 1 and recovery[0].status.value == "resolved"
     assert recovery[0].title == f"Auto-recovery on {row.database}: done: {action['description']}"
     assert not [a for a in _alerts(settings) if a.check == "stale_migration_lock"]
+    # alerted before and after: "about to …" went out, then its resolution saying what was done
+    assert sent == [("new", f"Auto-recovery on {row.database}: about to {action['description']}"),
+                    ("resolved", f"Auto-recovery on {row.database}: done: {action['description']}")]
 
 
 def test_off_and_the_grace_period_leave_the_lock_holder_alone(
@@ -201,10 +206,11 @@ def test_off_leaves_the_invalid_index_with_the_commands_to_run(
 def test_a_rebuild_that_fails_again_alerts_high_and_is_not_retried(
         tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
     migrations = _invalid_index_of_an_applied_migration(tmp_path, db)  # the duplicates are still there
-    settings = _settings(tmp_path, db_url, "safe", migrations=migrations)
-
-    first = run_healthcheck(settings)
-    second = run_healthcheck(settings)
+    with recording_server() as hook:
+        settings = _settings(tmp_path, db_url, "safe", migrations=migrations, alert_webhook_url=hook.url)
+        first = run_healthcheck(settings)
+        second = run_healthcheck(settings)
+    sent = [(r.json()["event"], r.json()["alert"]["check"]) for r in hook.requests]
 
     assert _index_state(db, "users_email_key") == "invalid"
     [failed] = first.auto_recover.actions
@@ -217,6 +223,7 @@ def test_a_rebuild_that_fails_again_alerts_high_and_is_not_retried(
     [again] = second.auto_recover.actions
     assert again.state == "skipped" and again.detail.startswith("not tried again")
     assert [a.id for a in _alerts(settings) if a.check.startswith("auto_recover/")] == [alert.id]
+    assert [e for e, check in sent if check == alert.check] == ["new", "escalated"]  # about to, then failed
 
 
 BROKEN = "20240102000000_broken"
