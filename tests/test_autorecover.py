@@ -237,7 +237,8 @@ def _prisma(cli: Path, root: Path, db_url: str, *args: str, split: bool = False)
     env["DATABASE_URL"] = db_url
     if split:
         env["SHIM_SPLIT_SCRIPT"] = "1"
-    return subprocess.run([str(cli), *args], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(cli), *args], cwd=root, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def _ledger(db: psycopg.Connection, name: str) -> list[tuple]:

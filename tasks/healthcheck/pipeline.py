@@ -91,8 +91,8 @@ def auto_recover(report: HealthReport, settings: Any, targets: list[DatabaseTarg
     fresh: dict[str, list[CheckResult]] = {}
     if changed:
         again = [t for t in targets if t.name in changed]
-        for target, results in zip(again, steps.fan_out(steps.check_database, again, settings, config, report.started_at)):
-            fresh[target.name] = results
+        rechecked = steps.fan_out(steps.check_database, again, settings, config, report.started_at)
+        fresh = {target.name: results for target, results in zip(again, rechecked, strict=True)}
     results: list[CheckResult] = []
     for database in report.databases:
         results += fresh.get(database) or [r for r in report.results if r.database == database]
