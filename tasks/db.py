@@ -208,12 +208,34 @@ def classify_error(exc: BaseException, dsn: str = "") -> DatabaseError:
             "see the PostgreSQL log for details",
             category=Category.UNKNOWN, kind="other", sqlstate=sqlstate, original=original,
         )
+    if isinstance(exc, psycopg.OperationalError) and _lost_mid_session(original):
+        ready = with_connection_values("pg_isready -h HOST -p PORT answers", dsn) if dsn else \
+            "the server accepts connections again"
+        return DatabaseError(
+            f"connection to {target} lost: {original}",
+            "the server closed the session (a restart, a crash or a terminated backend), not a fault of the SQL; "
+            f"once {ready}, re-run the command",
+            category=Category.DATABASE_CONNECTION, kind="connection", original=original,
+        )
     if isinstance(exc, psycopg.OperationalError) and dsn and getattr(exc, "pgresult", None) is None:
         return _classify_unreached(dsn, original, exc)
     return DatabaseError(
         f"database error at {target}: {original}", "see the PostgreSQL log for details",
         category=Category.UNKNOWN, original=original,
     )
+
+
+#: libpq / psycopg texts of an established session that died (no SQLSTATE reached us: an immediate
+#: restart, a crash, a network cut); a failed connection attempt says "connection to server ... failed"
+_LOST_SESSION_TEXTS = ("server closed the connection unexpectedly", "consuming input failed", "the connection is closed",
+                       "the connection is lost", "could not receive data from server", "could not send data to server",
+                       "no connection to the server", "ssl syscall error")
+
+
+def _lost_mid_session(message: str) -> bool:
+    lowered = message.lower()
+    return any(t in lowered for t in _LOST_SESSION_TEXTS) and "connection to server at" not in lowered \
+        and not lowered.startswith("connection failed")
 
 
 def with_connection_values(advice: str, dsn: str) -> str:

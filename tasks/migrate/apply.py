@@ -274,6 +274,12 @@ def _apply_all(dsn: str, ledger: Ledger, options: ApplyOptions, migrations: list
                         last_check = time.monotonic()
                     try:
                         outcome = apply_migration(conn, ledger, item, dsn=dsn, options=options, resume=resume, logger=log)
+                    except psycopg.Error as exc:  # the session died before the migration's first statement
+                        lost = _lost_before_start(item, classify_error(exc, dsn))
+                        report.outcomes.append(lost.outcome)
+                        report.elapsed_s = time.monotonic() - started
+                        lost.report = report  # type: ignore[attr-defined]
+                        raise lost from None
                     except MigrationApplyError as exc:
                         report.outcomes.append(exc.outcome)
                         report.elapsed_s = time.monotonic() - started
@@ -283,6 +289,18 @@ def _apply_all(dsn: str, ledger: Ledger, options: ApplyOptions, migrations: list
                     interrupts.note_committed(f"migration {outcome.name}")
                     if conn.closed or conn.broken:
                         break
+
+
+def _lost_before_start(prepared: PreparedMigration, error: MigrationGuardError) -> MigrationApplyError:
+    """The failure of a migration none of whose statements ran (its session failed first)."""
+    outcome = MigrationOutcome(prepared.name, prepared.mode, ok=False, total_steps=len(prepared.steps),
+                               error=error.message, ledger_state="not started: nothing of it ran")
+    cause = StatementFailed(error.message, error.suggestion, step="before its first statement", statement=None,
+                            sqlstate=getattr(error, "sqlstate", None), kind=getattr(error, "kind", "other"),
+                            original=getattr(error, "original", "") or error.message, steps_done=0, rolled_back=True,
+                            lock_waits=[])
+    return MigrationApplyError(f"migration {prepared.name} did not start: {error.message}", error.suggestion,
+                               outcome, cause)
 
 
 def _check_lock_session(lock_conn: psycopg.Connection, key: int) -> None:

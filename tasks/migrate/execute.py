@@ -238,7 +238,11 @@ def _run_in_transaction(
         watch = BlockerWatch(conn, watch_delay, log)
         try:
             with watch:
-                xid = _last_value(conn.execute(begin))
+                try:
+                    xid = _last_value(conn.execute(begin))
+                except psycopg.Error:  # e.g. the server restarted between two migrations
+                    failing = Step("BEGIN", "the transaction's BEGIN")
+                    raise
                 try:
                     for step in steps[start_at:]:
                         watch.label = step.label

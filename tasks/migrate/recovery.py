@@ -46,13 +46,16 @@ def add_recovery_advice(report: SafeMigrateReport, project: Project, error: Any)
     """
     restore = restore_command(report.backup_path) if report.backup_path else None
     stage = report.failed_stage
+    verification_cut = stage == "verify" and is_connection_lost(error)
     if stage in _APPLY_STAGES and is_connection_lost(error):
         _lost_connection_advice(report, project, error)
+    elif verification_cut:
+        _verification_cut_advice(report)
     elif stage == "apply" and isinstance(error, MigrationApplyError):
         report.recovery.append(_apply_failure_advice(error, project))
     elif report.suggestion:
         report.recovery.append(report.suggestion)
-    if report.committed or stage in POST_COMMIT_STAGES:
+    if (report.committed or stage in POST_COMMIT_STAGES) and not verification_cut:
         report.rollback_choices.extend(_rollback_choices(report.applied, project, restore))
     if restore and _changed_something(report, error):
         report.recovery.append(f"backup to restore if needed: {restore}")
@@ -117,6 +120,18 @@ def _lost_connection_advice(report: SafeMigrateReport, project: Project, error: 
     if read_error is not None:
         report.recovery.append("the ledger could not be re-read now; once the server is back, see exactly what "
                                "committed with: migration-guard status")
+
+
+def _verification_cut_advice(report: SafeMigrateReport) -> None:
+    """The connection was lost during the final verification: the migrations are committed and
+    nothing needs undoing; re-running migrate (nothing left to apply) re-runs the verification."""
+    applied = ", ".join(report.applied) or "nothing"
+    report.error = (f"connection to the database lost during the final verification; applied and committed in this "
+                    f"run: {applied}; not verified. Cause: {report.error}")
+    report.suggestion = ("nothing needs undoing (the connection was lost, not the migrations): once the database "
+                         "accepts connections, re-run: migration-guard migrate   # nothing left to apply, it verifies")
+    report.recovery.append("wait for the database to accept connections, then re-run the verification: "
+                           "migration-guard migrate")
 
 
 def _committed_since(project: Project, since_epoch: float) -> tuple[list[str] | None, list[str], str | None]:

@@ -297,6 +297,13 @@ def test_migrate_restart(step: str, mode: str, case: Case, migrated_template: st
         assert_no_duplicate_applied(rows)
         assert all(finished_ or rolled_back or name != INIT for name, finished_, rolled_back, _ in rows)
         assert columns(conn, "accounts") == migrated_columns(rows, added)  # nothing half applied
+    if step == "statement":
+        assert f"connection to the database lost while applying {NEXT}" in output
+    if step == "between":
+        assert f"lost while applying {LATER}" in output and f"committed before it in this run: {NEXT}" in output
+    if step == "verify":
+        assert f"lost during the final verification; applied and committed in this run: {NEXT}" in output
+        assert "pg_hba.conf" not in output and "rollback" not in output.lower()  # nothing to undo
     now = states(status_json(env, case.root))
     assert "running" not in now.values()
     if step == "between":
