@@ -53,7 +53,8 @@ def recover_database(database: WatchedDatabase, settings: Any, *, stale_lock_sec
     """
     actions: list[Action] = []
     try:
-        actions = _recover(database, settings, stale_lock_seconds, locks, indexes, migrations)
+        if locks or indexes or migrations:
+            actions = _recover(database, settings, stale_lock_seconds, locks, indexes, migrations)
     except MigrationGuardError as exc:  # e.g. the database went away between the checks and now
         logger.warning("auto-recovery of %s stopped: %s", database.name, exc.message)
         return actions
