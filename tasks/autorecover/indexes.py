@@ -69,8 +69,8 @@ def action_for(database: str, index: IndexInfo, origin: IndexOrigin | None, *, m
                       f"rebuild the INVALID index {name} on {index.table}",
                       (f"REINDEX INDEX CONCURRENTLY {name};", drop), SKIPPED,
                       "no migration on disk creates it, so what it should be is not known: rebuild or drop it by hand"
-                      if migrations_known else "no migrations folder is configured for this database, so which migration "
-                      "left it cannot be told: rebuild or drop it by hand")
+                      if migrations_known else "no migrations folder is configured for this database, so which "
+                      "migration left it cannot be told: rebuild or drop it by hand")
     if origin.state is State.APPLIED:
         return Action(database, REBUILD_INDEX, f"index {name}",
                       f"drop the INVALID index {name} on {index.table} concurrently and build it again from "

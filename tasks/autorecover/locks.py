@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from migration_guard.tasks.autorecover.model import DONE, FAILED, TERMINATE_LOCK_HOLDER, Action
+from migration_guard.tasks.autorecover.model import DONE, FAILED, TERMINATE_LOCK_HOLDER, Action, error_text
 from migration_guard.tasks.catalog import SessionInfo, advisory_lock_holders, migration_sessions
 from migration_guard.tasks.checks.fixes import terminate_backend
 from migration_guard.tasks.durations import format_duration
@@ -80,7 +80,7 @@ def terminate(conn: psycopg.Connection, stale: StaleHolder, action: Action, wait
         ended = terminate_stale_holders(conn, stale.key, [pid])
         still = [h for h in advisory_lock_holders(conn, stale.key) if h.pid == pid]
     except psycopg.Error as exc:
-        action.state, action.detail = FAILED, f"pg_terminate_backend({pid}) failed: {str(exc).strip().splitlines()[0]}"
+        action.state, action.detail = FAILED, f"pg_terminate_backend({pid}) failed: {error_text(exc)}"
     else:
         if still:
             action.state = FAILED

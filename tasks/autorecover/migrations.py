@@ -26,7 +26,9 @@ from typing import Any
 
 import psycopg
 
-from migration_guard.tasks.autorecover.model import DONE, FAILED, MARK_ROLLED_BACK, RECOVER_FORWARD, SKIPPED, Action
+from migration_guard.tasks.autorecover.model import (
+    DONE, FAILED, MARK_ROLLED_BACK, RECOVER_FORWARD, SKIPPED, Action, error_text,
+)
 from migration_guard.tasks.diagnose.model import Diagnosis, Effect
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.models import MigrationStatus
@@ -92,7 +94,7 @@ def recover_failed(project: Project, status: MigrationStatus, database: str, *, 
     except (MigrationGuardError, psycopg.Error) as exc:
         return Action(database, RECOVER_FORWARD, f"migration {status.name}",
                       f"recover the failed migration {status.name}", ("migration-guard recover",), SKIPPED,
-                      f"not diagnosed: {_message(exc)}")
+                      f"not diagnosed: {error_text(exc)}")
     action = action_for(database, status, diagnosis, project.ledger.tool)
     if earlier_failure(action):
         action.detail = "not tried again: an earlier auto-recovery of it failed (see its alert); recover it by hand"
@@ -123,10 +125,10 @@ def recover_failed(project: Project, status: MigrationStatus, database: str, *, 
         report = run_recovery(project, options, steps, approve)
     except (MigrationGuardError, psycopg.Error) as exc:
         if approved:
-            action.state, action.detail = FAILED, _message(exc)
+            action.state, action.detail = FAILED, error_text(exc)
             after(action)
         else:
-            action.detail = f"not recovered: {_message(exc)}"
+            action.detail = f"not recovered: {error_text(exc)}"
         action.seconds = time.perf_counter() - started
         return action
     action.seconds = time.perf_counter() - started
@@ -145,7 +147,8 @@ def recover_failed(project: Project, status: MigrationStatus, database: str, *, 
         ) if p)
     else:
         action.state = FAILED
-        action.detail = "; ".join(p for p in (report.reason, f"next: {report.next_step}" if report.next_step else "") if p)
+        next_step = f"next: {report.next_step}" if report.next_step else ""
+        action.detail = "; ".join(p for p in (report.reason, next_step) if p)
     after(action)
     return action
 
@@ -172,9 +175,3 @@ def _refusal(plan: Any, diagnosis: Diagnosis, cause: Any, rolling_back: bool) ->
     if cause is None or cause.present is not False:
         return "the failure's cause is not known to be gone" + (f": {cause.describe()}" if cause else "")
     return ""
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, MigrationGuardError):
-        return exc.message
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

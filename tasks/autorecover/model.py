@@ -20,6 +20,12 @@ RECOVER_FORWARD = "recover_forward"
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
 
 
+def error_text(exc: BaseException) -> str:
+    """One line saying what went wrong (our error's message, else the first line of the error)."""
+    message = getattr(exc, "message", None) or str(exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
 class WatchedDatabase(Protocol):
     """What auto-recovery needs to know of a database the healthcheck watches (``DatabaseTarget``)."""
 

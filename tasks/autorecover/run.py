@@ -5,10 +5,13 @@ alerted before and after. Plain Python; the healthcheck calls it under ``AUTO_RE
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from migration_guard.tasks.autorecover import alerts
-from migration_guard.tasks.autorecover.model import DONE, SKIPPED, Action, WatchedDatabase
+from migration_guard.tasks.autorecover.model import DONE, FAILED, SKIPPED, Action, WatchedDatabase, error_text
 from migration_guard.tasks.errors import MigrationGuardError
 
 logger = logging.getLogger("migration_guard.autorecover")
@@ -53,8 +56,9 @@ def recover_database(database: WatchedDatabase, settings: Any, *, stale_lock_sec
     """
     actions: list[Action] = []
     try:
-        if locks or indexes or migrations:
-            actions = _recover(database, settings, stale_lock_seconds, locks, indexes, migrations)
+        if (locks or indexes or migrations) and not _recover(database, settings, stale_lock_seconds, locks, indexes,
+                                                             migrations, actions):
+            return actions  # a migration is running: nothing was looked at
     except MigrationGuardError as exc:  # e.g. the database went away between the checks and now
         logger.warning("auto-recovery of %s stopped: %s", database.name, exc.message)
         return actions
@@ -63,7 +67,9 @@ def recover_database(database: WatchedDatabase, settings: Any, *, stale_lock_sec
 
 
 def _recover(database: WatchedDatabase, settings: Any, stale_lock_seconds: float, locks: bool, indexes: bool,
-             migrations: bool) -> list[Action]:
+             migrations: bool, actions: list[Action]) -> bool:
+    """Append each action looked at to ``actions`` (so those taken survive an error later on);
+    False when a migration is running and nothing was looked at."""
     from migration_guard.tasks.autorecover import indexes as index_class
     from migration_guard.tasks.autorecover import locks as lock_class
     from migration_guard.tasks.autorecover import migrations as migration_class
@@ -72,56 +78,61 @@ def _recover(database: WatchedDatabase, settings: Any, stale_lock_seconds: float
     from migration_guard.tasks.models import State
     from migration_guard.tasks.status.pipeline import read_status
 
-    actions: list[Action] = []
     project = project_for(settings, database)
     report = read_status(project) if project is not None else None
     if report is not None and report.running:
-        return actions  # a migration is being applied: nothing is debris, nothing is stale
+        return False  # a migration is being applied: nothing is debris, nothing is stale
     failed = report.by_state(State.FAILED) if report is not None else []
     deferred = []
     with connection(database.dsn, connect_timeout=settings.connect_timeout, application_name=APPLICATION_NAME) as conn:
         if locks:
             for stale in lock_class.stale_holders(conn, stale_lock_seconds):
                 action = lock_class.action_for(database.name, stale)
-                if _take(settings, database, action):
-                    lock_class.terminate(conn, stale, action)
-                    alerts.alert_after(settings, action, database.dsn)
+                _act(settings, database, action, lambda a=action, s=stale: lock_class.terminate(conn, s, a))
                 actions.append(action)
-        debris = [i for i in invalid_indexes(conn) if not i.being_built] if indexes or migrations else []
+        debris = [i for i in invalid_indexes(conn) if not i.being_built] if indexes else []
     if project is not None:
         debris = [i for i in debris if i.schema == project.schema]
-    for index in debris if indexes else []:
+    for index in debris:
         origin = index_class.origin_of(index, report.statuses, project.schema) if report is not None else None
         if origin is not None and failed and origin.migration == failed[0].name:
             deferred.append((index, origin))  # the failed migration's own: recover's plan handles it
             continue
         action = index_class.action_for(database.name, index, origin, migrations_known=project is not None)
-        if action.state == SKIPPED and action.detail:
-            actions.append(action)
-            continue
-        if _take(settings, database, action):
-            index_class.repair(project, index, origin, action)
-            alerts.alert_after(settings, action, database.dsn)
+        if action.state != SKIPPED or not action.detail:
+            _act(settings, database, action, lambda a=action, i=index, o=origin: index_class.repair(project, i, o, a))
         actions.append(action)
+    recovered = None
     if migrations and failed and project is not None:
-        action = migration_class.recover_failed(
+        recovered = migration_class.recover_failed(
             project, failed[0], database.name, stale_lock_seconds=stale_lock_seconds,
             before=lambda a: alerts.alert_before(settings, a, database.dsn),
             after=lambda a: alerts.alert_after(settings, a, database.dsn),
             earlier_failure=lambda a: alerts.earlier_failure(settings, a) is not None)
-        if action is not None:
-            actions.append(action)
-        if action is None or action.state != DONE:
-            for index, origin in deferred:
-                drop = index_class.action_for(database.name, index, origin)
-                drop.description = (f"drop the INVALID index {drop.subject.removeprefix('index ')} on {index.table} "
-                                    f"concurrently (left by the failed migration {origin.migration}, which is not "
-                                    "applied)")
-                if _take(settings, database, drop):
-                    index_class.repair(project, index, origin, drop)
-                    alerts.alert_after(settings, drop, database.dsn)
-                actions.append(drop)
-    return actions
+        if recovered is not None:
+            actions.append(recovered)
+    if recovered is None or recovered.state != DONE:
+        for index, origin in deferred:  # the failed migration stays failed: its INVALID index is debris
+            drop = index_class.action_for(database.name, index, origin)
+            drop.description = (f"drop the INVALID index {drop.subject.removeprefix('index ')} on {index.table} "
+                                f"concurrently (left by the failed migration {origin.migration}, which is not applied)")
+            _act(settings, database, drop, lambda a=drop, i=index, o=origin: index_class.repair(project, i, o, a))
+            actions.append(drop)
+    return True
+
+
+def _act(settings: Any, database: WatchedDatabase, action: Action, work: Callable[[], None]) -> None:
+    """Alert "about to …", run ``work`` (it sets the action's state), alert how it went. An error
+    fails the action (alerted) instead of stopping the run; an action that failed on an earlier
+    run is not tried again."""
+    if not _take(settings, database, action):
+        return
+    try:
+        work()
+    except (MigrationGuardError, psycopg.Error) as exc:
+        action.state = FAILED
+        action.detail = error_text(exc)
+    alerts.alert_after(settings, action, database.dsn)
 
 
 def _take(settings: Any, database: WatchedDatabase, action: Action) -> bool:

@@ -117,7 +117,8 @@ class HealthcheckSteps:
     write_log: Callable[[HealthReport, Any, list[DatabaseTarget]], str]
     publish: Callable[[HealthReport], list[str]]
     record_history: Callable[[HealthReport, Any, list[DatabaseTarget]], RecordResult] = record_history_step
-    auto_recover: Callable[[HealthReport, Any, list[DatabaseTarget], HealthcheckConfig], AutoRecovery] = auto_recover_step
+    auto_recover: Callable[[HealthReport, Any, list[DatabaseTarget], HealthcheckConfig],
+                           AutoRecovery] = auto_recover_step
 
 
 PLAIN_STEPS = HealthcheckSteps(check_database_step, fan_out_in_threads, record_alerts_step, write_log_step,
