@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from migration_guard.blocks.resolve import resolve_settings
-from migration_guard.flows.prefect_api import flow_run_url
+from migration_guard.flows.prefect_api import expected_failure, flow_run_url
 from migration_guard.flows.validate import validate_flow
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.migrate.alerting import alert_outcome
@@ -81,7 +81,8 @@ def safe_migrate_flow(
             ``["ban-drop-column"]`` (as ``migrate --allow``); the report lists each acknowledged change.
 
     Raises:
-        SafeMigrateFailed: the run failed (after the artifact and the alert were written).
+        SafeMigrateFailed: the run failed (after the artifact and the alert were written); the run
+            ends Failed with one ERROR line and no traceback in its logs.
     """
     if on_failure not in {"report", "restore"}:
         raise ValueError(f"on_failure must be 'report' or 'restore', got {on_failure!r}")
@@ -114,7 +115,7 @@ def safe_migrate_flow(
     _publish(report_markdown(report.to_dict()), key, f"safe-migrate {project.target}: {report.summary}")
     alert_outcome(settings, report, flow_run_url=flow_run_url(), logger=logger)
     if not report.ok:
-        raise SafeMigrateFailed(report)
+        return expected_failure(SafeMigrateFailed(report), logger)
     return report.to_dict()
 
 

@@ -205,7 +205,11 @@ class StatusReport:
 
     @property
     def pending(self) -> list[MigrationStatus]:
-        return [s for s in self.statuses if s.state in NOT_APPLIED_STATES]
+        """Migrations the next migrate will apply: not applied yet, or rolled back with the file
+        still on disk. A rolled-back migration whose file was removed is finished business (Prisma
+        ignores it too): nothing will apply it, so it is not pending."""
+        return [s for s in self.statuses if s.state in NOT_APPLIED_STATES
+                and not (s.state is State.ROLLED_BACK and s.migration is None)]
 
     @property
     def running(self) -> list[MigrationStatus]:

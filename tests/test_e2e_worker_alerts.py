@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
 INIT = "20250101000000_init"
 BROKEN = "20250102000000_broken"
+DROP = "20250103000000_drop_legacy"
 
 
 def prisma(cli: Path, app: Path, db_url: str, *args: str) -> subprocess.CompletedProcess:
@@ -53,7 +54,7 @@ def test_worker_with_only_the_api_url_delivers_the_structured_alert_and_its_reso
     prisma_cli, db_url, tmp_path
 ):
     app = tmp_path / "app"
-    migrations = make_prisma_project(app, {INIT: 'CREATE TABLE "Account" ("id" SERIAL PRIMARY KEY);'})
+    migrations = make_prisma_project(app, {INIT: 'CREATE TABLE "Account" ("id" SERIAL PRIMARY KEY, "legacy" TEXT);'})
     assert prisma(prisma_cli, app, db_url, "migrate", "deploy").returncode == 0
     add_prisma_migration(migrations, BROKEN,
                          'ALTER TABLE "Account" ADD COLUMN "note" TEXT;\nALTER TABLE "Nope" ADD COLUMN "y" INT;\n')
@@ -130,6 +131,21 @@ def test_worker_with_only_the_api_url_delivers_the_structured_alert_and_its_reso
             resolved_slack = wait_for(recorder, lambda r: r.path == "/slack" and "Resolved:" in body(r).get("text", ""))
             assert resolved_hook and body(resolved_hook[0])["dedup_key"] == body(hook[0])["dedup_key"]
             assert resolved_slack
+
+            # CI's safe-migrate through the API: a destructive change blocks (one ERROR line, no
+            # traceback) with the exact trigger command that acknowledges it; pasted, it applies.
+            add_prisma_migration(migrations, DROP, 'ALTER TABLE "Account" DROP COLUMN "legacy";')
+            blocked = run_cli_process(["trigger", "safe-migrate", "--timeout", "240"], env=trigger_env,
+                                      cwd=tmp_path, timeout=300)
+            assert blocked.exit_code == 1, blocked.output
+            assert "Traceback" not in blocked.output and "Encountered exception" not in blocked.output, blocked.output
+            advice = """migration-guard trigger safe-migrate --param 'allow=["ban-drop-column"]'"""
+            assert advice in blocked.output, blocked.output
+            allowed = run_cli_process(["trigger", "safe-migrate", "--timeout", "240", "--param",
+                                       'allow=["ban-drop-column"]', "--param", "backup_scope=scoped"],
+                                      env=trigger_env, cwd=tmp_path, timeout=300)
+            assert allowed.exit_code == 0, allowed.output + (tmp_path / "worker.log").read_text()[-3000:]
+            assert "acknowledged by --allow ban-drop-column" in allowed.output, allowed.output
             report_path = Path(os.environ.get("E2E_REPORT", tmp_path / "report.json"))
             report_path.write_text(json.dumps({
                 "requests": [(r.path, body(r).get("summary") or body(r).get("subject") or body(r).get("text"))

@@ -150,6 +150,7 @@ def test_a_pending_drop_column_blocks_until_acknowledged_as_printed(items: str, 
     assert f"{folder / '001_drop_legacy.sql'}:2:1 ban-drop-column" in blocked.stdout
     assert "then re-run: `migration-guard migrate`" in blocked.stdout
     assert "migration-guard migrate --allow ban-drop-column" in blocked.stdout
+    assert """migration-guard trigger safe-migrate --param 'allow=["ban-drop-column"]'""" in blocked.stdout
     assert "legacy" in columns(db)
     [backup_row] = [c for c in as_json["validation"]["checks"] if c["name"] == "backup"]
     assert backup_row["reason"] == "not taken: migrate stopped at validation"

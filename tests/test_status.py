@@ -150,3 +150,29 @@ def test_project_sessions_start_in_the_configured_schema(tmp_path: Path, db_url:
         where = conn.execute("SELECT schemaname FROM pg_tables WHERE tablename = 'placed'").fetchone()
 
     assert where == (schema,)
+
+
+def test_a_rolled_back_migration_whose_file_was_removed_is_not_pending(tmp_path: Path, db_url: str) -> None:
+    """After `recover --mode rollback` the developer deletes the broken migration (as Prisma's docs
+    say): nothing will apply it again, so status is clean (exit 0) and does not advise `migrate`."""
+    directory = make_prisma_project(tmp_path, {"20240101000000_init": "CREATE TABLE a (id int);\n",
+                                               "20240102000000_broken": "CREATE TABLE b (id int);\n"})
+    project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=directory))
+    init, broken = project.ledger.read_migrations()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        project.ledger.ensure_table(conn)
+        project.ledger.record_finished(conn, project.ledger.record_started(conn, init))
+        project.ledger.record_failed(conn, project.ledger.record_started(conn, broken), "boom")
+        project.ledger.mark_rolled_back(conn, broken.name)
+    kept = read_status(project)
+    (broken.path).unlink()
+    broken.path.parent.rmdir()
+
+    removed = read_status(project)
+    shown = run_cli(["status"], env={"DATABASE_URL": db_url, "MIGRATIONS_DIR": str(directory)})
+
+    assert [s.name for s in kept.pending] == [broken.name] and kept.exit_code == 1
+    assert [s.state for s in removed.statuses] == [State.APPLIED, State.ROLLED_BACK]
+    assert removed.pending == [] and removed.exit_code == 0
+    assert shown.exit_code == 0, shown.output
+    assert "migration-guard migrate" not in shown.output, shown.output

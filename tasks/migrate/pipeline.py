@@ -28,7 +28,7 @@ from migration_guard.tasks.migrate.policy import (
     needed_acknowledgements,
 )
 from migration_guard.tasks.migrate.recovery import add_recovery_advice
-from migration_guard.tasks.migrate.report import SafeMigrateReport
+from migration_guard.tasks.migrate.report import SafeMigrateReport, trigger_with_allow
 from migration_guard.tasks.migrate.steps import PLAIN_STEPS, SafeMigrateSteps
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.validate.checks import backup as backup_check
@@ -209,7 +209,8 @@ def _fix_of(check: dict[str, Any], report: SafeMigrateReport) -> str:
     rules = ",".join(sorted({a["rule"] for a in report.acknowledgements}))
     return (f"{len(report.acknowledgements)} destructive change(s) need an acknowledgement: put the comment shown for "
             f"each directly above its statement and re-run migration-guard migrate; or acknowledge them for this run "
-            f"only: migration-guard migrate --allow {rules}")
+            f"only: migration-guard migrate --allow {rules}; through the safe-migrate deployment: "
+            f"{trigger_with_allow(report.acknowledgements)}")
 
 
 def _after_commit_failure(report: SafeMigrateReport, project: Project, options: SafeMigrateOptions,
