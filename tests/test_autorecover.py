@@ -313,17 +313,26 @@ def test_a_failed_concurrent_build_of_a_prisma_migration_is_dropped_and_rolled_b
 @pytest.mark.prisma
 def test_a_split_prisma_deploy_whose_cause_is_gone_recovers_forward(
         prisma_cli: Path, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
-    migrations = make_prisma_project(tmp_path, {INIT: WITH_DUPLICATES,
-                                                BROKEN: "ALTER TABLE t ADD COLUMN w int;\n" + FAILS_FIRST.replace("w int", "z int")})
+    # statement 1 commits, the concurrent build of statement 2 fails on the duplicates (INVALID index)
+    broken = ("ALTER TABLE t ADD COLUMN w int;\nCREATE UNIQUE INDEX CONCURRENTLY t_v_key ON t (v);\n"
+              "ALTER TABLE t ADD COLUMN z int;\n")
+    migrations = make_prisma_project(tmp_path, {INIT: WITH_DUPLICATES, BROKEN: broken})
     assert _prisma(prisma_cli, tmp_path, db_url, "migrate", "deploy", split=True).returncode != 0
+    assert _index_state(db, "t_v_key") == "invalid"
     settings = _settings(tmp_path, db_url, "safe", migrations=migrations)
 
     cause_present = run_healthcheck(settings)
-    assert _ledger(db, BROKEN) == [(False, False)]
-    [skipped] = cause_present.auto_recover.actions
+
+    assert _ledger(db, BROKEN) == [(False, False)] and _index_state(db, "t_v_key") == "absent"
+    skipped, dropped = cause_present.auto_recover.actions  # left alone; only its build's debris goes
     assert skipped.kind == "recover_forward" and skipped.state == "skipped"
     assert skipped.detail.startswith("not a safe class: auto goes forward only when the failure's cause is gone"), skipped
+    assert dropped.kind == "drop_index" and dropped.state == "done" and dropped.commands == (
+        "DROP INDEX CONCURRENTLY public.t_v_key;",)
+    assert dropped.description == (f"drop the INVALID index public.t_v_key on t concurrently (left by the failed "
+                                   f"migration {BROKEN}, which is not applied)")
     assert _check(cause_present, "migrations").problem.severity == "HIGH"
+    assert _check(cause_present, "invalid_indexes").status.value == "OK"
 
     db.execute("DELETE FROM t WHERE id = 2")  # the duplicate is gone
     report = run_healthcheck(settings)
@@ -332,7 +341,7 @@ def test_a_split_prisma_deploy_whose_cause_is_gone_recovers_forward(
     assert action.state == "done", action
     assert action.detail.startswith(f"2 step(s) run; {BROKEN} marked applied (prisma migrate resolve --applied); "
                                     "verified (backup "), action.detail
-    assert _ledger(db, BROKEN)[-1] == (True, False)
+    assert _ledger(db, BROKEN)[-1] == (True, False) and _index_state(db, "t_v_key") == "valid"
     assert db.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 't' "
                       "AND column_name IN ('w', 'z')").fetchone()[0] == 2
     status = _prisma(prisma_cli, tmp_path, db_url, "migrate", "status")
