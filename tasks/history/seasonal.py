@@ -2,13 +2,15 @@
 (median absolute deviation) of the readings taken at the same time of week (±30 minutes, ±90 when
 that holds too few readings) in the
 last 4 weeks, or, with fewer than 3 such weeks, at the same time of day on the last days of the
-same kind (weekdays, or weekend days: a quiet Sunday is not an anomaly against Fridays). Median
+same kind (weekdays, or weekend days: a quiet Sunday is not an anomaly against Fridays) — for a
+weekend slot with too few weekend days, on all the last days, judging only high readings. Median
 and MAD rather than mean and standard deviation: one past incident in the slot does not widen the
 expected range. Plain data."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +29,10 @@ RECENT_EXCLUDED = timedelta(hours=12)
 MIN_WEEKS = 3
 #: ... from this many distinct days of the same kind (weekday / weekend); else too little history
 MIN_DAYS = 3
-#: a slot with fewer readings than this is too thin for a MAD (half as many for an hour-of-day one)
+#: a slot with fewer readings than this is too thin for a MAD
 MIN_SAMPLES = 8
-#: the expected range is the median ± this many robust standard deviations (1.4826 x MAD)
+#: the expected range is the median ± this many robust standard deviations (1.4826 x MAD), widened
+#: for a slot of few readings
 DEVIATIONS = 4.0
 #: the robust deviation is at least this share of the median (a flat series is not alarmed by noise)
 RELATIVE_FLOOR = 0.05
@@ -50,8 +53,11 @@ class Baseline:
     #: distinct weeks (hour-of-week) or days (hour-of-day) behind it
     periods: int
     samples: int
-    #: an hour-of-day baseline of weekend days (else of weekdays)
-    weekend: bool = False
+    #: ``weekday`` / ``weekend``: the kind of day of the slot
+    day_kind: str = "weekday"
+    #: an hour-of-day baseline of every kind of day (too few of the slot's kind): a low reading
+    #: is not judged (a quiet weekend is normal)
+    high_only: bool = False
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -61,7 +67,9 @@ class Baseline:
         """``from the last 4 weeks`` / ``from the same hour of the last 6 days``."""
         if self.kind == "hour-of-week":
             return f"from the last {self.periods} weeks"
-        return (f"from the same hour of the last {self.periods} {'weekend ' if self.weekend else ''}days "
+        if self.high_only:
+            return f"from the same hour of the last {self.periods} days (under {MIN_WEEKS} weeks of history)"
+        return (f"from the same hour of the last {self.periods} {self.day_kind} days "
                 f"(under {MIN_WEEKS} weeks of history)")
 
 
@@ -87,15 +95,14 @@ def _periods(points: Sequence[Point], at: datetime, period: timedelta) -> set[in
     return {round((at - p.at) / period) for p in points}
 
 
-def _slot(points: Sequence[Point], at: datetime, period: timedelta, min_periods: int, min_samples: int, *,
-          same_kind: bool) -> tuple[list[Point], int] | None:
+def _slot(points: Sequence[Point], at: datetime, period: timedelta, min_periods: int, *, same_kind: bool) -> tuple[list[Point], int] | None:
     """The points at ``at``'s time of ``period`` (± HALF_SLOT, else ± WIDE_SLOT when that is too
     thin) with how many distinct periods they span; None when even the wide slot is too thin."""
     for half in (HALF_SLOT, WIDE_SLOT):
         slot = [p for p in points if _circular_distance(p.at - at, timedelta(0), period) <= half
                 and (not same_kind or _weekend(p.at) == _weekend(at))]
         periods = len(_periods(slot, at, period))
-        if periods >= min_periods and len(slot) >= min_samples:
+        if periods >= min_periods and len(slot) >= MIN_SAMPLES:
             return slot, periods
     return None
 
@@ -110,19 +117,23 @@ def baseline(points: Sequence[Point], at: datetime, *, floor: float = 0.0, lookb
             a series that barely moves is not alarmed by a change nobody would notice.
     """
     earlier = [p for p in points if at - lookback - WIDE_SLOT <= p.at <= at - RECENT_EXCLUDED]
-    chosen = _slot(earlier, at, WEEK, MIN_WEEKS, MIN_SAMPLES, same_kind=False)
-    kind = "hour-of-week"
+    chosen, kind, high_only = _slot(earlier, at, WEEK, MIN_WEEKS, same_kind=False), "hour-of-week", False
     if chosen is None:
-        chosen, kind = _slot(earlier, at, DAY, MIN_DAYS, MIN_SAMPLES // 2, same_kind=True), "hour-of-day"
+        chosen, kind = _slot(earlier, at, DAY, MIN_DAYS, same_kind=True), "hour-of-day"
+    if chosen is None and _weekend(at):
+        # a weekend slot against every day: weekdays are the busier ones, so only an unusually high
+        # reading is judged (never the other way round: weekend days would make a weekday look busy)
+        chosen, high_only = _slot(earlier, at, DAY, MIN_DAYS, same_kind=False), True
     if chosen is None:
         return None
     slot, periods = chosen
     values = [p.value for p in slot]
     median = statistics.median(values)
     mad = statistics.median(abs(v - median) for v in values)
-    spread = DEVIATIONS * max(MAD_TO_SIGMA * mad, RELATIVE_FLOOR * abs(median), floor)
-    return Baseline(median, max(median - spread, 0.0), median + spread, kind, periods, len(values),
-                    kind == "hour-of-day" and _weekend(at))
+    # a MAD from few readings is itself uncertain: the fewer, the wider the range (x1.35 at 8, x1.14 at 52)
+    spread = DEVIATIONS * (1 + 1 / math.sqrt(len(values))) * max(MAD_TO_SIGMA * mad, RELATIVE_FLOOR * abs(median), floor)
+    return Baseline(median, 0.0 if high_only else max(median - spread, 0.0), median + spread, kind, periods,
+                    len(values), "weekend" if _weekend(at) else "weekday", high_only)
 
 
 def history_span(points: Sequence[Point], at: datetime) -> timedelta:
