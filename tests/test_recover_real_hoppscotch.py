@@ -138,3 +138,135 @@ def test_unique_order_index_over_two_requests_in_one_place(databases, before_ord
     rest_deploys(HOPPSCOTCH, scenario, ORDER, clean_schema)
 
     _rolled_back(databases, rollback, ORDER, before_order)
+
+
+def _database(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def _second_copy(databases: TemplateDatabases, scenario, failing: str, root: Path):
+    """Another copy of the failed database (no session may be connected to it meanwhile)."""
+    from tests.test_recover_support import Scenario
+
+    other = Scenario(root / "rollback", databases.copy(_database(scenario.db_url)), scenario.prisma)
+    HOPPSCOTCH.copy(other.migrations_dir, [*HOPPSCOTCH.before(failing), failing])
+    return other
+
+
+def _forward_copy(databases: TemplateDatabases, template: str, failing: str, root: Path, prisma: Path):
+    from tests.test_recover_support import Scenario
+
+    scenario = Scenario(root / "forward", databases.copy(template), prisma)
+    HOPPSCOTCH.copy(scenario.migrations_dir, [*HOPPSCOTCH.before(failing), failing])
+    return scenario
+
+
+# --- 20251203202452_cascade_delete: DROP two foreign keys, then re-ADD them (touched twice); a session
+# reading UserRequest holds the lock statement 2 needs, and the database's lock_timeout is 1 s
+CASCADE = "20251203202452_cascade_delete"
+CASCADE_ROWS = """
+INSERT INTO "User" (uid, email) VALUES ('u-ann', 'ann@x.io');
+INSERT INTO "UserCollection" (id, "userUid", title, "orderIndex", type, "updatedOn")
+  VALUES ('uc-1', 'u-ann', 'mine', 1, 'REST', now());
+INSERT INTO "UserRequest" (id, "collectionID", "userUid", title, request, type, "orderIndex", "updatedOn")
+  VALUES ('ur-1', 'uc-1', 'u-ann', 'get', '{}', 'REST', 1, now());
+"""
+
+
+@pytest.fixture(scope="module")
+def before_cascade(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return databases.build(tmp_path_factory.mktemp("hopp-cascade"), HOPPSCOTCH, CASCADE, CASCADE_ROWS)
+
+
+def test_lock_timeout_between_dropping_and_re_adding_foreign_keys(databases, before_cascade, clean_schema, tmp_path,
+                                                                  prisma_cli, pg_admin_url) -> None:
+    scenario = _forward_copy(databases, before_cascade, CASCADE, tmp_path, prisma_cli)
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} SET lock_timeout = '1s'").format(
+            sql.Identifier(_database(scenario.db_url))))
+    blocker = psycopg.connect(scenario.db_url)
+    try:
+        blocker.execute('SELECT count(*) FROM "UserRequest"')  # holds ACCESS SHARE until its transaction ends
+        failed = scenario.deploy(split=True)
+        assert failed.returncode != 0, failed.stdout
+
+        report = plan_report(scenario)
+
+        diagnosis = report["diagnosis"]
+        assert diagnosis["method"] == "replay", diagnosis["note"]
+        assert effects(report) == ["done", "not_done", "not_done", "not_done"], diagnosis["statements"]
+        assert diagnosis["failing_statement"] == 2
+        cause = report["cause"]
+        assert (cause["kind"], cause["statement"]) == ("lock_timeout", 2), cause
+        assert len(cause["blockers"]) == 1 and f"pid {blocker.info.backend_pid} " in cause["blockers"][0], cause
+        assert "UserRequest" in cause["blockers"][0], cause  # the blocking session and what it holds
+        assert report["exit_code"] == 1
+    finally:
+        blocker.close()
+    rollback = _second_copy(databases, scenario, CASCADE, tmp_path)
+
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert_no_failed_migration(scenario, CASCADE, applied=True)
+    rest_deploys(HOPPSCOTCH, scenario, CASCADE, clean_schema)
+
+    _rolled_back(databases, rollback, CASCADE, before_cascade)  # the dropped foreign key is put back as it was
+
+
+# --- 20250725154928_timestamp_with_timezone: 14 ALTERs, one table each; a session holds TeamCollection
+# (statement 7), Prisma's session waits for it and is terminated (pg_terminate_backend)
+TZ = "20250725154928_timestamp_with_timezone"
+TZ_ROWS = """
+INSERT INTO "User" (uid, email, "createdOn") VALUES ('u-ann', 'ann@x.io', '2025-01-02 03:04:05.678');
+INSERT INTO "Team" (id, name) VALUES ('t-1', 'core');
+INSERT INTO "TeamCollection" (id, "teamID", title, "orderIndex", "createdOn", "updatedOn")
+  VALUES ('c-1', 't-1', 'api', 1, '2025-01-02 03:04:05.678', '2025-01-02 03:04:05.678');
+INSERT INTO "Shortcode" (id, request, "creatorUid", "createdOn") VALUES ('sc-1', '{}', 'u-ann', '2025-06-07 08:09:10.111');
+"""
+
+
+@pytest.fixture(scope="module")
+def before_tz(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return databases.build(tmp_path_factory.mktemp("hopp-tz"), HOPPSCOTCH, TZ, TZ_ROWS)
+
+
+def test_connection_killed_while_waiting_in_a_fourteen_table_type_change(databases, before_tz, clean_schema,
+                                                                          tmp_path, prisma_cli) -> None:
+    scenario = _forward_copy(databases, before_tz, TZ, tmp_path, prisma_cli)
+    holder = psycopg.connect(scenario.db_url)
+    holder.execute('LOCK TABLE "TeamCollection" IN ACCESS SHARE MODE')  # statement 7's ALTER waits behind it
+    deploy = threading.Thread(target=lambda: scenario.deploy(split=True))
+    deploy.start()
+    try:
+        with psycopg.connect(scenario.db_url, autocommit=True) as killer:
+            pid = None
+            for _ in range(600):
+                row = killer.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+                                     "wait_event_type = 'Lock' AND query LIKE '%ALTER TABLE \"TeamCollection\"%'"
+                                     ).fetchone()
+                if row:
+                    pid = row[0]
+                    break
+                time.sleep(0.05)
+            assert pid is not None, "Prisma never reached statement 7"
+            killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    finally:
+        holder.close()
+        deploy.join(120)
+    rollback = _second_copy(databases, scenario, TZ, tmp_path)
+
+    report = plan_report(scenario)
+
+    diagnosis = report["diagnosis"]
+    assert diagnosis["method"] == "replay", diagnosis["note"]
+    assert effects(report) == ["done"] * 6 + ["not_done"] * 8, diagnosis["statements"]
+    assert diagnosis["failing_statement"] == 7
+    assert report["cause"]["kind"] == "connection_lost", report["cause"]
+
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert_no_failed_migration(scenario, TZ, applied=True)
+    rest_deploys(HOPPSCOTCH, scenario, TZ, clean_schema)
+
+    _rolled_back(databases, rollback, TZ, before_tz)
+    assert rollback.sql("""SELECT "createdOn"::text FROM "Shortcode" """) == [("2025-06-07 08:09:10.111",)]
