@@ -12,6 +12,7 @@ older than a safe age (a creator on another host cannot be asked).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
@@ -30,6 +31,7 @@ COMMENT_TAG = "migration-guard scratch "
 SAFE_AGE_SECONDS = 24 * 3600.0
 #: a scratch database with our name but no COMMENT is dropped after this long (tagging takes ms)
 UNTAGGED_AGE_SECONDS = 3600.0
+_log = logging.getLogger("migration_guard.scratch")
 _NAME = re.compile(r"^(mg_shadow|mg_verify)_(?:(\d{10})_(\d+)_)?[0-9a-f]+$")
 
 
@@ -118,6 +120,23 @@ def collect_scratch_databases(conn: psycopg.Connection, *, safe_age_seconds: flo
         except psycopg.errors.ObjectInUse:
             continue
         dropped.append(f"dropped {leftover.describe()}")
+    return dropped
+
+
+def collect_leftovers(dsn: str, *, connect_timeout: int = 5) -> list[str]:
+    """Best effort, at the start of a command: drop the scratch databases on ``dsn``'s server whose
+    creator is gone (a run killed or cut off by a restart mid-check); a line for each (logged).
+    Never fails the command: an unreachable server or a missing privilege returns []."""
+    from migration_guard.tasks.db import connect
+    from migration_guard.tasks.errors import MigrationGuardError
+
+    try:
+        with connect(dsn, connect_timeout=connect_timeout) as conn:
+            dropped = collect_scratch_databases(conn)
+    except (MigrationGuardError, psycopg.Error):
+        return []
+    for line in dropped:
+        _log.info("scratch databases: %s", line)
     return dropped
 
 

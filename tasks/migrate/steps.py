@@ -26,6 +26,7 @@ from migration_guard.tasks.migrate.hooks import HookResult, run_hooks, startup_c
 from migration_guard.tasks.migrate.options import SafeMigrateOptions
 from migration_guard.tasks.migrate.plan import MigrationPlan, build_plan
 from migration_guard.tasks.project import Project
+from migration_guard.tasks.scratch import collect_leftovers
 from migration_guard.tasks.status.pipeline import read_status
 from migration_guard.tasks.validate import ValidationContext, ValidationOptions, run_validation
 
@@ -84,8 +85,10 @@ def plan_step(project: Project, options: SafeMigrateOptions) -> MigrationPlan:
 def apply_step(project: Project, options: ApplyOptions, logger: Any | None = None) -> ApplyReport:
     """Take the migration lock and apply every pending migration (progress lines on ``logger``).
     First a pg_stat_statements snapshot goes to the health history (the healthcheck compares query
-    times before and after; never fails the migration)."""
+    times before and after; never fails the migration), and our scratch databases left by a run
+    that is gone are dropped (best effort)."""
     record_before_migration(project.dsn, project.settings)
+    collect_leftovers(project.dsn, connect_timeout=project.settings.connect_timeout)
     return apply_pending(project.dsn, project.ledger, options, logger=logger)
 
 

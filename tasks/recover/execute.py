@@ -13,7 +13,7 @@ import psycopg
 
 from migration_guard.tasks.catalog import SessionInfo, advisory_lock_holders
 from migration_guard.tasks.db import classify_error, connect
-from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.errors import Category, MigrationGuardError
 from migration_guard.tasks.migrate.execute import StatementFailed, run_statements
 from migration_guard.tasks.migrate.lock import migration_lock
 from migration_guard.tasks.migrate.rerunnable import Step
@@ -21,6 +21,13 @@ from migration_guard.tasks.ledgers import Ledger
 from migration_guard.tasks.models import Migration
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.recover.model import RepairPlan
+
+
+#: error kinds that mean the session went away (a restart, a terminated backend), not the plan's SQL
+LOST_KINDS = frozenset({"connection", "terminated", "starting_up", "connection_refused", "server_closed"})
+LOST_CONNECTION_ADVICE = ("the connection was lost (a server restart or an ended session), not a fault of the plan: "
+                          "once the database accepts connections, re-run: migration-guard recover   # it diagnoses "
+                          "again from what committed")
 
 
 @dataclass
@@ -96,6 +103,7 @@ def execute_plan(
     started = time.perf_counter()
     settings = project.settings
     outcome = ExecutionOutcome(ok=False, one_transaction=plan.all_transactional)
+    failure: MigrationGuardError | None = None
     ledger = project.ledger
     conn = connect(project.dsn, connect_timeout=settings.connect_timeout)
     try:
@@ -131,15 +139,22 @@ def execute_plan(
         outcome.suggestion = exc.suggestion
         outcome.steps_run = exc.steps_done
         outcome.sqlstate = exc.sqlstate
+        failure = exc
     except MigrationGuardError as exc:
         outcome.error = exc.message
         outcome.suggestion = exc.suggestion
+        failure = exc
     except psycopg.Error as exc:
-        error = classify_error(exc, project.dsn)
-        outcome.error, outcome.suggestion = error.message, error.suggestion
+        failure = classify_error(exc, project.dsn)
+        outcome.error, outcome.suggestion = failure.message, failure.suggestion
     finally:
         conn.close()
         outcome.seconds = time.perf_counter() - started
+    if failure is not None:
+        if outcome.ledger:  # written inside the transaction that did not commit
+            outcome.ledger = f"not changed: the ledger fix for {plan.migration} did not commit"
+        if getattr(failure, "kind", None) in LOST_KINDS or failure.category is Category.DATABASE_CONNECTION:
+            outcome.suggestion = LOST_CONNECTION_ADVICE
     return outcome
 
 

@@ -25,10 +25,13 @@ from migration_guard.tasks.recover.execute import ExecutionOutcome, execute_plan
 from migration_guard.tasks.recover.model import RepairPlan
 from migration_guard.tasks.recover.verify import Verification, verify_recovery
 from migration_guard.tasks.schema.model import SchemaSnapshot
+from migration_guard.tasks.scratch import collect_leftovers
 
 
 def detect_step(project: Project, stale_lock_seconds: float = 60.0) -> Detection:
-    """Failed migrations and failure debris (read-only)."""
+    """Failed migrations and failure debris (read-only), once our own scratch databases left by a
+    run that is gone (killed, or cut off by a restart mid-check) are dropped."""
+    collect_leftovers(project.dsn, connect_timeout=project.settings.connect_timeout)
     return detect(project, stale_lock_seconds=stale_lock_seconds)
 
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 
 from migration_guard.tasks.db import connect
-from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.errors import Category, MigrationGuardError
 from migration_guard.tasks.models import Migration
 from migration_guard.tasks.project import Project, read_ledger
 from migration_guard.tasks.schema.compare import compare_snapshots
@@ -26,6 +26,9 @@ def check_drift(project: Project, *, migrations: Sequence[Migration] | None = No
     Returns:
         A :class:`DriftReport`; ``checked`` is False (with ``reason``) when the shadow database
         could not be built, e.g. without CREATEDB and no SHADOW_DATABASE_URL.
+
+    Raises:
+        DatabaseError: the connection was lost during the check (a restart): it did not finish.
     """
     started = time.perf_counter()
     if migrations is None:
@@ -42,6 +45,8 @@ def check_drift(project: Project, *, migrations: Sequence[Migration] | None = No
         with connect(project.dsn, connect_timeout=project.settings.connect_timeout) as live:
             actual = snapshot_schema(live, [project.schema], exclude_tables=excluded)
     except MigrationGuardError as exc:
+        if exc.category is Category.DATABASE_CONNECTION:  # lost mid-check: not "unchecked", unfinished
+            raise
         reason = f"{exc.message} ({exc.suggestion})" if exc.suggestion else exc.message
         return DriftReport(checked=False, applied_migrations=names, reason=reason,
                            seconds=time.perf_counter() - started)

@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from migration_guard.tasks.db import classify_error, connect, libpq_dsn
-from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.errors import Category, MigrationGuardError
 from migration_guard.tasks.models import Migration
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.scratch import create_scratch_database, scratch_name
@@ -64,6 +64,8 @@ def apply_migrations(conn: psycopg.Connection, migrations: Sequence[Migration], 
                 conn.execute(statement.text)
             except psycopg.Error as exc:
                 error = classify_error(exc)
+                if error.category is Category.DATABASE_CONNECTION:  # the server went away, not the migration
+                    raise error from None
                 raise ShadowDatabaseError(
                     f"migration {migration.name} (line {statement.line}) failed in the shadow database: "
                     f"{error.original or error.message}",
@@ -94,6 +96,8 @@ def shadow_database(live_dsn: str, shadow_url: str | None, schema: str) -> Itera
             create_scratch_database(admin, name)
         except psycopg.Error as exc:
             error = classify_error(exc, live_dsn)
+            if error.category is Category.DATABASE_CONNECTION:
+                raise error from None
             raise ShadowDatabaseError(
                 f"cannot create a shadow database for the drift check: {error.original or error.message}",
                 "grant CREATEDB to the migration role (ALTER ROLE ... CREATEDB) or set SHADOW_DATABASE_URL "
@@ -102,8 +106,11 @@ def shadow_database(live_dsn: str, shadow_url: str | None, schema: str) -> Itera
     try:
         yield make_conninfo(libpq_dsn(live_dsn), dbname=name), f"temporary database {name} (dropped)"
     finally:
-        with connect(live_dsn) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        try:
+            with connect(live_dsn) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        except (MigrationGuardError, psycopg.Error):  # server gone: the tagged leftover is collected later
+            pass
 
 
 def _reset_schema(dsn: str, schema: str) -> None:

@@ -202,15 +202,17 @@ def assert_backup_restores(path: Path, env: Mapping[str, str], cwd: Path, query:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def recover_project(tmp_path: Path, db_url: str, applied_statements: int = 1) -> dict[str, str]:
+def recover_project(tmp_path: Path, db_url: str, applied_statements: int = 1, base_extra: str = "") -> dict[str, str]:
     """A SQL-folder project whose 0002 failed after ``applied_statements`` statements because its
-    connection was killed (the cause is gone, so recover goes forward); returns the CLI env."""
+    connection was killed (the cause is gone, so recover goes forward); returns the CLI env.
+    ``base_extra`` is appended to 0001 (replayed in every shadow database)."""
     from migration_guard.tasks.settings import load_settings
     from migration_guard.tasks.project import Project
     from migration_guard.tasks.sql.statements import split_statements
     from tests.helpers import make_sql_project
 
-    directory = make_sql_project(tmp_path, {"0001_base": "CREATE TABLE items (id int PRIMARY KEY, sku text, qty int);\n",
+    directory = make_sql_project(tmp_path, {"0001_base": "CREATE TABLE items (id int PRIMARY KEY, sku text, qty int);\n"
+                                                         + base_extra,
                                             "0002_prices": RECOVER_FAILING})
     project = Project.from_settings(load_settings(database_url=db_url, migrations_dir=directory))
     base, change = project.ledger.read_migrations()
@@ -250,7 +252,10 @@ class LedgerBlocker:
 
     def release(self) -> None:
         if not self.conn.closed:
-            self.conn.rollback()
+            try:
+                self.conn.rollback()
+            except psycopg.OperationalError:  # the server restarted under it: the lock went with it
+                pass
             self.conn.close()
 
 

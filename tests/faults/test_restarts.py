@@ -29,10 +29,13 @@ import pytest
 from psycopg import sql
 
 from tests.faults.support import (
+    SQL_LEDGER,
+    LedgerBlocker,
     Running,
     assert_no_duplicate_applied,
     columns,
     ledger_rows,
+    recover_project,
     spawn_cli,
     states,
     status_json,
@@ -144,10 +147,11 @@ def create_database(server: RestartableServer, name: str, template: str = "templ
 
 # -- what every restart must leave ---------------------------------------------------------------
 
-#: the line that states a command's failure: migrate's report (stdout; stderr carries its progress
-#: log), recover's report (stdout), the ``error:`` line of the other commands (stderr)
-ERROR_LINES = {"migrate": ("stdout", "FAILED at "), "recover": ("stdout", "Not recovered"),
-               "backup": ("stderr", "error: ")}
+#: how each command states its failure: migrate in its report (stdout; stderr carries the progress
+#: log), recover in its verdict line or an ``error:`` line, backup in an ``error:`` line
+ERROR_LINES = {"migrate": ("FAILED at ",), "recover": ("recover: not recovered", "recover: recovered, not verified",
+                                                       "error: "),
+               "backup": ("error: ",)}
 
 
 def assert_one_clear_error(run: Running, command: str, code: int, expected_codes: set[int]) -> str:
@@ -155,9 +159,9 @@ def assert_one_clear_error(run: Running, command: str, code: int, expected_codes
     output = run.stdout + run.stderr
     assert "Traceback" not in output, output
     assert code in expected_codes, f"exit {code}:\n{output}"
-    stream, start = ERROR_LINES[command]
-    errors = [line for line in getattr(run, stream).splitlines() if line.startswith(start)]
-    assert len(errors) == 1, f"expected exactly one {start!r} line on {stream}:\n{output}"
+    lines = run.stdout.splitlines() if command == "migrate" else output.splitlines()
+    errors = [line for line in lines if line.startswith(ERROR_LINES[command])]
+    assert len(errors) == 1, f"expected exactly one failure line:\n{output}"
     return output
 
 
@@ -327,4 +331,77 @@ def test_migrate_restart(step: str, mode: str, case: Case, migrated_template: st
         if step == "verify":
             assert conn.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'accounts_id_positive'"
                                 ).fetchone() == (True,)
+    assert_nothing_left(case)
+
+
+# -- recover -------------------------------------------------------------------------------------
+
+RECOVER_STEPS = ("diagnosis", "repair", "drift")
+SHADOWS = "mg\\_shadow\\_%"
+
+
+def in_shadow(conn: psycopg.Connection, query_like: str) -> bool:
+    """A session in one of our shadow databases is running ``query_like``."""
+    return conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname LIKE %s AND state = 'active' AND query LIKE %s",
+                        (SHADOWS, query_like)).fetchone() is not None
+
+
+def repair_waiting(conn: psycopg.Connection) -> bool:
+    """The repair's ledger write waits behind the test's lock on the ledger (its transaction is open)."""
+    return active(conn, "%schema_migrations%", waiting=True) is not None
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("step", RECOVER_STEPS)
+def test_recover_restart(step: str, mode: str, case: Case) -> None:
+    env = recover_project(case.root, case.url, base_extra=case.hold_sql(SHADOWS))
+    env.update(case.env(MIGRATIONS_DIR=env["MIGRATIONS_DIR"]))
+    args = ["recover", "--yes", "--no-backup"] + ([] if step == "drift" else ["--no-drift"])
+    blocker = LedgerBlocker(case.url) if step in {"repair", "drift"} else None
+    if step == "diagnosis":
+        case.hold()
+
+    run = spawn_cli(args, env, case.root)
+    try:
+        if step == "diagnosis":  # the failed migration replayed in a shadow database
+            case.restart_when(mode, lambda c: in_shadow(c, "SELECT pg_sleep(CASE%"), run, "the shadow replay")
+        elif step == "repair":
+            case.restart_when(mode, repair_waiting, run, "the repair's ledger write")
+        elif step == "drift":  # the repair commits, then the drift check's shadow replay is held
+            with case.connect() as monitor:
+                wait_for(lambda: repair_waiting(monitor), running=run, timeout=60, what="the repair's ledger write")
+            case.hold()
+            blocker.release()
+            case.restart_when(mode, lambda c: in_shadow(c, "SELECT pg_sleep(CASE%"), run, "the drift check's replay")
+        code = run.wait(60)
+    finally:
+        if run.alive:
+            run.kill()
+        if blocker is not None:
+            blocker.release()
+        case.release()
+
+    output = assert_one_clear_error(run, "recover", code, {4} if step == "drift" else {1})
+    assert_never_edit_advice(output)
+    now = states(status_json(env, case.root))
+    with case.connect() as conn:
+        items = columns(conn, "items")
+        assert_no_duplicate_applied(ledger_rows(conn, SQL_LEDGER))
+    if step == "drift":  # the repair and the ledger fix committed; only the verification was cut
+        assert now["0002_prices"] == "applied" and items == ["id", "sku", "qty", "price", "note"]
+        assert "re-run the verification" in output
+    else:  # nothing changed: the repair's transaction rolled back whole
+        assert now["0002_prices"] == "failed" and items == ["id", "sku", "qty", "price"]
+        assert "marked applied" not in output  # the ledger fix did not commit, and the report says so
+        assert "re-run" in output
+    if step == "repair":
+        assert "re-run: migration-guard recover" in output
+
+    again = run_cli_process(["recover", "--yes", "--no-backup"], env=env, cwd=case.root)
+
+    assert again.exit_code == 0, again.output
+    assert set(states(status_json(env, case.root)).values()) == {"applied"}
+    with case.connect() as conn:
+        assert columns(conn, "items") == ["id", "sku", "qty", "price", "note"]
+        assert_no_duplicate_applied(ledger_rows(conn, SQL_LEDGER))
     assert_nothing_left(case)
