@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         "drop) an INVALID index a failed CREATE INDEX CONCURRENTLY left, mark rolled back a failed migration of which "
         "nothing ran, recover forward a failed migration whose cause is gone; each action alerted before and after.",
     )
+    auto_recover_recheck: float = Field(
+        default=3600.0, ge=0,
+        description="Seconds before AUTO_RECOVER=safe diagnoses again a failed migration it left alone, when neither "
+        "its file nor its ledger row changed (AUTO_RECOVER_RECHECK; a diagnosis replays the earlier migrations in a "
+        "shadow database).",
+    )
     alerts_dir: Path = Field(default=Path("logs/alerts"), description="Alert JSON files (ALERTS_DIR).")
     log_dir: Path = Field(default=Path("logs"), description="Log files (LOG_DIR).")
     db_schema: str = Field(
