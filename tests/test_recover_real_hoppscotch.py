@@ -268,5 +268,9 @@ def test_connection_killed_while_waiting_in_a_fourteen_table_type_change(databas
     assert_no_failed_migration(scenario, TZ, applied=True)
     rest_deploys(HOPPSCOTCH, scenario, TZ, clean_schema)
 
+    with psycopg.connect(databases.admin_url, autocommit=True) as admin:  # a server not on UTC
+        admin.execute(sql.SQL("ALTER DATABASE {} SET timezone = 'America/New_York'").format(
+            sql.Identifier(_database(rollback.db_url))))
     _rolled_back(databases, rollback, TZ, before_tz)
+    # the values are the ones before the migration (undone AT TIME ZONE 'UTC', not cast in New York time)
     assert rollback.sql("""SELECT "createdOn"::text FROM "Shortcode" """) == [("2025-06-07 08:09:10.111",)]

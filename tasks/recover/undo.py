@@ -174,6 +174,11 @@ def _restore_from_before(cmd: ast.AlterTableCmd, table: tuple[str, str], before:
             return f"ALTER COLUMN {quoted(cmd.name)} DROP DEFAULT"
         return f"ALTER COLUMN {quoted(cmd.name)} SET DEFAULT {column.default}"
     if cmd.subtype == AT.AT_AlterColumnType:
+        zone = _at_time_zone(cmd)
+        if zone is not None and column.type.startswith("timestamp"):
+            # `x AT TIME ZONE z` between timestamp and timestamptz is its own inverse; a plain cast back
+            # would read the values in the recovering session's TimeZone instead of z
+            return f"ALTER COLUMN {quoted(cmd.name)} TYPE {column.type} USING {quoted(cmd.name)} AT TIME ZONE {zone}"
         return f"ALTER COLUMN {quoted(cmd.name)} TYPE {column.type} USING {quoted(cmd.name)}::{column.type}"
     if cmd.subtype == AT.AT_DropConstraint:
         constraint = before.constraints.get((*table, cmd.name))
@@ -181,6 +186,20 @@ def _restore_from_before(cmd: ast.AlterTableCmd, table: tuple[str, str], before:
             not_valid = "" if constraint.validated else " NOT VALID"
             return f"ADD CONSTRAINT {quoted(cmd.name)} {constraint.definition}{not_valid}"
     return None
+
+
+def _at_time_zone(cmd: ast.AlterTableCmd) -> str | None:
+    """The zone (as an SQL literal) of a type change's `USING <this column> AT TIME ZONE '<zone>'`, else None."""
+    using = getattr(cmd.def_, "raw_default", None)
+    if not isinstance(using, ast.FuncCall) or [n.sval for n in using.funcname][-1] != "timezone":
+        return None
+    args = using.args or ()
+    if len(args) != 2 or not isinstance(args[0], ast.A_Const) or not isinstance(args[0].val, ast.String):
+        return None
+    column = args[1]
+    if not isinstance(column, ast.ColumnRef) or [getattr(f, "sval", None) for f in column.fields][-1] != cmd.name:
+        return None
+    return "'" + args[0].val.sval.replace("'", "''") + "'"
 
 
 def _rel(relation: ast.RangeVar, schema: str) -> str:
