@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
-
 from migration_guard.tasks.db import connect
 from migration_guard.tasks.schema import compare_snapshots
 from migration_guard.tasks.schema.model import SchemaSnapshot
 from migration_guard.tasks.schema.snapshot import snapshot_schema
+from psycopg import sql
+
 from tests.helpers import run_cli
 from tests.pg_server import with_database
 from tests.test_recover_support import Scenario
@@ -134,11 +134,7 @@ def assert_same_schema(expected: SchemaSnapshot, url: str) -> None:
 
 def plan_report(scenario: Scenario) -> dict:
     """`recover --plan --json`, parsed."""
-    text = scenario.recover("--plan", "--json").output
-    import os
-    if os.environ.get("MG_DEBUG_REPORT"):
-        Path(os.environ["MG_DEBUG_REPORT"]).write_text(text)
-    return json.loads(text)
+    return json.loads(scenario.recover("--plan", "--json").output)
 
 
 def effects(report: dict) -> list[str]:
