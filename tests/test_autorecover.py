@@ -335,8 +335,12 @@ def test_a_split_prisma_deploy_whose_cause_is_gone_recovers_forward(
     assert _check(cause_present, "invalid_indexes").status.value == "OK"
 
     db.execute("DELETE FROM t WHERE id = 2")  # the duplicate is gone
-    report = run_healthcheck(settings)
+    remembered = run_healthcheck(settings)  # the same failed attempt: not diagnosed again within the hour
+    report = run_healthcheck(settings.model_copy(update={"auto_recover_recheck": 0}))
 
+    [again] = remembered.auto_recover.actions
+    assert again.state == "skipped" and again.detail.startswith(skipped.detail + " (diagnosed ")
+    assert "again after AUTO_RECOVER_RECHECK=3600s, or at once when its file or ledger row changes" in again.detail
     [action] = report.auto_recover.actions
     assert action.state == "done", action
     assert action.detail.startswith(f"2 step(s) run; {BROKEN} marked applied (prisma migrate resolve --applied); "

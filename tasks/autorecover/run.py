@@ -10,8 +10,10 @@ from typing import Any
 
 import psycopg
 
+from migration_guard.tasks.alerts.model import utcnow
 from migration_guard.tasks.autorecover import alerts
 from migration_guard.tasks.autorecover.model import DONE, FAILED, SKIPPED, Action, WatchedDatabase, error_text
+from migration_guard.tasks.durations import format_duration
 from migration_guard.tasks.errors import MigrationGuardError
 
 logger = logging.getLogger("migration_guard.autorecover")
@@ -72,7 +74,6 @@ def _recover(database: WatchedDatabase, settings: Any, stale_lock_seconds: float
     False when a migration is running and nothing was looked at."""
     from migration_guard.tasks.autorecover import indexes as index_class
     from migration_guard.tasks.autorecover import locks as lock_class
-    from migration_guard.tasks.autorecover import migrations as migration_class
     from migration_guard.tasks.catalog import invalid_indexes
     from migration_guard.tasks.db import connection
     from migration_guard.tasks.models import State
@@ -104,11 +105,7 @@ def _recover(database: WatchedDatabase, settings: Any, stale_lock_seconds: float
         actions.append(action)
     recovered = None
     if migrations and failed and project is not None:
-        recovered = migration_class.recover_failed(
-            project, failed[0], database.name, stale_lock_seconds=stale_lock_seconds,
-            before=lambda a: alerts.alert_before(settings, a, database.dsn),
-            after=lambda a: alerts.alert_after(settings, a, database.dsn),
-            earlier_failure=lambda a: alerts.earlier_failure(settings, a) is not None)
+        recovered = _recover_migration(project, failed[0], database, settings, stale_lock_seconds)
         if recovered is not None:
             actions.append(recovered)
     if recovered is None or recovered.state != DONE:
@@ -119,6 +116,30 @@ def _recover(database: WatchedDatabase, settings: Any, stale_lock_seconds: float
             _act(settings, database, drop, lambda a=drop, i=index, o=origin: index_class.repair(project, i, o, a))
             actions.append(drop)
     return True
+
+
+def _recover_migration(project: Any, failed: Any, database: WatchedDatabase, settings: Any,
+                       stale_lock_seconds: float) -> Action | None:
+    """The failed-migration class, remembering an attempt it left alone (``memory``): the same
+    unchanged attempt is not diagnosed again before AUTO_RECOVER_RECHECK."""
+    from migration_guard.tasks.autorecover import memory
+    from migration_guard.tasks.autorecover import migrations as migration_class
+
+    key, now = memory.attempt_key(failed), utcnow()
+    earlier = memory.left_alone(settings, database.name, key, now)
+    if earlier is not None:
+        when, action = earlier
+        action.detail += (f" (diagnosed {format_duration(now - when)} ago; again after AUTO_RECOVER_RECHECK="
+                          f"{settings.auto_recover_recheck:g}s, or at once when its file or ledger row changes)")
+        return action
+    action = migration_class.recover_failed(
+        project, failed, database.name, stale_lock_seconds=stale_lock_seconds,
+        before=lambda a: alerts.alert_before(settings, a, database.dsn),
+        after=lambda a: alerts.alert_after(settings, a, database.dsn),
+        earlier_failure=lambda a: alerts.earlier_failure(settings, a) is not None)
+    left = action is not None and action.state == SKIPPED
+    memory.remember(settings, database.name, key if left else None, action if left else None, now)
+    return action
 
 
 def _act(settings: Any, database: WatchedDatabase, action: Action, work: Callable[[], None]) -> None:
