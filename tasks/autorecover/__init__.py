@@ -19,5 +19,6 @@ The safe classes, tried in this order on one database (``run.recover_database``)
 
 Each action is alerted before ("about to …", MEDIUM) and after (done: the alert resolves with what
 was done; failed: it escalates to HIGH and stays firing, and the action is not tried again while
-it fires). ``model`` holds the actions as data, ``alerts`` their alerts, ``report`` the markdown.
+it fires). ``model`` holds the actions as data, ``alerts`` their alerts, ``report`` the markdown,
+``memory`` the failed attempts left alone (not diagnosed again before AUTO_RECOVER_RECHECK).
 """
