@@ -17,7 +17,7 @@ from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.runner import open_check_connection
 from migration_guard.tasks.healthcheck.target import DatabaseTarget
 from migration_guard.tasks.history.forecast import forecast, theil_sen
-from migration_guard.tasks.history.model import CONNECTIONS_USED, SEQUENCE_VALUE, XID_AGE, Point
+from migration_guard.tasks.history.model import CONNECTIONS_USED, DATABASE_SIZE, SEQUENCE_VALUE, XID_AGE, Point
 from migration_guard.tasks.history.record import record_healthcheck
 from migration_guard.tasks.settings import load_settings
 
@@ -120,3 +120,66 @@ def test_a_real_int4_sequence_advanced_by_setval_over_simulated_days(db_url: str
     assert outcome.summary.startswith("`Order.id` sequence reaches 2^31 in ~9 days at the last 3 day(s)' rate")
     assert "+8,000,000/day" in outcome.summary
     assert "calm" not in outcome.problem.message
+
+
+GIB = 2**30
+
+
+def test_database_size_with_a_limit_forecasts_days_until_full() -> None:
+    points = hourly(7, lambda h: 50 * GIB - GIB * h / 24, None)  # +1 GiB a day, 50 GiB now
+    outcome = capacity_forecast.evaluate({DATABASE_SIZE: {"": points}}, NOW, "app", size_limit=60 * GIB)
+    assert outcome.observed_value == pytest.approx(10, abs=0.1)
+    assert outcome.summary.startswith("database size reaches the DATABASE_SIZE_LIMIT of 60.0 GiB in ~10 days "
+                                      "at the last 7 days' rate (now 50.0 GiB, +1.0 GiB/day)")
+    problem = outcome.problem
+    assert problem.severity == "MEDIUM" and problem.key == "database_size_bytes:"
+    assert problem.title == "Database size reaches the DATABASE_SIZE_LIMIT of 60.0 GiB in ~10 days at the last 7 days' rate on app"
+    assert problem.suggestions[0].startswith("SELECT c.oid::regclass, pg_size_pretty(pg_total_relation_size(c.oid))")
+
+
+def test_database_size_without_a_limit_gives_a_rate_and_no_date() -> None:
+    points = hourly(7, lambda h: 50 * GIB - 2 * GIB * h / 24, None)
+    outcome = capacity_forecast.evaluate({DATABASE_SIZE: {"": points}}, NOW, "app")
+    assert outcome.problem is None and outcome.observed_value is None
+    assert "the database grows 2.0 GiB/day (now 50.0 GiB; set DATABASE_SIZE_LIMIT" in outcome.summary
+    assert "days-until-full" in outcome.summary and " in ~" not in outcome.summary
+    shrinking = hourly(7, lambda h: 50 * GIB + GIB * h / 24, None)  # VACUUM FULL / deletes: nothing to say
+    assert "grows" not in capacity_forecast.evaluate({DATABASE_SIZE: {"": shrinking}}, NOW, "app").summary
+
+
+def test_database_size_limit_setting_takes_sizes_and_refuses_words(tmp_path: Path) -> None:
+    from migration_guard.tasks.errors import ConfigError
+
+    assert load_settings(database_url="postgresql://u@h/d", database_size_limit="200GB").database_size_limit == 200 * GIB
+    assert load_settings(database_url="postgresql://u@h/d", database_size_limit="1.5 TiB").database_size_limit \
+        == int(1.5 * 1024 * GIB)
+    assert load_settings(database_url="postgresql://u@h/d", database_size_limit="").database_size_limit is None
+    with pytest.raises(ConfigError, match="DATABASE_SIZE_LIMIT: expected a size like 200GB"):
+        load_settings(database_url="postgresql://u@h/d", database_size_limit="lots")
+
+
+def test_a_real_database_growing_toward_database_size_limit(db_url: str, tmp_path: Path) -> None:
+    """The recorded size is the catalog's page count: rows inserted and ANALYZEd between simulated
+    readings grow it; with DATABASE_SIZE_LIMIT a little above, the check forecasts the day."""
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE blobs (id serial PRIMARY KEY, payload text)")
+        for step in range(0, 3 * 24 + 1, 6):  # every 6 hours over 3 simulated days, ~400 kB more each time
+            conn.execute("INSERT INTO blobs (payload) SELECT repeat(md5(g::text), 12) FROM generate_series(1, 1000) g")
+            conn.execute("ANALYZE blobs")
+            assert record_healthcheck(settings, NOW - timedelta(hours=3 * 24 - step), [db_url]).errors == []
+        size = conn.execute("SELECT sum(relpages)::bigint * current_setting('block_size')::bigint FROM pg_class"
+                            ).fetchone()[0]
+    target = DatabaseTarget(name="app", dsn=db_url)
+    unlimited = load_settings(database_url=db_url, log_dir=tmp_path / "logs")
+    limited = load_settings(database_url=db_url, log_dir=tmp_path / "logs", database_size_limit=str(size + 20 * 2**20))
+    conn = open_check_connection(target, settings)
+    try:
+        without = capacity_forecast.CHECK.run(CheckContext(target, conn, unlimited, HealthcheckConfig(), NOW))
+        with_limit = capacity_forecast.CHECK.run(CheckContext(target, conn, limited, HealthcheckConfig(), NOW))
+    finally:
+        conn.close()
+    assert without.problem is None and "the database grows 1." in without.summary  # ~1.6 MB a day
+    assert with_limit.problem is not None and with_limit.summary.startswith(
+        "database size reaches the DATABASE_SIZE_LIMIT of ")
+    assert 8 <= with_limit.observed_value <= 20  # 20 MiB at ~1.6 MB a day
