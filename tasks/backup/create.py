@@ -17,7 +17,7 @@ from pathlib import Path
 
 from migration_guard.tasks import interrupts
 from migration_guard.tasks.backup.client import client_connection, run_tool
-from migration_guard.tasks.backup.errors import BackupError, BackupSpaceError
+from migration_guard.tasks.backup.errors import BackupError, BackupSpaceError, connection_lost
 from migration_guard.tasks.backup.files import (
     BackgroundFlusher,
     fsync_directory,
@@ -309,6 +309,10 @@ def _dump_failure(first_error: str, backup_dir: Path, temp: Path) -> BackupError
             "SELECT pid, mode, query FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE NOT granted OR mode = "
             "'AccessExclusiveLock'; then re-run",
         )
+    if connection_lost(first_error):
+        return BackupError(f"pg_dump lost its connection to the database: {first_error}",
+                           "the server restarted or ended the session (not a fault of the data); the partial dump "
+                           "was removed: once the database accepts connections, re-run the command")
     return BackupError(f"pg_dump failed: {first_error}", "check the message above; the partial dump was removed")
 
 

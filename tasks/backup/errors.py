@@ -5,6 +5,18 @@ from __future__ import annotations
 from migration_guard.tasks.errors import Category, MigrationGuardError
 
 
+#: what pg_dump / pg_restore print when their session dies (a server restart, an ended backend)
+_LOST_CONNECTION_TEXTS = ("server closed the connection", "terminating connection", "connection to server",
+                          "the database system is shutting down", "the database system is starting up",
+                          "could not receive data from server", "no connection to the server", "connection refused")
+
+
+def connection_lost(tool_error: str) -> bool:
+    """True when a client tool's error says its connection went away, not that the data is bad."""
+    lowered = tool_error.lower()
+    return any(text in lowered for text in _LOST_CONNECTION_TEXTS)
+
+
 class BackupError(MigrationGuardError):
     """A backup could not be created, verified or restored."""
 

@@ -5,6 +5,7 @@ compared against the source."""
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,13 @@ from typing import Any
 
 from migration_guard.tasks.backup.archive import archive_objects, list_archive, write_use_list
 from migration_guard.tasks.backup.client import ClientConnection, client_connection, run_tool
-from migration_guard.tasks.backup.errors import BackupCorruptError, BackupError, BackupMismatchError, BackupNotFoundError
+from migration_guard.tasks.backup.errors import (
+    BackupCorruptError,
+    BackupError,
+    BackupMismatchError,
+    BackupNotFoundError,
+    connection_lost,
+)
 from migration_guard.tasks.backup.files import remove_path, sha256_of, size_of
 from migration_guard.tasks.backup.metadata import BackupInfo, read_metadata, write_metadata
 from migration_guard.tasks.backup.restore import restored_objects
@@ -162,6 +169,13 @@ def _restore_into_scratch(path: Path, dsn: str, tools: PgTools, workers: int, se
         argv = [str(tools.pg_restore), "--no-owner", "--no-privileges", "--exit-on-error",
                 f"--jobs={workers}", *selection, f"--dbname={client.conninfo}", str(path)]
         run = run_tool(argv, client)
+        if run.returncode != 0 and connection_lost(run.first_error):
+            raise BackupError(
+                f"the restore check of backup {path.name} was cut off: pg_restore lost its connection to the "
+                f"database ({run.first_error}); the dump itself was not found faulty, it stays unverified",
+                "once the database accepts connections, check it again: migration-guard backup verify "
+                f"{shlex.quote(str(path))} --restore-check",
+            )
         if run.returncode != 0:
             raise BackupCorruptError(
                 f"restoring backup {path.name} into a scratch database failed: {run.first_error}",

@@ -405,3 +405,70 @@ def test_recover_restart(step: str, mode: str, case: Case) -> None:
         assert columns(conn, "items") == ["id", "sku", "qty", "price", "note"]
         assert_no_duplicate_applied(ledger_rows(conn, SQL_LEDGER))
     assert_nothing_left(case)
+
+
+# -- backup create --restore-check ---------------------------------------------------------------
+
+BACKUP_STEPS = ("dump", "restore-check")
+VERIFIES = "mg\\_verify\\_%"
+
+
+def restoring(conn: psycopg.Connection) -> bool:
+    """The restore check's COPY sleeps in a CHECK constraint inside one of our verify databases."""
+    return conn.execute("SELECT 1 FROM pg_stat_activity WHERE datname LIKE %s AND state = 'active' "
+                        "AND wait_event = 'PgSleep'", (VERIFIES,)).fetchone() is not None
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("step", BACKUP_STEPS)
+def test_backup_restore_check_restart(step: str, mode: str, case: Case) -> None:
+    env = case.env()
+    with case.connect() as conn:
+        conn.execute("CREATE TABLE accounts (id bigint PRIMARY KEY, note text); CREATE TABLE side (id int); "
+                     "INSERT INTO accounts VALUES (1, 'kept')")
+        if step == "restore-check":  # restoring a row of `paced` sleeps while the hold role exists
+            hold = case.hold_sql(VERIFIES).strip().rstrip(";")
+            conn.execute(f"CREATE FUNCTION restore_pace(int) RETURNS boolean LANGUAGE sql AS $$ SELECT true FROM "
+                         f"({hold}) AS paced $$")
+            conn.execute("CREATE TABLE paced (id int CHECK (restore_pace(id))); INSERT INTO paced VALUES (1)")
+    case.hold()
+    blocker = None
+    if step == "dump":  # pg_dump waits for a table the test holds: the dump is in progress
+        blocker = psycopg.connect(case.url)
+        blocker.execute("LOCK TABLE side IN ACCESS EXCLUSIVE MODE")
+
+    run = spawn_cli(["backup", "create", "--restore-check"], env, case.root)
+    try:
+        if step == "dump":
+            case.restart_when(mode, lambda c: active(c, "%LOCK TABLE%", application="migration-guard-backup",
+                                                     waiting=True), run, "pg_dump to start dumping")
+        else:
+            case.restart_when(mode, restoring, run, "the restore check's restore")
+        code = run.wait(60)
+    finally:
+        if run.alive:
+            run.kill()
+        if blocker is not None:
+            blocker.close()
+        case.release()
+
+    output = assert_one_clear_error(run, "backup", code, {1})
+    assert_never_edit_advice(output)
+    listed = json.loads(run_cli(["backup", "list", "--json"], env=env, cwd=case.root).stdout)
+    if step == "dump":  # the partial dump was removed
+        assert "lost its connection" in output and listed == []
+        assert_nothing_left(case)
+    else:  # the complete dump stays, recorded as unverified, and the advice checks it again
+        assert "was cut off" in output and "take a new backup" not in output
+        assert [b["verified"] for b in listed] == [False]
+        path = listed[0]["path"]
+        assert f"migration-guard backup verify {path} --restore-check" in output
+        again = run_cli_process(["backup", "verify", path, "--restore-check"], env=env, cwd=case.root)
+        assert again.exit_code == 0, again.output  # the advice, pasted, works
+
+    again = run_cli_process(["backup", "create", "--restore-check", "--json"], env=env, cwd=case.root)
+
+    assert again.exit_code == 0, again.output
+    assert [b["verified"] for b in json.loads(run_cli(["backup", "list", "--json"], env=env, cwd=case.root).stdout)
+            ][-1] is True
+    assert_nothing_left(case)
