@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from migration_guard.tasks.errors import Category, MigrationGuardError
 
-
 #: what pg_dump / pg_restore print when their session dies (a server restart, an ended backend)
 _LOST_CONNECTION_TEXTS = ("server closed the connection", "terminating connection", "connection to server",
                           "the database system is shutting down", "the database system is starting up",
