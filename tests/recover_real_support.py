@@ -42,8 +42,8 @@ class History:
         return [n for n in self.names if n < self._known(name)]
 
     def after(self, name: str) -> list[str]:
-        """The migrations that come after ``name`` (the rest of the history)."""
-        return [n for n in self.names if n > self._known(name)]
+        """The migrations that come after ``name`` (the rest of the history; ``name`` may be one of ours)."""
+        return [n for n in self.names if n > name]
 
     def statements(self, name: str) -> list[str]:
         """The statements of one migration, as migration-guard's parser splits them."""
@@ -90,12 +90,15 @@ class TemplateDatabases:
         """A new database copied from ``template``; its URL."""
         return with_database(self.admin_url, self._create(template))
 
-    def clean_deploy_snapshot(self, tmp: Path, history: History, prisma: Path) -> SchemaSnapshot:
-        """The schema of a clean deploy of the whole history by the real Prisma CLI."""
+    def clean_deploy_snapshot(self, tmp: Path, history: History, prisma: Path,
+                              extra: dict[str, str] | None = None, split: bool = False) -> SchemaSnapshot:
+        """The schema of a clean deploy of the whole history (plus ``extra`` migrations, name: SQL) by
+        the real Prisma CLI (``split``: statement by statement, as CREATE INDEX CONCURRENTLY needs with
+        the harness, which otherwise sends a script as one implicit transaction)."""
         url = self.copy_empty()
-        reference = Scenario(tmp / "clean-deploy", url, prisma)
+        reference = Scenario(tmp / "clean-deploy", url, prisma, extra)
         history.copy(reference.migrations_dir, history.names)
-        deployed = reference.deploy()
+        deployed = reference.deploy(split=split)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         return schema_of(url)
 

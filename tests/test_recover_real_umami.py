@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -26,6 +27,7 @@ from tests.recover_real_support import (
     rest_deploys,
     schema_of,
 )
+from tests.test_recover_support import Scenario
 
 pytestmark = [pytest.mark.prisma]
 
@@ -139,3 +141,66 @@ def test_type_change_to_a_shorter_varchar_on_a_long_value(databases, before_link
     assert "restore" not in rolled.output, rolled.output
     assert_no_failed_migration(rollback, LINKS, applied=False)
     assert_same_schema(schema_of(databases.url(before_links)), rollback.db_url)
+
+
+# --- CREATE UNIQUE INDEX CONCURRENTLY (non-transactional): no umami migration builds an index
+# concurrently, so this one is ours, written in umami's style and slotted into its history between
+# 18_add_performance and 19_add_session_replay; two sessions share a distinct_id, so the second build
+# fails and leaves the INVALID index "session_website_id_distinct_id_key"
+CONCURRENT = "18b_session_distinct_id_unique"
+CONCURRENT_SQL = """\
+-- CreateIndex
+CREATE INDEX CONCURRENTLY "website_event_website_id_hostname_idx" ON "website_event"("website_id", "hostname");
+
+-- CreateIndex
+CREATE UNIQUE INDEX CONCURRENTLY "session_website_id_distinct_id_key" ON "session"("website_id", "distinct_id");
+"""
+CONCURRENT_ROWS = f"""
+INSERT INTO "session" (session_id, website_id, distinct_id) VALUES
+  ('{SESSION}', '{WEBSITE}', 'visitor-1'), (gen_random_uuid(), '{WEBSITE}', 'visitor-1'),
+  (gen_random_uuid(), '{WEBSITE}', 'visitor-2');
+"""
+
+
+def test_unique_index_built_concurrently_leaves_an_invalid_index(databases, tmp_path_factory, tmp_path,
+                                                                 prisma_cli) -> None:
+    template = databases.build(tmp_path_factory.mktemp("umami-concurrent"), UMAMI, "19_add_session_replay",
+                               CONCURRENT_ROWS)
+    scenario = Scenario(tmp_path / "forward", databases.copy(template), prisma_cli)
+    UMAMI.copy(scenario.migrations_dir, UMAMI.before("19_add_session_replay"))
+    scenario.add(CONCURRENT, CONCURRENT_SQL)
+    assert scenario.deploy(split=True).returncode != 0
+    invalid = """SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid"""
+    assert scenario.sql(invalid) == [("session_website_id_distinct_id_key",)]
+    rollback = Scenario(tmp_path / "rollback", databases.copy(scenario.db_url.rsplit("/", 1)[1]), prisma_cli)
+    UMAMI.copy(rollback.migrations_dir, UMAMI.before("19_add_session_replay"))
+    rollback.add(CONCURRENT, CONCURRENT_SQL)
+
+    report = plan_report(scenario)
+
+    diagnosis = report["diagnosis"]
+    assert diagnosis["method"] == "replay", diagnosis["note"]
+    assert effects(report) == ["done", "partly_done"], diagnosis["statements"]
+    assert diagnosis["failing_statement"] == 2
+    cause = report["cause"]
+    assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == \
+        ("duplicates", True, 2, 2), cause
+    assert scenario.sql(listing_query(report["next_step"])) == [(UUID(WEBSITE), "visitor-1", 2)]
+    assert report["exit_code"] == 1
+
+    scenario.sql("""UPDATE "session" SET distinct_id = 'visitor-1b' WHERE distinct_id = 'visitor-1'
+                    AND session_id <> %s""", (SESSION,))
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert scenario.sql(invalid) == []  # the INVALID leftover dropped and the index built again
+    assert_no_failed_migration(scenario, CONCURRENT, applied=True)
+    expected = databases.clean_deploy_snapshot(tmp_path / "clean", UMAMI, prisma_cli, {CONCURRENT: CONCURRENT_SQL},
+                                                split=True)
+    rest_deploys(UMAMI, scenario, CONCURRENT, expected)
+
+    rolled = rollback.recover("--mode", "rollback", *RECOVER)
+    assert rolled.exit_code == 0, rolled.output
+    assert "restore" not in rolled.output, rolled.output
+    assert rollback.sql(invalid) == []
+    assert_no_failed_migration(rollback, CONCURRENT, applied=False)
+    assert_same_schema(schema_of(databases.url(template)), rollback.db_url)
