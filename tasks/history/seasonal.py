@@ -9,7 +9,6 @@ expected range. Plain data."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -37,6 +36,8 @@ DEVIATIONS = 4.0
 #: the robust deviation is at least this share of the median (a flat series is not alarmed by noise)
 RELATIVE_FLOOR = 0.05
 MAD_TO_SIGMA = 1.4826
+#: the shortest interval a counter's rate is taken over
+MIN_INTERVAL = timedelta(minutes=4)
 WEEK = timedelta(weeks=1)
 DAY = timedelta(days=1)
 
@@ -69,7 +70,7 @@ class Baseline:
             return f"from the last {self.periods} weeks"
         if self.high_only:
             return f"from the same hour of the last {self.periods} days (under {MIN_WEEKS} weeks of history)"
-        return (f"from the same hour of the last {self.periods} {self.day_kind} days "
+        return (f"from the same hour of the last {self.periods} {'weekdays' if self.day_kind == 'weekday' else 'weekend days'} "
                 f"(under {MIN_WEEKS} weeks of history)")
 
 
@@ -141,14 +142,24 @@ def history_span(points: Sequence[Point], at: datetime) -> timedelta:
     return at - min(p.at for p in points) if points else timedelta(0)
 
 
-def counter_rates(points: Sequence[Point], *, max_gap: timedelta) -> list[Point]:
-    """Per-second rates of a cumulative counter, each stamped at the end of its interval; an
-    interval longer than ``max_gap`` (a gap in the history) or where the counter went down (a
-    statistics reset, a restart) gives no rate."""
+def counter_rates(points: Sequence[Point], *, max_gap: timedelta, min_interval: timedelta = MIN_INTERVAL,
+                  ) -> list[Point]:
+    """Per-second rates of a cumulative counter, each stamped at its reading and taken since the
+    latest earlier reading at least ``min_interval`` before it (two runs a few seconds apart would
+    give a rate of their own queries); none across a drop (a statistics reset, a restart) nor over
+    more than ``max_gap`` (a gap in the history)."""
     ordered = sorted(points, key=lambda p: p.at)
-    rates = []
-    for before, after in itertools.pairwise(ordered):
-        seconds = (after.at - before.at).total_seconds()
-        if 0 < seconds <= max_gap.total_seconds() and after.value >= before.value:
-            rates.append(Point(after.at, (after.value - before.value) / seconds))
+    rates, start = [], 0  # start: the first reading since the last drop
+    for i, after in enumerate(ordered):
+        if i and after.value < ordered[i - 1].value:
+            start = i
+            continue
+        j = i - 1
+        while j >= start and after.at - ordered[j].at < min_interval:
+            j -= 1
+        if j < start:
+            continue
+        seconds = (after.at - ordered[j].at).total_seconds()
+        if seconds <= max_gap.total_seconds():
+            rates.append(Point(after.at, (after.value - ordered[j].value) / seconds))
     return rates

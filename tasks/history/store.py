@@ -67,13 +67,17 @@ class HistoryStore(ABC):
 
     def add_observations(self, at: datetime, observations: Sequence[Observation]) -> int:
         """Store ``observations`` taken at ``at``; returns how many."""
-        when = epoch(at)
+        return self.add_timed_observations([(at, o) for o in observations])
+
+    def add_timed_observations(self, readings: Sequence[tuple[datetime, Observation]]) -> int:
+        """Store observations taken at different times (an imported or synthetic history) in one
+        commit; returns how many."""
         self._executemany(
             "INSERT INTO mg_observations (at, database, metric, subject, value, limit_value) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
-            [(when, o.database, o.metric, o.subject, float(o.value), o.limit) for o in observations])
+            [(epoch(at), o.database, o.metric, o.subject, float(o.value), o.limit) for at, o in readings])
         self._commit()
-        return len(observations)
+        return len(readings)
 
     def series(self, database: str, metric: str, since: datetime) -> dict[str, list[Point]]:
         """Every point of ``metric`` for ``database`` from ``since`` on, by subject, oldest first."""

@@ -45,9 +45,12 @@ class RateMetric:
     floor: float
     #: the longest interval a rate is taken over / the oldest reading still taken as "now"
     max_gap: timedelta
-    #: the time-of-day windows read around now (wider for hourly snapshots: the latest may be an
-    #: hour old, and a rate needs the one before it too)
-    half_window: timedelta = WIDE_SLOT
+
+    @property
+    def half_window(self) -> timedelta:
+        """The time-of-day windows read around now: the widest slot, and for a counter the reading
+        before its first (a rate needs two), and its latest reading may be up to ``max_gap`` old."""
+        return WIDE_SLOT + (self.max_gap if self.counter else timedelta(0))
 
     def format(self, value: float) -> str:
         if not self.counter:
@@ -58,8 +61,8 @@ class RateMetric:
 METRICS = (
     RateMetric(CONNECTIONS_USED, "client connections", counter=False, floor=2.0, max_gap=timedelta(minutes=65)),
     RateMetric(TRANSACTIONS, "transactions", counter=True, floor=0.5, max_gap=timedelta(minutes=65)),
-    RateMetric(STATEMENT_CALLS, "pg_stat_statements calls", counter=True, floor=0.5, max_gap=timedelta(hours=2, minutes=30),
-               half_window=timedelta(hours=4)),
+    RateMetric(STATEMENT_CALLS, "pg_stat_statements calls", counter=True, floor=0.5,
+               max_gap=timedelta(hours=2, minutes=30)),
 )
 METRIC = {m.name: m for m in METRICS}
 
