@@ -320,7 +320,7 @@ def test_migrate_restart(step: str, mode: str, case: Case, migrated_template: st
         assert json.loads(run_cli(["backup", "list", "--json"], env=env, cwd=case.root).stdout) == []
 
     rerun = [*MIGRATE, "--skip-backup", "--validate-constraints"] if step == "verify" else args
-    again = run_cli_process(rerun, env=env, cwd=case.root)
+    again = run_cli(rerun, env=env, cwd=case.root)
 
     assert again.exit_code == 0, again.output
     assert set(states(status_json(env, case.root)).values()) == {"applied"}
@@ -397,7 +397,7 @@ def test_recover_restart(step: str, mode: str, case: Case) -> None:
     if step == "repair":
         assert "re-run: migration-guard recover" in output
 
-    again = run_cli_process(["recover", "--yes", "--no-backup"], env=env, cwd=case.root)
+    again = run_cli(["recover", "--yes", "--no-backup"], env=env, cwd=case.root)
 
     assert again.exit_code == 0, again.output
     assert set(states(status_json(env, case.root)).values()) == {"applied"}
@@ -466,7 +466,7 @@ def test_backup_restore_check_restart(step: str, mode: str, case: Case) -> None:
         again = run_cli_process(["backup", "verify", path, "--restore-check"], env=env, cwd=case.root)
         assert again.exit_code == 0, again.output  # the advice, pasted, works
 
-    again = run_cli_process(["backup", "create", "--restore-check", "--json"], env=env, cwd=case.root)
+    again = run_cli(["backup", "create", "--restore-check", "--json"], env=env, cwd=case.root)
 
     assert again.exit_code == 0, again.output
     assert [b["verified"] for b in json.loads(run_cli(["backup", "list", "--json"], env=env, cwd=case.root).stdout)
