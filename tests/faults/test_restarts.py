@@ -472,3 +472,44 @@ def test_backup_restore_check_restart(step: str, mode: str, case: Case) -> None:
     assert [b["verified"] for b in json.loads(run_cli(["backup", "list", "--json"], env=env, cwd=case.root).stdout)
             ][-1] is True
     assert_nothing_left(case)
+
+
+# -- no SQLSTATE: an immediate restart under a step-by-step migration ----------------------------
+
+def test_immediate_restart_without_sqlstate_never_blames_the_file(case: Case, migrated_template: str) -> None:
+    """An immediate restart drops the connection with no SQLSTATE: neither migrate, nor status,
+    nor recover's plan may advise editing the migration; migrate's re-run resumes it."""
+    migrations = migrate_project(case, migrated_template)
+    env = case.env(MIGRATIONS_DIR=str(migrations))
+    path = add_prisma_migration(migrations, NEXT, "CREATE INDEX CONCURRENTLY accounts_note_idx ON accounts (note);\n"
+                                + case.hold_sql() + "CREATE INDEX CONCURRENTLY accounts_id_note_idx ON accounts (id, note);\n")
+    case.hold()
+    run = spawn_cli([*MIGRATE, "--skip-backup"], env, case.root)
+    try:
+        case.restart_when("immediate", lambda c: active(c, "SELECT pg_sleep(CASE%", application="migration-guard migrate"),
+                          run, "the step-by-step migration's second statement")
+        code = run.wait(60)
+    finally:
+        if run.alive:
+            run.kill()
+        case.release()
+
+    output = assert_one_clear_error(run, "migrate", code, {1})
+    assert "consuming input failed" in output or "server closed the connection" in output  # no SQLSTATE reached us
+    assert f"lost while applying {NEXT}" in output and "stopped after 1 of 3" in output
+    status = run_cli(["status"], env=env, cwd=case.root)
+    plan = run_cli(["recover", "--plan"], env=env, cwd=case.root)
+    for text in (output, status.output, plan.output):
+        assert_never_edit_advice(text)
+        assert f"fix {path}" not in text
+    assert "Traceback" not in plan.output and "forward" in plan.output  # it plans to finish, not to edit
+    with case.connect() as conn:
+        assert ledger_rows(conn)[-1] == (NEXT, False, False, 1)  # failed, resumable, exactly one step recorded
+
+    again = run_cli([*MIGRATE, "--skip-backup"], env=env, cwd=case.root)
+
+    assert again.exit_code == 0, again.output
+    assert set(states(status_json(env, case.root)).values()) == {"applied"}
+    with case.connect() as conn:
+        assert ledger_rows(conn)[-1] == (NEXT, True, False, 3)
+    assert_nothing_left(case)
