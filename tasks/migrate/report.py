@@ -43,6 +43,8 @@ class SafeMigrateReport:
     #: set when the connection was lost while applying: in_flight, committed (from the ledger), ledger_read
     lost_connection: dict[str, Any] | None = None
     rollback_choices: list[str] = field(default_factory=list)
+    #: a failure on data: the shared cause analysis with its rows (``tasks/migrate/cause.DataFailure.to_dict``)
+    cause: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -76,10 +78,19 @@ class SafeMigrateReport:
             "applied": self.applied, "validation": self.validation, "ignored_checks": self.ignored_checks,
             "backup": self.backup, "apply": self.apply, "hooks": self.hooks, "startup_check": self.startup_check,
             "verify": self.verify, "restored": self.restored, "recovery": self.recovery,
-            "rollback_choices": self.rollback_choices, "timings": self.timings,
+            "rollback_choices": self.rollback_choices, "cause": self.cause, "timings": self.timings,
             "lost_connection": self.lost_connection, "acknowledgements": self.acknowledgements,
             "acknowledged": self.acknowledged,
         }
+
+
+def cause_lines(cause: dict[str, Any] | None) -> list[str]:
+    """Markdown of a failure on data: what failed, the rows (count and the query that lists them,
+    as one pasteable block) and what to do."""
+    if not cause:
+        return []
+    return ["## Cause: the data, not the migration's SQL", "", cause["what_failed"], "",
+            f"{cause['offending_rows']} row(s); list them with:", "", "```sql", cause["listing_query"], "```", ""]
 
 
 def artifact_key(target: str) -> str:
@@ -94,6 +105,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines = [f"# safe-migrate {report['target']}: {verdict}", "", report["summary"], ""]
     lines += acknowledgement_lines(report.get("acknowledgements") or [])
     if not report["ok"]:
+        lines += cause_lines(report.get("cause"))
         lines += ["## What to do now", ""]
         lines += [f"- {_code_after_colon(step)}" for step in report.get("recovery", [])]
         if report.get("rollback_choices"):
@@ -158,6 +170,10 @@ def report_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Verification", "", f"- status: {verify.get('status')}",
                   f"- INVALID indexes: {', '.join(verify.get('invalid_indexes', [])) or 'none'}",
                   f"- NOT VALID constraints: {', '.join(verify.get('not_valid_constraints', [])) or 'none'}"]
+        if verify.get("running"):
+            lines.append(f"- running now, not by this run (wait for it): {'; '.join(verify['running'])}")
+        if verify.get("indexes_being_built"):
+            lines.append(f"- being built by a live session (not debris): {', '.join(verify['indexes_being_built'])}")
         if verify.get("validated_constraints"):
             lines.append(f"- validated: {', '.join(verify['validated_constraints'])}")
     return "\n".join(lines) + "\n"

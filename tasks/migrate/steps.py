@@ -108,12 +108,17 @@ def startup_check_step(command: str | None, url: str | None, timeout_s: float, c
 
 
 def verify_step(project: Project, validate_constraints: bool, options: ApplyOptions) -> dict[str, Any]:
-    """Status clean, no INVALID index, NOT VALID constraints validated when asked."""
+    """Status clean, no INVALID index, NOT VALID constraints validated when asked. A migration
+    someone else is running (status ``running``) and the indexes a live session is building are
+    theirs, not a failure of this run: listed (``running``, ``indexes_being_built``), not problems."""
     status = read_status(project)
     problems = [f"{s.name}: {s.state.value}" for s in (*status.problems, *status.pending)]
+    running = [f"{s.name}: {s.detail}" for s in status.running]
     validated, failed_validation = [], []
     with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
-        invalid = [f"{i.schema}.{i.name} on {i.table}" for i in invalid_indexes(conn)]
+        indexes = invalid_indexes(conn)
+        invalid = [f"{i.schema}.{i.name} on {i.table}" for i in indexes if not i.being_built]
+        being_built = [f"{i.schema}.{i.name} on {i.table} (pid {i.builder_pid})" for i in indexes if i.being_built]
         pending_constraints = not_valid_constraints(conn)
         if validate_constraints:
             for c in pending_constraints:
@@ -131,6 +136,7 @@ def verify_step(project: Project, validate_constraints: bool, options: ApplyOpti
     return {
         "ok": not problems and not invalid and not failed_validation,
         "status": status.summary, "problems": problems, "invalid_indexes": invalid,
+        "running": running, "indexes_being_built": being_built,
         "not_valid_constraints": not_valid, "validated_constraints": validated,
         "constraint_validation_failures": failed_validation,
     }

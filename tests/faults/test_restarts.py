@@ -513,3 +513,57 @@ def test_immediate_restart_without_sqlstate_never_blames_the_file(case: Case, mi
     with case.connect() as conn:
         assert ledger_rows(conn)[-1] == (NEXT, True, False, 3)
     assert_nothing_left(case)
+
+
+# -- someone else's migration running during migrate's final verify ------------------------------
+
+PRISMA_LOCK = 72707369
+OTHER = "20240109000000_other_deploy"
+
+
+def test_final_verify_ignores_a_migration_someone_else_is_running(case: Case, migrated_template: str) -> None:
+    """Between our apply and our verify, another deploy (as Prisma does it: the migration lock, an
+    unfinished ledger row, a CREATE INDEX CONCURRENTLY still building) starts a migration we do not
+    have on disk: our run succeeded and says so; the other one is running, not failed, and its
+    index being built is not an INVALID-index problem."""
+    import threading
+
+    migrations = migrate_project(case, migrated_template)
+    env = case.env(MIGRATIONS_DIR=str(migrations))
+    add_prisma_migration(migrations, NEXT, "ALTER TABLE accounts ADD COLUMN email text;\n")
+    gate = case.root / "verify-gate"
+    run = spawn_cli([*MIGRATE, "--skip-backup", "--hook",
+                     f"sh -c 'touch {gate}.open; while [ ! -e {gate}.go ]; do sleep 0.05; done'"], env, case.root)
+    other = psycopg.connect(case.url, autocommit=True, application_name="")
+    writer = psycopg.connect(case.url)
+    building = threading.Thread(target=lambda: other.execute(
+        "CREATE INDEX CONCURRENTLY accounts_other_idx ON accounts (note)"), daemon=True)
+    try:
+        wait_for(Path(f"{gate}.open").exists, running=run, timeout=60, what="the post-migrate hook")
+        other.execute("SELECT pg_advisory_lock(%s)", (PRISMA_LOCK,))
+        other.execute("INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) "
+                      "VALUES (gen_random_uuid()::text, repeat('0', 64), %s, now(), 0)", (OTHER,))
+        writer.execute("INSERT INTO accounts VALUES (-1, 'open')")  # the build waits for this transaction
+        building.start()
+        with case.connect() as monitor:
+            wait_for(lambda: monitor.execute("SELECT 1 FROM pg_stat_progress_create_index").fetchone(),
+                     timeout=30, what="the other deploy's index build")
+        Path(f"{gate}.go").touch()
+        code = run.wait(60)
+        status = status_json(env, case.root)
+    finally:
+        if run.alive:
+            run.kill()
+        writer.rollback()
+        writer.close()
+        building.join(30)
+        other.close()
+
+    output = run.stdout + run.stderr
+    assert "Traceback" not in output
+    assert code == 0, output  # our migration applied and verified
+    assert "FAILED" not in run.stdout and "resolve" not in output
+    assert states(status)[NEXT] == "applied"
+    assert states(status)[OTHER] == "running", status  # theirs: running, never failed
+    assert f"running now, not by this run (wait for it): {OTHER}" in run.stdout
+    assert "being built by a live session (not debris): public.accounts_other_idx" in run.stdout
