@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import shlex
 
-from pglast import ast
-
-from migration_guard.tasks.diagnose.model import Diagnosis, Effect
 from migration_guard.tasks.diagnose.cause import FailureCause
+from migration_guard.tasks.diagnose.model import Diagnosis, Effect
 from migration_guard.tasks.recover.model import PlanStep, RepairPlan
 from migration_guard.tasks.recover.redo import redo_statement
 from migration_guard.tasks.recover.undo import CreatedHere, undo_statement
 from migration_guard.tasks.schema.model import SchemaSnapshot
+from pglast import ast
 
 MODES = ("auto", "forward", "rollback")
 
@@ -149,12 +148,13 @@ def rollback_plan(diagnosis: Diagnosis, schema: str = "public", backup_path: str
         plan.direction = "rollback"
         plan.blocked_reason = ("some changes cannot be undone statement by statement: only a restore undoes them "
                                "(it also throws away every write since the backup)")
-        plan.next_step = restore_advice(backup_path, backup_note)
+        plan.next_step = restore_advice(backup_path, backup_note, diagnosis.migration)
     return plan
 
 
-def restore_advice(backup_path: str | None, backup_note: str = "") -> str:
-    """What to do when only a restore undoes the migration: the named backup of THIS database, or none."""
+def restore_advice(backup_path: str | None, backup_note: str = "", migration: str = "") -> str:
+    """What to do when only a restore undoes ``migration``: the named backup of THIS database, or none
+    (then the by-hand path names the migration, so its resolve command runs as printed)."""
     if backup_path:
         return (f"decide: restore the backup of this database taken before the failed attempt "
                 f"(migration-guard backup restore {shlex.quote(backup_path)} --replace --yes; its ledger is from "
@@ -162,4 +162,4 @@ def restore_advice(backup_path: str | None, backup_note: str = "") -> str:
                 "migration-guard recover --mode forward --yes")
     return (f"decide: no backup of this database from before the failed attempt exists{backup_note}; finish it "
             "forward (fix the cause, then migration-guard recover --mode forward --yes), or undo the listed "
-            "changes by hand and mark it rolled back (prisma migrate resolve --rolled-back <the migration>)")
+            f"changes by hand and mark it rolled back (prisma migrate resolve --rolled-back {shlex.quote(migration)})")
