@@ -34,7 +34,7 @@ def test_text_output_like_a_compiler_and_exit_1_on_errors(sql_file) -> None:
     assert f"{path}:1:1  error  require-concurrent-index-creation  CREATE INDEX Post_title_idx on Post" in result.stdout
     assert f"{path}:2:1  warning  renaming-column" in result.stdout
     assert "fix: Build it concurrently" in result.stdout
-    assert "1 error(s), 1 warning(s), 1 info in 1 file(s), 2 statement(s)" in result.stdout
+    assert "1 error(s), 1 warning(s), 2 info in 1 file(s), 2 statement(s)" in result.stdout  # both timeouts (info)
 
 
 def test_exit_0_on_safe_and_warning_only_files_unless_strict(sql_file) -> None:
@@ -48,7 +48,7 @@ def test_json_output(sql_file) -> None:
     result = run_cli(["lint", "--json", str(sql_file(UNSAFE))])
     data = json.loads(result.stdout)
     assert result.exit_code == 1
-    assert data["summary"] == {"error": 1, "warning": 1, "info": 1, "files": 1, "statements": 2}
+    assert data["summary"] == {"error": 1, "warning": 1, "info": 2, "files": 1, "statements": 2}
     first = data["findings"][0]
     assert first["rule"] == "require-concurrent-index-creation" and first["line"] == 1 and first["fix"]
     assert json.loads(run_cli(["lint", "--format", "json", str(sql_file(SAFE, "s.sql"))]).stdout)["findings"] == []
@@ -60,7 +60,8 @@ def test_github_annotations(sql_file) -> None:
     assert lines[0].startswith(f"::error file={path},line=1,col=1,endLine=1,title=require-concurrent-index-creation::CREATE INDEX")
     assert "%0Afix: " in lines[0]
     assert lines[1].startswith(f"::notice file={path},line=1,col=1,endLine=1,title=missing-lock-timeout::")
-    assert lines[2].startswith("::warning file=")
+    assert lines[2].startswith(f"::notice file={path},line=1,col=1,endLine=1,title=require-statement-timeout::")
+    assert lines[3].startswith("::warning file=")
 
 
 def test_folder_is_linted_in_order_with_tables_created_earlier_counted_as_new(tmp_path: Path) -> None:

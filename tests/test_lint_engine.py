@@ -13,8 +13,10 @@ from migration_guard.tasks.lint.registry import RULE_MODULES, all_rules
 from migration_guard.tasks.models import Migration
 
 
-#: missing-lock-timeout (info) fires once per file on most examples here; these tests look at the rest.
-QUIET = parse_config("missing-lock-timeout")
+#: missing-lock-timeout / require-statement-timeout (info) fire once per file on most examples here, and
+#: prefer-robust-stmts on every multi-statement example (no runner given, no BEGIN); these tests look at the rest.
+ONCE_PER_FILE = "missing-lock-timeout,require-statement-timeout,prefer-robust-stmts"
+QUIET = parse_config(ONCE_PER_FILE)
 
 
 def lint(sql: str, *args, **kwargs):
@@ -181,10 +183,10 @@ def test_ten_megabyte_file_is_linted() -> None:
 
 def test_config_disables_and_relevels() -> None:
     sql = "DROP TABLE t;\nALTER TABLE u RENAME COLUMN a TO b;"
-    config = parse_config("renaming-column,missing-lock-timeout", "ban-drop-table=warning")
+    config = parse_config(f"renaming-column,{ONCE_PER_FILE}", "ban-drop-table=warning")
     findings = lint(sql, config=config)
     assert [(f.rule, f.severity) for f in findings] == [("ban-drop-table", "warning")]
-    assert lint(sql, config=parse_config("missing-lock-timeout", {"ban-drop-table": "off", "renaming-column": "info"}))[0].severity == "info"
+    assert lint(sql, config=parse_config(ONCE_PER_FILE, {"ban-drop-table": "off", "renaming-column": "info"}))[0].severity == "info"
 
 
 @pytest.mark.parametrize("disable, severity", [("no-such-rule", None), (None, "ban-drop-table=fatal"), (None, "ban-drop-table")])

@@ -13,7 +13,8 @@ from migration_guard.tasks.models import Migration
 from migration_guard.tasks.lint import parse_config
 from tests.helpers import make_prisma_project, run_cli
 
-QUIET = parse_config("missing-lock-timeout")
+#: once-per-file robustness findings (timeouts; prefer-robust-stmts: these files name no runner); not what these tests look at.
+QUIET = parse_config("missing-lock-timeout,require-statement-timeout,prefer-robust-stmts")
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_cli_pending_migrations_live(sized_tables, db_url: str, tmp_path: Path) 
 
     findings = json.loads(result.stdout)["findings"]
     assert [(f["rule"], f["severity"]) for f in findings] == [
-        ("require-concurrent-index-creation", "error"), ("missing-lock-timeout", "info")]
+        ("require-concurrent-index-creation", "error"), ("missing-lock-timeout", "info"), ("require-statement-timeout", "info")]
     assert "~5,000 rows" in findings[0]["message"]
 
 

@@ -8,6 +8,8 @@ from migration_guard.tasks.lint.rules.missing_lock_timeout import RULE
 BAD = [
     'ALTER TABLE "User" ADD COLUMN "bio" TEXT;',
     'CREATE TABLE a (id int);\nCREATE INDEX i ON "Post" ("title");',
+    "REINDEX INDEX idx;",  # ACCESS EXCLUSIVE on an existing index
+    "SET lock_timeout = 0;\nALTER TABLE t ADD COLUMN c int;",  # 0 switches the timeout off
 ]
 
 GOOD = [
@@ -15,6 +17,7 @@ GOOD = [
     'CREATE TABLE "Tag" (id bigint);\nCREATE INDEX "Tag_id" ON "Tag" (id);',
     'CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON "Post" ("title");',
     'UPDATE t SET a = 1 WHERE id = 2;',
+    'CREATE TABLE "Tag" (id bigint);\nCREATE INDEX "Tag_id" ON "Tag" (id);\nREINDEX INDEX "Tag_id";',  # all new
 ]
 
 

@@ -27,3 +27,13 @@ def test_flags_bad_sql(sql: str) -> None:
 @pytest.mark.parametrize("sql", GOOD)
 def test_accepts_safe_sql(sql: str) -> None:
     assert RULE.code not in [f.rule for f in lint_text(sql, "m.sql")]
+
+
+def test_a_balanced_begin_commit_is_reported_only_where_the_runner_manages_the_transaction() -> None:
+    from migration_guard.tasks.lint import LintContext
+
+    sql = "BEGIN;\nALTER TABLE t ADD COLUMN a int;\nCOMMIT;"
+    assert RULE.code not in [f.rule for f in lint_text(sql, "m.sql")]  # psql -f: it makes the file atomic
+    for tool in ("prisma", "sql"):
+        [finding] = [f for f in lint_text(sql, "m.sql", context=LintContext(tool=tool)) if f.rule == RULE.code]
+        assert finding.severity == "warning" and "already manages" in finding.message

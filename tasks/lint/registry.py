@@ -62,7 +62,10 @@ RULE_MODULES: tuple[str, ...] = (
     "identifier_too_long",
     # robustness
     "require_if_exists_for_non_transactional",
+    "prefer_robust_stmts",
     "missing_lock_timeout",
+    "require_statement_timeout",
+    "require_table_schema",
 )
 
 

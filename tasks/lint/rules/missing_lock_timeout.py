@@ -2,52 +2,26 @@
 
 from pglast import ast
 
-from migration_guard.tasks.lint.nodes import qualified
 from migration_guard.tasks.lint.registry import Rule, Violation
-from migration_guard.tasks.sql.locks import lock_for
+from migration_guard.tasks.lint.timeouts import describe_lock, unguarded_lock
 
 _QUEUEING_MODES = {"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"}
 
 
+def _queues_traffic(node, lock) -> bool:
+    """A lock mode whose waiting request makes later reads or writes queue behind it."""
+    return lock.mode in _QUEUEING_MODES
+
+
 def check(statement, state):
-    if state.nested is not None or statement.index != _first_blocking_index(state):
-        return
-    lock = _blocking_lock(statement, state, set())
+    lock = unguarded_lock(statement, state, "lock_timeout", _queues_traffic)
     if lock is None:
         return
     yield Violation(
-        f"{lock.mode} lock on {qualified(lock.key)} with no lock_timeout set in this file: if another session holds "
-        "a lock, every query on the table queues behind this statement",
-        table=lock.key,
+        f"{describe_lock(lock)} with no lock_timeout set in this file: if another session holds a lock, every "
+        "query on the table queues behind this statement",
+        table=lock.key if lock.kind == "table" else None,
     )
-
-
-def _first_blocking_index(state) -> int:
-    if "missing-lock-timeout" in state.memo:
-        return state.memo["missing-lock-timeout"]
-    index = -1
-    created: set[tuple[str, str]] = set()
-    for statement in state.statements:
-        node = statement.node
-        if isinstance(node, ast.VariableSetStmt) and node.name == "lock_timeout":
-            break
-        if node is not None and _blocking_lock(statement, state, created) is not None:
-            index = statement.index
-            break
-    state.memo["missing-lock-timeout"] = index
-    return index
-
-
-def _blocking_lock(statement, state, created: set[tuple[str, str]]):
-    """The first strong lock on a table that exists before this file (``created`` collects the
-    tables the file creates as the first pass goes)."""
-    locks = lock_for(statement.node, state.context.default_schema)
-    created.update(lock.key for lock in locks if lock.creates)
-    for lock in locks:
-        if (lock.kind == "table" and lock.mode in _QUEUEING_MODES and not lock.creates
-                and lock.key not in created and not state.is_new(lock.key)):
-            return lock
-    return None
 
 
 RULE = Rule(

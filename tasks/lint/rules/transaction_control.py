@@ -7,6 +7,10 @@ from migration_guard.tasks.lint.registry import Rule, Violation
 K = enums.TransactionStmtKind
 _BEGIN = (K.TRANS_STMT_BEGIN, K.TRANS_STMT_START)
 _END = (K.TRANS_STMT_COMMIT, K.TRANS_STMT_ROLLBACK, K.TRANS_STMT_PREPARE)
+#: Runners that make a file atomic themselves (Prisma: one query = one implicit transaction; migration-guard's
+#: sql runner: one transaction, ignoring BEGIN/COMMIT in the file). With an unknown runner (psql -f) a
+#: balanced BEGIN ... COMMIT is what makes the file atomic, so it is not reported.
+_WRAPPING_RUNNERS = ("prisma", "sql")
 
 
 def check(statement, state):
@@ -18,7 +22,7 @@ def check(statement, state):
             yield Violation("nested BEGIN: PostgreSQL ignores it with a warning and the first COMMIT ends the outer block too", severity="error")
         elif not any(_ends(s) for s in state.statements[statement.index + 1:]):
             yield Violation("BEGIN without a later COMMIT: the transaction is left open (or committed by whoever runs the file)", severity="error")
-        else:
+        elif state.context.tool in _WRAPPING_RUNNERS:
             yield Violation("explicit BEGIN ... COMMIT in a migration: the migration runner already manages the transaction")
     elif node.kind in _END and state.transaction_depth == 0:
         word = "COMMIT" if node.kind == K.TRANS_STMT_COMMIT else node.kind.name.removeprefix("TRANS_STMT_")
@@ -35,10 +39,11 @@ RULE = Rule(
     category="transactions",
     summary="BEGIN / COMMIT / ROLLBACK inside a migration file (uncommitted, nested, or fighting the runner).",
     problem=(
-        "Prisma and migration-guard run each migration file as one transaction. A COMMIT in the middle "
-        "makes the statements before it permanent, so a later failure leaves a half-applied migration; a "
-        "BEGIN without COMMIT leaves the work uncommitted; a nested BEGIN is ignored and its COMMIT "
-        "commits the outer block."
+        "Prisma and migration-guard run each migration file as one transaction, so BEGIN/COMMIT written in "
+        "the file fight the runner (a balanced BEGIN ... COMMIT is reported only for them; with psql -f it is "
+        "what makes the file atomic). A COMMIT in the middle makes the statements before it permanent, so a "
+        "later failure leaves a half-applied migration; a BEGIN without COMMIT leaves the work uncommitted; a "
+        "nested BEGIN is ignored and its COMMIT commits the outer block."
     ),
     fix=(
         "Remove BEGIN/COMMIT and let the runner wrap the file. Put statements that cannot run in a "
