@@ -32,8 +32,8 @@ def run(ctx: CheckContext) -> Outcome:
     for index in debris[:5]:
         qualified = qualified_if_needed(index.schema, index.name)
         suggestions.append(reindex_index_concurrently(qualified))
-        suggestions.append(f"{drop_index_concurrently(qualified)}   then re-create it: "
-                           f"{create_index_concurrently(index.definition)}")
+        # two statements on one line: psql sends each on its own, as CONCURRENTLY needs
+        suggestions.append(f"{drop_index_concurrently(qualified)} {create_index_concurrently(index.definition)}")
     names = ", ".join(qualified_if_needed(i.schema, i.name) for i in debris)
     return Outcome(
         f"{len(debris)} invalid index(es): {names}", len(debris), "indexes",
