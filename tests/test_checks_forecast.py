@@ -183,3 +183,35 @@ def test_a_real_database_growing_toward_database_size_limit(db_url: str, tmp_pat
     assert with_limit.problem is not None and with_limit.summary.startswith(
         "database size reaches the DATABASE_SIZE_LIMIT of ")
     assert 8 <= with_limit.observed_value <= 20  # 20 MiB at ~1.6 MB a day
+
+
+def test_sequences_far_from_their_limit_are_ruled_out_before_any_fit() -> None:
+    day = 86400.0
+    extents = {"near": (0.0, 7 * day, INT4 - 8e6, INT4 - 1e6, float(INT4)),        # 1M a day, 1 day left
+               "far": (0.0, 7 * day, 1000.0, 8000.0, float(INT4)),                 # 1,000 a day
+               "flat": (0.0, 7 * day, 5.0, 5.0, float(INT4)),
+               "edge": (0.0, 7 * day, 0.0, 7 * INT4 / 300, float(INT4))}           # ~293 days: still fitted
+    assert sorted(capacity_forecast.near_limit(extents)) == ["edge", "near"]
+
+
+def test_run_reads_and_fits_only_the_sequences_near_their_limit(db_url: str, tmp_path: Path) -> None:
+    from migration_guard.tasks.history.backend import open_store
+    from migration_guard.tasks.history.model import Observation
+    from migration_guard.tasks.history.store import database_key
+
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs")
+    key = database_key(db_url)
+    rows = [(NOW - timedelta(hours=h), Observation(key, SEQUENCE_VALUE, 1000 + i * 10 + 50 * (168 - h), f"public.t{i}.id", INT4))
+            for h in range(168, -1, -1) for i in range(300)]
+    rows += [(NOW - timedelta(hours=h), Observation(key, SEQUENCE_VALUE, INT4 - 4e7 - 5e6 * h / 24, "public.hot.id", INT4))
+             for h in range(168, -1, -1)]
+    with open_store(settings) as store:
+        store.add_timed_observations(rows)
+    target = DatabaseTarget(name="app", dsn=db_url)
+    conn = open_check_connection(target, settings)
+    try:
+        outcome = capacity_forecast.CHECK.run(CheckContext(target, conn, settings, HealthcheckConfig(), NOW))
+    finally:
+        conn.close()
+    assert outcome.summary.startswith("`hot.id` sequence reaches 2^31 in ~8 days")
+    assert outcome.problem.message.count("sequence reaches") == 1

@@ -99,11 +99,12 @@ def forecasts(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: da
 
 
 def evaluate(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime, database: str,
-             size_limit: float | None = None) -> Outcome:
+             size_limit: float | None = None, *, recorded: bool = False) -> Outcome:
     """The check's verdict on the history of one database (plain data); ``size_limit``: the
-    database size's limit in bytes (DATABASE_SIZE_LIMIT), when known."""
+    database size's limit in bytes (DATABASE_SIZE_LIMIT), when known; ``recorded``: there is
+    history beyond ``series_by_metric`` (series ruled out before reading them)."""
     series_by_metric = with_size_limit(series_by_metric, size_limit)
-    points = sum(len(p) for series in series_by_metric.values() for p in series.values())
+    points = sum(len(p) for series in series_by_metric.values() for p in series.values()) + recorded
     found = forecasts(series_by_metric, now)
     growth = size_growth(series_by_metric, now)
     if not found:
@@ -163,6 +164,46 @@ def suggestions(metric: str, f: Forecast) -> tuple[str, ...]:
             "put a pooler (PgBouncer) in front, or raise max_connections")
 
 
+#: a counter whose history's steepest possible average rate leaves more than this many times
+#: WARN_DAYS to its limit is not fitted at all (a Theil–Sen slope cannot be that much steeper than
+#: the average of a growing series): hundreds of sequences far from their limits cost one query
+FAR_FACTOR = 10.0
+
+
+def near_limit(extents: Mapping[str, tuple[float, float, float, float, float | None]]) -> list[str]:
+    """The subjects of a counter that could reach their limit within ``FAR_FACTOR`` x WARN_DAYS at
+    the steepest rate their extents allow: (highest - lowest) over the span, against the room left
+    above the highest value."""
+    found = []
+    for subject, (first, last, lowest, highest, limit) in extents.items():
+        span_days = (last - first) / 86400
+        if limit is None or span_days <= 0 or highest <= lowest:
+            continue
+        if (limit - highest) / ((highest - lowest) / span_days) <= FAR_FACTOR * WARN_DAYS:
+            found.append(subject)
+    return found
+
+
+def without_far_counters(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime,
+                         ) -> dict[str, Mapping[str, list[Point]]]:
+    """The history without the counters :func:`near_limit` rules out (what ``run`` reads from the
+    store, for a history in memory: the benchmark checks the rule drops no true event)."""
+    found = dict(series_by_metric)
+    since = (now - WINDOW - timedelta(hours=1)).timestamp()
+    for metric, counter in METRICS:
+        if counter and metric in found:
+            extents = {}
+            for subject, points in found[metric].items():
+                recent = [p for p in points if p.at.timestamp() >= since]
+                if recent:
+                    extents[subject] = (min(p.at.timestamp() for p in recent), max(p.at.timestamp() for p in recent),
+                                        min(p.value for p in recent), max(p.value for p in recent),
+                                        max((p.limit for p in recent if p.limit is not None), default=None))
+            keep = set(near_limit(extents))
+            found[metric] = {s: p for s, p in found[metric].items() if s in keep}
+    return found
+
+
 def run(ctx: CheckContext) -> Outcome:
     key = database_key(ctx.target.dsn)
     since = ctx.now - WINDOW - timedelta(hours=1)
@@ -170,8 +211,18 @@ def run(ctx: CheckContext) -> Outcome:
     if store is None:
         return evaluate({}, ctx.now, ctx.target.name)
     with store:
-        series = {metric: store.series(key, metric, since) for metric, _ in METRICS}
-    return evaluate(series, ctx.now, ctx.target.name, getattr(ctx.settings, "database_size_limit", None))
+        series, recorded = {}, False
+        for metric, counter in METRICS:
+            if counter:
+                extents = store.series_extents(key, metric, since)
+                candidates = set(near_limit(extents))
+                series[metric] = ({s: p for s, p in store.series(key, metric, since).items() if s in candidates}
+                                  if candidates else {})
+                recorded = recorded or bool(extents)
+            else:
+                series[metric] = store.series(key, metric, since)
+    return evaluate(series, ctx.now, ctx.target.name, getattr(ctx.settings, "database_size_limit", None),
+                    recorded=recorded)
 
 
 CHECK = Check(NAME, "forecast from the health history: sequences, wraparound, connections, database size reaching "
