@@ -186,12 +186,17 @@ def test_a_real_database_growing_toward_database_size_limit(db_url: str, tmp_pat
 
 
 def test_sequences_far_from_their_limit_are_ruled_out_before_any_fit() -> None:
-    day = 86400.0
-    extents = {"near": (0.0, 7 * day, INT4 - 8e6, INT4 - 1e6, float(INT4)),        # 1M a day, 1 day left
-               "far": (0.0, 7 * day, 1000.0, 8000.0, float(INT4)),                 # 1,000 a day
-               "flat": (0.0, 7 * day, 5.0, 5.0, float(INT4)),
-               "edge": (0.0, 7 * day, 0.0, 7 * INT4 / 300, float(INT4))}           # ~293 days: still fitted
-    assert sorted(capacity_forecast.near_limit(extents)) == ["edge", "near"]
+    def ends(first: float | None, last: float) -> tuple[Point | None, Point]:
+        return (None if first is None else Point(NOW - timedelta(days=7), first, INT4)), Point(NOW, last, INT4)
+
+    found = capacity_forecast.near_limit({
+        "near": ends(INT4 - 8e6, INT4 - 1e6),     # 1M a day, 1 day left
+        "far": ends(1000, 8000),                  # 1,000 a day
+        "flat": ends(5, 5),
+        "edge": ends(0, 7 * INT4 / 300),          # ~293 days left: still fitted
+        "reset": ends(2e9, 10),                   # restarted: its new trend cannot be ruled out
+        "new": ends(None, 10)})
+    assert sorted(found) == ["edge", "near", "new", "reset"]
 
 
 def test_run_reads_and_fits_only_the_sequences_near_their_limit(db_url: str, tmp_path: Path) -> None:

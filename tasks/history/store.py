@@ -87,17 +87,19 @@ class HistoryStore(ABC):
             (database, metric, epoch(since)))
         return _by_subject(rows)
 
-    def series_extents(self, database: str, metric: str, since: datetime,
-                       ) -> dict[str, tuple[float, float, float, float, float | None]]:
-        """Per subject of ``metric`` since ``since``: (first at, last at, lowest value, highest
-        value, highest limit) — enough to rule out, in one aggregate, the many series nowhere near
-        their limit before reading any series point by point (times in epoch seconds)."""
-        rows = self._query(
-            "SELECT subject, min(at), max(at), min(value), max(value), max(limit_value) FROM mg_observations "
-            "WHERE database = %s AND metric = %s AND at >= %s GROUP BY subject",
-            (database, metric, epoch(since)))
-        return {subject: (float(a), float(b), float(lo), float(hi), None if limit is None else float(limit))
-                for subject, a, b, lo, hi, limit in rows}
+    def series_ends(self, database: str, metric: str, since: datetime,
+                    ) -> dict[str, tuple[Point | None, Point]]:
+        """Per subject of ``metric`` since ``since``: its reading at the first and at the last
+        time recorded (None first when the subject was not read then) — two index seeks, enough to
+        rule out the many series nowhere near their limit before reading any point by point."""
+        span = self._query("SELECT min(at), max(at) FROM mg_observations WHERE database = %s AND metric = %s "
+                           "AND at >= %s", (database, metric, epoch(since)))
+        if not span or span[0][0] is None:
+            return {}
+        first, last = (_by_subject(self._query(
+            "SELECT subject, at, value, limit_value FROM mg_observations WHERE database = %s AND metric = %s "
+            "AND at = %s", (database, metric, when))) for when in span[0])
+        return {subject: (first.get(subject, [None])[0], points[-1]) for subject, points in last.items()}
 
     def series_in_windows(self, database: str, metric: str, windows: Sequence[tuple[datetime, datetime]],
                           ) -> dict[str, list[Point]]:

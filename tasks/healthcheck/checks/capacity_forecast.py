@@ -164,22 +164,27 @@ def suggestions(metric: str, f: Forecast) -> tuple[str, ...]:
             "put a pooler (PgBouncer) in front, or raise max_connections")
 
 
-#: a counter whose history's steepest possible average rate leaves more than this many times
-#: WARN_DAYS to its limit is not fitted at all (a Theil–Sen slope cannot be that much steeper than
-#: the average of a growing series): hundreds of sequences far from their limits cost one query
+#: a counter whose average rate over its history leaves more than this many times WARN_DAYS to
+#: its limit is not fitted at all (a Theil–Sen slope cannot be that much steeper than the average of
+#: a growing series): hundreds of sequences far from their limits cost two index seeks
 FAR_FACTOR = 10.0
 
 
-def near_limit(extents: Mapping[str, tuple[float, float, float, float, float | None]]) -> list[str]:
+def near_limit(ends: Mapping[str, tuple[Point | None, Point]]) -> list[str]:
     """The subjects of a counter that could reach their limit within ``FAR_FACTOR`` x WARN_DAYS at
-    the steepest rate their extents allow: (highest - lowest) over the span, against the room left
-    above the highest value."""
+    the average rate between their first and last readings; a subject that is new, or went down (a
+    reset: its trend restarts), cannot be ruled out."""
     found = []
-    for subject, (first, last, lowest, highest, limit) in extents.items():
-        span_days = (last - first) / 86400
-        if limit is None or span_days <= 0 or highest <= lowest:
+    for subject, (first, last) in ends.items():
+        if last.limit is None:
             continue
-        if (limit - highest) / ((highest - lowest) / span_days) <= FAR_FACTOR * WARN_DAYS:
+        if first is None or last.value < first.value:
+            found.append(subject)
+            continue
+        span_days = (last.at - first.at).total_seconds() / 86400
+        if span_days <= 0 or last.value == first.value:
+            continue
+        if (last.limit - last.value) / ((last.value - first.value) / span_days) <= FAR_FACTOR * WARN_DAYS:
             found.append(subject)
     return found
 
@@ -189,17 +194,15 @@ def without_far_counters(series_by_metric: Mapping[str, Mapping[str, list[Point]
     """The history without the counters :func:`near_limit` rules out (what ``run`` reads from the
     store, for a history in memory: the benchmark checks the rule drops no true event)."""
     found = dict(series_by_metric)
-    since = (now - WINDOW - timedelta(hours=1)).timestamp()
+    since = now - WINDOW - timedelta(hours=1)
     for metric, counter in METRICS:
         if counter and metric in found:
-            extents = {}
+            ends = {}
             for subject, points in found[metric].items():
-                recent = [p for p in points if p.at.timestamp() >= since]
+                recent = sorted((p for p in points if p.at >= since), key=lambda p: p.at)
                 if recent:
-                    extents[subject] = (min(p.at.timestamp() for p in recent), max(p.at.timestamp() for p in recent),
-                                        min(p.value for p in recent), max(p.value for p in recent),
-                                        max((p.limit for p in recent if p.limit is not None), default=None))
-            keep = set(near_limit(extents))
+                    ends[subject] = (recent[0], recent[-1])
+            keep = set(near_limit(ends))
             found[metric] = {s: p for s, p in found[metric].items() if s in keep}
     return found
 
@@ -214,11 +217,11 @@ def run(ctx: CheckContext) -> Outcome:
         series, recorded = {}, False
         for metric, counter in METRICS:
             if counter:
-                extents = store.series_extents(key, metric, since)
-                candidates = set(near_limit(extents))
+                ends = store.series_ends(key, metric, since)
+                candidates = set(near_limit(ends))
                 series[metric] = ({s: p for s, p in store.series(key, metric, since).items() if s in candidates}
                                   if candidates else {})
-                recorded = recorded or bool(extents)
+                recorded = recorded or bool(ends)
             else:
                 series[metric] = store.series(key, metric, since)
     return evaluate(series, ctx.now, ctx.target.name, getattr(ctx.settings, "database_size_limit", None),
