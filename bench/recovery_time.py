@@ -1,6 +1,6 @@
 """Recovery time of the seed's incident on a database with ~1 GB of data, with its breakdown.
 
-Usage: .venv/bin/python bench/recovery_time.py [--size-mb 1024] [--statements 2000]
+Usage: .venv/bin/python bench/recovery_time.py [--size-mb 1024] [--statements 2000] [--repeat 3]
 
 1. Diagnosis speed: a 2,000-statement migration (tables, columns, indexes, foreign keys), half
    applied, diagnosed against the live catalog; baseline in the same run: parsing the file alone.
@@ -14,7 +14,9 @@ Usage: .venv/bin/python bench/recovery_time.py [--size-mb 1024] [--statements 20
    database with a fingerprint of the touched objects after each, the live schema matched to a
    prefix — for the 2,000-statement migration above and for documenso's real 129-statement data
    migration (tests/data/documenso; its 131 earlier migrations replayed into the shadow first,
-   timed apart). Baseline in the same run: parsing the file; beside it the catalog-only diagnosis.
+   timed apart). Baseline in the same run: parsing the file; beside it the catalog-only diagnosis
+   and the replay one statement per round trip (how it ran before blocks). Replay times are the
+   median of --repeat runs, each on a fresh shadow.
 Targets: recovery under 60 s on this machine at ~1 GB; replay diagnosis of the 129-statement
 migration < 2 s and of the 2,000-statement one < 5 s.
 """
@@ -84,9 +86,14 @@ def bench_diagnosis(statements: int) -> None:
 
 
 def _replay_timed(statements_sql: str, name: str, earlier: list[str], live_setup,
-                  logs: str | None = None) -> list[list[str]]:
-    """Rows for one replay benchmark: parse (baseline), catalog diagnosis, shadow build, replay + match."""
+                  logs: str | None = None, repeat: int = 3) -> list[list[str]]:
+    """Rows for one replay benchmark: parse (baseline), catalog diagnosis, shadow build, replay + match
+    (median of ``repeat`` runs, each on a fresh shadow), and beside it the same replay one statement
+    per round trip with a fingerprint after each (``block=1``, the replay before blocks)."""
+    import statistics
+
     from migration_guard.tasks.diagnose.replay import (
+        BLOCK,
         diagnose_by_replay,
         fingerprint,
         migration_statements,
@@ -97,41 +104,52 @@ def _replay_timed(statements_sql: str, name: str, earlier: list[str], live_setup
     started = time.perf_counter()
     statements = migration_statements(statements_sql, name)
     parse_s = time.perf_counter() - started
-    with scratch_database("mg_bench_live") as live_url, scratch_database("mg_bench_shadow") as shadow_url, \
-            psycopg.connect(live_url, autocommit=True) as live, psycopg.connect(shadow_url, autocommit=True) as shadow:
+    timed: dict[int, list[float]] = {BLOCK: [], 1: []}
+    summaries: dict[int, str] = {}
+    shadow_times: list[float] = []
+    with scratch_database("mg_bench_live") as live_url, psycopg.connect(live_url, autocommit=True) as live:
         live_setup(live, statements)
         started = time.perf_counter()
         catalog = load_catalog(live, ["public"])
         catalog_diagnosis = diagnose_migration(statements_sql, name, catalog)
         catalog_s = time.perf_counter() - started
-        started = time.perf_counter()
-        for text in earlier:
-            for statement in split_statements(text):
-                shadow.execute(statement.text)
-        shadow_s = time.perf_counter() - started
-        started = time.perf_counter()
-        names = touched_names(statements)
-        live_print = fingerprint(live, "public", names)
-        replay = replay_statements(shadow, statements, "public", names, live_print)
-        diagnosis = diagnose_by_replay(statements, name, live_print, replay, catalog, logs=logs)
-        replay_s = time.perf_counter() - started
+        for _ in range(repeat):
+            for block in (BLOCK, 1):
+                with scratch_database("mg_bench_shadow") as shadow_url, \
+                        psycopg.connect(shadow_url, autocommit=True) as shadow:
+                    started = time.perf_counter()
+                    for text in earlier:
+                        for statement in split_statements(text):
+                            shadow.execute(statement.text)
+                    shadow_times.append(time.perf_counter() - started)
+                    started = time.perf_counter()
+                    names = touched_names(statements)
+                    live_print = fingerprint(live, "public", names)
+                    replay = replay_statements(shadow, statements, "public", names, live_print, block=block)
+                    diagnosis = diagnose_by_replay(statements, name, live_print, replay, catalog, logs=logs)
+                    timed[block].append(time.perf_counter() - started)
+                    summaries[block] = diagnosis.summary if diagnosis else "no prefix matched"
+    shadow_s = statistics.median(shadow_times)
+    replay_s, stepwise_s = statistics.median(timed[BLOCK]), statistics.median(timed[1])
     return [[f"{name}: parse the file (baseline)", f"{parse_s:.3f}", "1.0x", f"{len(statements)} statements"],
             [f"{name}: catalog-only diagnosis", f"{catalog_s:.3f}", f"{catalog_s / parse_s:.1f}x",
              catalog_diagnosis.summary],
             [f"{name}: shadow of the earlier migrations", f"{shadow_s:.3f}", f"{shadow_s / parse_s:.1f}x",
              f"{len(earlier)} migrations"],
-            [f"{name}: replay + match (the diagnosis)", f"{replay_s:.3f}", f"{replay_s / parse_s:.1f}x",
-             diagnosis.summary if diagnosis else "no prefix matched"]]
+            [f"{name}: replay + match, blocks of {BLOCK} (the diagnosis)", f"{replay_s:.3f}",
+             f"{replay_s / parse_s:.1f}x", summaries[BLOCK]],
+            [f"{name}: replay + match, one statement per round trip (before)", f"{stepwise_s:.3f}",
+             f"{stepwise_s / parse_s:.1f}x", summaries[1]]]
 
 
-def bench_replay(statements: int) -> None:
+def bench_replay(statements: int, repeat: int = 3) -> None:
     big = big_migration(statements)
 
     def half_applied(conn: psycopg.Connection, parsed: list) -> None:
         for statement in parsed[: len(parsed) // 2]:
             conn.execute(statement.text)
 
-    rows = _replay_timed(big, "big", [], half_applied)
+    rows = _replay_timed(big, "big", [], half_applied, repeat=repeat)
     corpus = Path(__file__).resolve().parent.parent / "tests" / "data" / "documenso" / "prisma" / "migrations"
     failing = "20250522054050_add_organisations"
     if corpus.is_dir():
@@ -148,7 +166,8 @@ def bench_replay(statements: int) -> None:
                 conn.execute(statement.text)
 
         rows += _replay_timed((corpus / failing / "migration.sql").read_text(), "documenso add_organisations",
-                              earlier, failed_at_15, logs="external connector error\nUnique constraint failed: Team_url_key")
+                              earlier, failed_at_15, logs="external connector error\nUnique constraint failed: Team_url_key",
+                              repeat=repeat)
     print_table("Diagnosis by replay (targets: 129 statements < 2 s, 2,000 statements < 5 s)",
                 ["step", "seconds", "vs parsing", "result"], rows)
 
@@ -226,12 +245,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="approximate database size (default 1024)")
     parser.add_argument("--statements", type=int, default=2000, help="statements in the diagnosis benchmark")
+    parser.add_argument("--repeat", type=int, default=3, help="replay runs per migration (the median is shown)")
     parser.add_argument("--skip-diagnosis", action="store_true")
     parser.add_argument("--skip-recovery", action="store_true")
     args = parser.parse_args()
     if not args.skip_diagnosis:
         bench_diagnosis(args.statements)
-        bench_replay(args.statements)
+        bench_replay(args.statements, args.repeat)
     if not args.skip_recovery:
         bench_recovery(args.size_mb)
     return 0

@@ -171,3 +171,87 @@ def test_a_restore_names_a_backup_of_this_database_or_says_none_exists(tmp_path:
 
 def _next(output: str) -> str:
     return [line for line in output.splitlines() if line.strip().startswith("next:")][-1]
+
+
+#: statements touched twice, DML with no schema effect (look-alike prefixes), a SET, an enum value
+#: added (runs alone), a non-transactional index build, a SELECT (may reach anything), a rename,
+#: and a statement that fails in the shadow too
+BLOCKS_SQL = """\
+CREATE TABLE "a" ("id" INTEGER PRIMARY KEY, "x" TEXT);
+CREATE TYPE "mood" AS ENUM ('sad');
+INSERT INTO "a" VALUES (1, 'q');
+UPDATE "a" SET "x" = 'r';
+SET lock_timeout = '1s';
+ALTER TABLE "a" ADD COLUMN "y" INTEGER DEFAULT 0;
+ALTER TYPE "mood" ADD VALUE 'happy';
+ALTER TABLE "a" ALTER COLUMN "y" SET NOT NULL;
+CREATE INDEX CONCURRENTLY "a_x_idx" ON "a" ("x");
+CREATE TABLE "b" ("id" INTEGER PRIMARY KEY, "a_id" INTEGER, "legacy" TEXT);
+ALTER TABLE "b" ADD CONSTRAINT "b_fk" FOREIGN KEY ("a_id") REFERENCES "a"("id");
+INSERT INTO "b" SELECT id, id, 'l' FROM "a";
+ALTER TABLE "b" DROP CONSTRAINT "b_fk";
+ALTER TABLE "b" ADD CONSTRAINT "b_fk" FOREIGN KEY ("a_id") REFERENCES "a"("id") ON DELETE CASCADE;
+ALTER TABLE "b" DROP COLUMN "legacy";
+SELECT 1;
+DELETE FROM "b";
+ALTER TABLE "b" RENAME TO "c";
+ALTER TABLE "nosuch" ADD COLUMN "z" INT;
+ALTER TABLE "c" ADD COLUMN "w" INT;
+"""
+
+
+def test_block_replay_finds_exactly_the_prefixes_statement_by_statement_replay_finds(
+        db: "psycopg.Connection", pg_admin_url: str) -> None:
+    """Blocks of statements per round trip (halved where a prefix inside may match, or a statement
+    failed) give the same matching prefixes, replayed count and shadow failure as one statement per
+    round trip with a fingerprint after each, for the live database at every prefix. Each live
+    state is a schema of the test database, replayed into the same-named schema of one shadow
+    database per block size (index definitions name their schema)."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from migration_guard.tasks.diagnose.replay import (
+        fingerprint,
+        migration_statements,
+        replay_statements,
+        touched_names,
+    )
+
+    statements = migration_statements(BLOCKS_SQL, "m")
+    names = touched_names(statements)
+    failing = next(s.index for s in statements if '"nosuch"' in s.text)
+    blocks = (1, 3, 64)
+    shadows = {block: f"mg_blocks_{block}_{uuid.uuid4().hex[:8]}" for block in blocks}
+    seen_windows = set()
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        for name in shadows.values():
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            connections = {block: psycopg.connect(pg_admin_url.rsplit("/", 1)[0] + "/" + name, autocommit=True)
+                           for block, name in shadows.items()}
+            for ran in range(failing + 1):
+                schema = sql.Identifier(f"s_{ran}")
+                db.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+                db.execute(sql.SQL("SET search_path TO {}").format(schema))
+                for statement in statements[:ran]:
+                    db.execute(statement.text)
+                live = fingerprint(db, f"s_{ran}", names)
+                found = {}
+                for block, shadow in connections.items():
+                    shadow.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+                    shadow.execute(sql.SQL("SET search_path TO {}").format(schema))
+                    replay = replay_statements(shadow, statements, f"s_{ran}", names, live, block=block)
+                    found[block] = (replay.matching, replay.replayed, replay.failed_at)
+                assert len(set(map(repr, found.values()))) == 1, (ran, found)
+                matching, replayed, failed_at = found[1]
+                assert ran in matching and replayed == failing and failed_at == failing, (ran, found[1])
+                seen_windows.add(tuple(matching))
+        finally:
+            for connection in connections.values():
+                connection.close()
+            for name in shadows.values():
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    # the look-alike windows are there (DML / SET / SELECT make neighbouring prefixes equal)
+    assert (2, 3, 4, 5) in seen_windows and (15, 16, 17) in seen_windows, seen_windows

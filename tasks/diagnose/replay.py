@@ -358,11 +358,18 @@ class _BlockReplay:
         self.shadow, self.schema, self.names, self.state, self.replay = shadow, schema, names, state, replay
         self.in_transaction = False
         self.savepoints = 0  # open savepoints of finished blocks, released with the next block's string
+        self.changes: dict[int, set[str] | None] = {}  # statement index -> statement_names (parsed once)
+
+    def names_of(self, statement: Statement) -> set[str] | None:
+        """:func:`statement_names` of ``statement``, computed once."""
+        if statement.index not in self.changes:
+            self.changes[statement.index] = statement_names(statement)
+        return self.changes[statement.index]
 
     def _changed(self, statements: list[Statement]) -> set[str] | None:
         found: set[str] = set()
         for statement in statements:
-            names = statement_names(statement)
+            names = self.names_of(statement)
             if names is None:
                 return None
             found |= names
@@ -391,7 +398,7 @@ class _BlockReplay:
             self.replay.failed_at = statement.index
             self.replay.shadow_error = exc.diag.message_primary or str(exc)
             return False
-        self._fingerprint(statement_names(statement))
+        self._fingerprint(self.names_of(statement))
         self._ran(1)
         return True
 
@@ -415,7 +422,7 @@ class _BlockReplay:
             self.savepoints = 1
             changed = self._changed(statements)
             self._fingerprint(changed)
-            if not _may_match_inside(statements, before, self.state):
+            if not _may_match_inside([self.names_of(s) for s in statements], before, self.state):
                 self._ran(len(statements))
                 return True
         self.shadow.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
@@ -432,21 +439,20 @@ class _BlockReplay:
             self.in_transaction = False
 
 
-def _may_match_inside(statements: list[Statement], before: _State, after: _State) -> bool:
+def _may_match_inside(changes: list[set[str] | None], before: _State, after: _State) -> bool:
     """True when a prefix strictly inside the block could equal the live state: every key that
     differs before the block is changed by a statement before that prefix, and every key that
     differs after the block by a statement after it (a key changes only with a statement naming
     one of its names, or one whose effects can reach anything)."""
     touches: dict[str, list[int]] = {}
     anything: list[int] = []
-    for offset, statement in enumerate(statements):
-        names = statement_names(statement)
+    for offset, names in enumerate(changes):
         if names is None:
             anything.append(offset)
             continue
         for name in names:
             touches.setdefault(name, []).append(offset)
-    size = len(statements)
+    size = len(changes)
     lowest, highest = 1, size - 1  # the prefix lengths inside the block still possible
     for key in before.mismatch:
         offsets = [o for name in _key_names(key) for o in touches.get(name, ())] + anything
