@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from migration_guard.tasks.db import connect, describe_target
-from migration_guard.tasks.history.store import HistoryStore
+from migration_guard.tasks.history.model import Observation
+from migration_guard.tasks.history.store import HistoryStore, epoch
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS mg_observations (at double precision NOT NULL, database text NOT NULL, "
@@ -42,6 +44,19 @@ class PostgresStore(HistoryStore):
                 self._conn.execute(statement)
             self.exists = True
         self._conn.commit()
+
+    def add_timed_observations(self, readings: Sequence[tuple[datetime, Observation]]) -> int:
+        """Store observations in one statement (arrays unnested server-side: one round trip, not
+        one per row) and one commit; returns how many."""
+        if readings:
+            self._conn.execute(
+                "INSERT INTO mg_observations (at, database, metric, subject, value, limit_value) "
+                "SELECT * FROM unnest(%s::float8[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[])",
+                [[epoch(at) for at, _ in readings], [o.database for _, o in readings], [o.metric for _, o in readings],
+                 [o.subject for _, o in readings], [float(o.value) for _, o in readings],
+                 [o.limit for _, o in readings]])
+        self._commit()
+        return len(readings)
 
     def _execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(statement, tuple(params))
