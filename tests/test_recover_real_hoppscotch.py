@@ -274,3 +274,69 @@ def test_connection_killed_while_waiting_in_a_fourteen_table_type_change(databas
     _rolled_back(databases, rollback, TZ, before_tz)
     # the values are the ones before the migration (undone AT TIME ZONE 'UTC', not cast in New York time)
     assert rollback.sql("""SELECT "createdOn"::text FROM "Shortcode" """) == [("2025-06-07 08:09:10.111",)]
+
+
+# --- enum value removal: no hoppscotch migration removes an enum value, so this one is ours, exactly as
+# `prisma migrate dev` writes a removal (BEGIN; a _new type; USING ::text casts; renames; COMMIT), slotted
+# after 20250306054346_team_access_role_enum; a member still has the removed role VIEWER
+ENUM = "20250307000000_team_access_role_without_viewer"
+ENUM_SQL = """\
+/*
+  Warnings:
+
+  - The values [VIEWER] on the enum `TeamAccessRole` will be removed. If these variants are still used in the database, this will fail.
+
+*/
+-- AlterEnum
+BEGIN;
+CREATE TYPE "TeamAccessRole_new" AS ENUM ('OWNER', 'EDITOR');
+ALTER TABLE "TeamMember" ALTER COLUMN "role" TYPE "TeamAccessRole_new" USING ("role"::text::"TeamAccessRole_new");
+ALTER TABLE "TeamInvitation" ALTER COLUMN "inviteeRole" TYPE "TeamAccessRole_new" USING ("inviteeRole"::text::"TeamAccessRole_new");
+ALTER TYPE "TeamAccessRole" RENAME TO "TeamAccessRole_old";
+ALTER TYPE "TeamAccessRole_new" RENAME TO "TeamAccessRole";
+DROP TYPE "TeamAccessRole_old";
+COMMIT;
+"""
+ENUM_ROWS = """
+INSERT INTO "User" (uid, email) VALUES ('u-ann', 'ann@x.io'), ('u-bob', 'bob@x.io');
+INSERT INTO "Team" (id, name) VALUES ('t-1', 'core');
+INSERT INTO "TeamMember" (id, role, "userUid", "teamID") VALUES ('m-1', 'OWNER', 'u-ann', 't-1'),
+  ('m-2', 'VIEWER', 'u-bob', 't-1');
+"""
+
+
+def test_enum_value_removed_while_a_member_still_has_it(databases, tmp_path_factory, tmp_path, prisma_cli) -> None:
+    from tests.test_recover_support import Scenario
+
+    following = HOPPSCOTCH.after(ENUM)[0]
+    template = databases.build(tmp_path_factory.mktemp("hopp-enum"), HOPPSCOTCH, following, ENUM_ROWS)
+    copies = []
+    for side in ("forward", "rollback"):
+        copy = Scenario(tmp_path / side, databases.copy(template), prisma_cli)
+        HOPPSCOTCH.copy(copy.migrations_dir, HOPPSCOTCH.before(following))
+        copy.add(ENUM, ENUM_SQL)
+        copies.append(copy)
+    scenario, rollback = copies
+    for copy in copies:  # BEGIN ... COMMIT: the failed ALTER takes the whole migration back
+        assert copy.deploy(split=True).returncode != 0
+
+    report = plan_report(scenario)
+
+    diagnosis = report["diagnosis"]
+    assert diagnosis["method"] == "replay", diagnosis["note"]
+    assert effects(report) == ["not_done"] * 6, diagnosis["statements"]
+    assert (diagnosis["failing_statement"], diagnosis["failing_source"]) == (2, "cause re-check")
+    cause = report["cause"]
+    assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == \
+        ("uncastable", True, 1, 2), cause
+    assert [r[0] for r in scenario.sql(listing_query(report["next_step"]))] == ["m-2"]  # bob, still a VIEWER
+    assert report["exit_code"] == 1
+
+    scenario.sql("""UPDATE "TeamMember" SET role = 'EDITOR' WHERE role = 'VIEWER'""")
+    done = scenario.recover("--mode", "forward", *RECOVER)
+    assert done.exit_code == 0, done.output
+    assert_no_failed_migration(scenario, ENUM, applied=True)
+    expected = databases.clean_deploy_snapshot(tmp_path / "clean", HOPPSCOTCH, prisma_cli, {ENUM: ENUM_SQL})
+    rest_deploys(HOPPSCOTCH, scenario, ENUM, expected)
+
+    _rolled_back(databases, rollback, ENUM, template)

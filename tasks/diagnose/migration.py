@@ -9,7 +9,7 @@ from dataclasses import replace
 from migration_guard.tasks.diagnose.effects import EffectChecker
 from migration_guard.tasks.diagnose.infer import infer_from_order
 from migration_guard.tasks.diagnose.logs import failing_statement_from_logs
-from migration_guard.tasks.diagnose.model import Diagnosis
+from migration_guard.tasks.diagnose.model import Diagnosis, Effect
 from migration_guard.tasks.schema.model import SchemaSnapshot
 from migration_guard.tasks.sql.statements import split_statements
 
@@ -45,3 +45,39 @@ def diagnose_migration(
     )
     diagnosis.seconds = time.perf_counter() - started
     return diagnosis
+
+
+def wrapped_in_one_transaction(sql_text: str, name: str) -> bool:
+    """True when the migration's own BEGIN ... COMMIT holds all its statements (Prisma writes enum
+    changes so): a failure anywhere takes the whole migration back."""
+    statements = split_statements(sql_text, name)
+    return len(statements) > 2 and statements[0].is_transaction_control and statements[-1].is_transaction_control \
+        and not any(s.is_transaction_control for s in statements[1:-1])
+
+
+def settle_whole_rollback(diagnosis: Diagnosis, sql_text: str, name: str) -> None:
+    """A migration in its own BEGIN ... COMMIT that left no effect was rolled back whole, so the schema
+    cannot say which statement failed: unless the logs named it, the replay's "first statement whose
+    effect is absent" is no answer (it named a CREATE TYPE that cannot fail for Prisma's enum removal).
+    The failing statement becomes unknown here; :func:`name_failing_from_cause` may settle it."""
+    if diagnosis.failing_source != "replay" or not wrapped_in_one_transaction(sql_text, name):
+        return
+    if any(s.effect is not Effect.NOT_DONE for s in diagnosis.statements):
+        return
+    diagnosis.failing_index, diagnosis.failing_source = None, ""
+    diagnosis.statements = [replace(s, reason="rolled back with the whole migration (its own BEGIN ... COMMIT; "
+                                              "replay: the live schema is as before it)")
+                            for s in diagnosis.statements]
+
+
+def name_failing_from_cause(diagnosis: Diagnosis, cause_statement: int | None, present: bool | None) -> None:
+    """When the diagnosis could not name the failing statement but the cause re-check found offending
+    rows for exactly one statement (``cause_statement``, 0-based), that statement is the failing one."""
+    if diagnosis.failing_index is not None or cause_statement is None or present is not True:
+        return
+    if not 0 <= cause_statement < len(diagnosis.statements):
+        return
+    diagnosis.failing_index, diagnosis.failing_source = cause_statement, "cause re-check"
+    failing = diagnosis.statements[cause_statement]
+    diagnosis.statements[cause_statement] = replace(
+        failing, reason=f"the failing statement (the re-check finds rows it fails on); {failing.reason}")

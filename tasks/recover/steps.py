@@ -16,6 +16,7 @@ from migration_guard.tasks.catalog import SessionInfo
 from migration_guard.tasks.db import connection
 from migration_guard.tasks.diagnose import Diagnosis, diagnose_migration, load_catalog
 from migration_guard.tasks.diagnose.replay import replay_diagnosis
+from migration_guard.tasks.diagnose.migration import name_failing_from_cause, settle_whole_rollback
 from migration_guard.tasks.models import MigrationStatus
 from migration_guard.tasks.project import Project
 from migration_guard.tasks.diagnose.cause import FailureCause
@@ -77,12 +78,15 @@ def diagnose_step(project: Project, status: MigrationStatus,
     with connection(project.dsn, connect_timeout=project.settings.connect_timeout) as conn:
         snapshot = load_catalog(conn, [project.schema])
         diagnosis, note = replay_diagnosis(project, status.migration, conn, snapshot, logs)
+        if diagnosis is not None:
+            settle_whole_rollback(diagnosis, status.migration.sql, status.name)
         if diagnosis is None:
             diagnosis = diagnose_migration(status.migration.sql, status.name, snapshot, schema=project.schema,
                                            logs=logs)
             diagnosis.note = f"read from the catalog (no replay: {note})"
         cause = classify_failure(conn, diagnosis, snapshot, logs, schema=project.schema,
                                  lock_age_seconds=lock_age_seconds)
+        name_failing_from_cause(diagnosis, cause.statement_index, cause.present)
     return diagnosis, cause
 
 
