@@ -170,3 +170,14 @@ def test_only_the_most_used_sequences_are_kept_measured_against_their_columns(db
     with psycopg.connect(db_url, autocommit=True) as conn:
         kept = [o for o in collect.read_observations(conn, "k") if o.metric == SEQUENCE_VALUE]
     assert [(o.subject, o.limit) for o in kept] == [("public.narrow.id", 2**31 - 1)]
+
+
+def test_readings_of_many_times_and_mixed_limits_are_stored_at_once(store) -> None:
+    stored = store.add_timed_observations([
+        (T0, Observation("db1", CONNECTIONS_USED, 3, limit=97)),            # an int limit
+        (T0, Observation("db1", XID_AGE, 10.5, limit=float(2**31))),         # a float one
+        (T0 + timedelta(hours=1), Observation("db1", CONNECTIONS_USED, 4)),  # none
+    ])
+    assert stored == 3
+    assert [(p.value, p.limit) for p in store.series("db1", CONNECTIONS_USED, T0)[""]] == [(3.0, 97.0), (4.0, None)]
+    assert store.series("db1", XID_AGE, T0)[""][0].limit == 2**31

@@ -54,7 +54,7 @@ class PostgresStore(HistoryStore):
                 "SELECT * FROM unnest(%s::float8[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[])",
                 [[epoch(at) for at, _ in readings], [o.database for _, o in readings], [o.metric for _, o in readings],
                  [o.subject for _, o in readings], [float(o.value) for _, o in readings],
-                 [o.limit for _, o in readings]])
+                 [None if o.limit is None else float(o.limit) for _, o in readings]])
         self._commit()
         return len(readings)
 
