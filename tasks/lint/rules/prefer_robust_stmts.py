@@ -110,7 +110,9 @@ RULE = Rule(
         "  ALTER TABLE \"User\" ADD COLUMN IF NOT EXISTS \"bio\" text;\n"
         "  CREATE INDEX IF NOT EXISTS \"User_bio_idx\" ON \"User\" (\"bio\");\n"
         "  ALTER TABLE \"User\" DROP CONSTRAINT IF EXISTS \"User_bio_key\";\n"
-        "  ALTER TABLE \"User\" ADD CONSTRAINT \"User_bio_key\" UNIQUE (\"bio\");"
+        "  ALTER TABLE \"User\" ADD CONSTRAINT \"User_bio_key\" UNIQUE (\"bio\");\n"
+        "If `migration-guard migrate` runs these files, it wraps each in a transaction: lint them with "
+        "MIGRATION_TOOL=sql (or without a PATH, as the project's pending migrations) and this is not reported."
     ),
     nodes=(ast.CreateStmt, ast.CreateTableAsStmt, ast.IndexStmt, ast.CreateSeqStmt, ast.CreateSchemaStmt,
            ast.CreateExtensionStmt, ast.CreateEnumStmt, ast.DropStmt, ast.RenameStmt, ast.AlterTableStmt),
