@@ -10,6 +10,7 @@ from typing import Any
 
 from migration_guard.tasks.errors import Category, MigrationGuardError
 from migration_guard.tasks.migrate.apply import MigrationApplyError
+from migration_guard.tasks.migrate.cause import DataFailure, data_failure
 from migration_guard.tasks.migrate.report import SafeMigrateReport
 from migration_guard.tasks.project import Project, read_ledger, read_migrations
 
@@ -52,7 +53,13 @@ def add_recovery_advice(report: SafeMigrateReport, project: Project, error: Any)
     elif verification_cut:
         _verification_cut_advice(report)
     elif stage == "apply" and isinstance(error, MigrationApplyError):
-        report.recovery.append(_apply_failure_advice(error, project))
+        failure = _data_failure(error, project)
+        if failure is not None:
+            report.cause = failure.to_dict()
+            report.suggestion = failure.advice
+            report.recovery += [f"{failure.what_failed}. {failure.advice}", failure.rows]
+        else:
+            report.recovery.append(_apply_failure_advice(error, project))
     elif report.suggestion:
         report.recovery.append(report.suggestion)
     if (report.committed or stage in POST_COMMIT_STAGES) and not verification_cut:
@@ -152,6 +159,22 @@ def _committed_since(project: Project, since_epoch: float) -> tuple[list[str] | 
                      and e.finished_at >= since]
         unfinished = [e.migration_name for e in entries if e.is_failed]
         return committed, unfinished, None
+
+
+#: SQLSTATE classes of failures on the data in the tables (22 data exception, 23 integrity violation)
+DATA_SQLSTATE_CLASSES = ("22", "23")
+
+
+def _data_failure(error: MigrationApplyError, project: Project) -> DataFailure | None:
+    """The shared cause analysis of a migration that failed on data (None for any other failure)."""
+    cause = error.cause
+    if not str(cause.sqlstate or "").startswith(DATA_SQLSTATE_CLASSES) or cause.statement is None:
+        return None
+    migration = next((m for m in read_migrations(project) if m.name == error.outcome.name), None)
+    if migration is None:
+        return None
+    return data_failure(project, migration, cause.statement, cause.sqlstate, cause.original or cause.message,
+                        error.outcome.steps_done, error.outcome.mode == "transaction")
 
 
 def _apply_failure_advice(error: MigrationApplyError, project: Project) -> str:
