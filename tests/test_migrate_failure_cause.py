@@ -149,3 +149,21 @@ def test_step_by_step_migration_stopped_by_duplicates_resumes_after_the_fix(
     assert run_cli(["migrate", "--skip-backup"], env=env).exit_code == 0
     assert db.execute("""SELECT indisvalid FROM pg_index WHERE indexrelid = '"Customer_email_key"'::regclass"""
                       ).fetchone()[0] is True
+
+
+def test_rows_made_by_the_migration_itself_are_not_blamed_on_the_file_or_named_wrongly(
+        tmp_path: Path, db: psycopg.Connection, db_url: str) -> None:
+    """Duplicates the migration's own INSERT makes are gone after the rollback: no rows are named
+    (none are there to list), and the advice says the failure is on data, not "fix the statement"."""
+    migrations, env = _project(tmp_path, db, db_url)
+    add_prisma_migration(migrations, "20240102000000_copy", 'CREATE TABLE "Email" ("address" TEXT);\n'
+                         'INSERT INTO "Email" SELECT "email" FROM "Customer";\n'
+                         'CREATE UNIQUE INDEX "Email_address_key" ON "Email"("address");\n')
+
+    _text, report = _failed(env)
+
+    assert report["cause"] is None
+    advice = report["recovery"][0]
+    assert report["suggestion"] == advice and "fix the statement" not in advice
+    assert "failed on data (SQLSTATE 23505)" in advice and "statement 3 (line 3)" in advice
+    assert advice.endswith("then re-run: migration-guard migrate")

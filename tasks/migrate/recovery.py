@@ -59,7 +59,10 @@ def add_recovery_advice(report: SafeMigrateReport, project: Project, error: Any)
             report.suggestion = failure.advice
             report.recovery += [f"{failure.what_failed}. {failure.advice}", failure.rows]
         else:
-            report.recovery.append(_apply_failure_advice(error, project))
+            advice = _apply_failure_advice(error, project)
+            report.recovery.append(advice)
+            if str(error.cause.sqlstate or "").startswith(DATA_SQLSTATE_CLASSES):
+                report.suggestion = advice  # not the generic "fix the statement in the migration file"
     elif report.suggestion:
         report.recovery.append(report.suggestion)
     if (report.committed or stage in POST_COMMIT_STAGES) and not verification_cut:
@@ -184,6 +187,10 @@ def _apply_failure_advice(error: MigrationApplyError, project: Project) -> str:
     if outcome.mode == "transaction" and kind != "other":  # connection lost, timeout, privilege: the file is fine
         return (f"{outcome.name} was rolled back completely ({kind}, not the migration file); "
                 f"{error.cause.suggestion}; then re-run: migration-guard migrate")
+    if outcome.mode == "transaction" and str(error.cause.sqlstate or "").startswith(DATA_SQLSTATE_CLASSES):
+        return (f"{outcome.name} was rolled back completely; it failed on data (SQLSTATE {error.cause.sqlstate}) whose "
+                f"rows cannot be named in the database as it is now (they may come from the migration's own earlier "
+                f"statements): check the data {error.cause.step} needs, or {path}, then re-run: migration-guard migrate")
     if outcome.mode == "transaction":
         return f"{outcome.name} was rolled back completely; fix {path} and re-run: migration-guard migrate"
     return (f"{outcome.name} stopped after {outcome.steps_done} of {outcome.total_steps} statements; "
