@@ -120,7 +120,7 @@ def test_required_column_without_default_on_rows_advises_a_default_not_the_sql(
     text, report = _failed(env, "--allow", "adding-not-nullable-column")
 
     cause = _assert_names_the_rows(text, report, tmp_path, 5)
-    assert cause["kind"] == "nulls" and cause["new_column"] == "currency" and cause["table"] == "Payment"
+    assert cause["kind"] == "nulls" and cause["new_columns"] == ["currency"] and cause["table"] == "Payment"
     assert len(_pasted(db_url, _printed_query(text))) == 5
     advice = report["recovery"][0]
     assert "Give currency a DEFAULT in" in advice and advice.endswith("then re-run: migration-guard migrate")

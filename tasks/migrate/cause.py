@@ -42,8 +42,8 @@ class DataFailure:
         statement: the failing statement's 1-based number; line: its line in the file.
         steps_done: statements committed before the failure (0 when rolled back).
         rolled_back: True when nothing of the migration is applied (one transaction).
-        new_column: the NOT NULL column without a DEFAULT the statement adds to a table with
-            rows (then the fix is a default, or the rows), else None; table: the statement's table.
+        new_columns: the NOT NULL columns without a DEFAULT the statement adds to a table with
+            rows (then the fix is a default, or the rows), else empty; table: the statement's table.
     """
 
     cause: FailureCause
@@ -54,7 +54,7 @@ class DataFailure:
     steps_done: int
     rolled_back: bool
     table: str
-    new_column: str | None = None
+    new_columns: tuple[str, ...] = ()
 
     @property
     def what_failed(self) -> str:
@@ -82,21 +82,22 @@ class DataFailure:
     def advice(self) -> str:
         """What to do, fitting the state after the failure: fix the rows (or give the new column a
         DEFAULT), then re-run ``migrate`` (the command last, so it copies cleanly)."""
-        if self.new_column is None:
+        columns = ", ".join(self.new_columns)
+        if not self.new_columns:
             return (f"{self.state}. The cause is the data, not {self.path}: fix the {self.cause.offending_rows} "
                     f"row(s) listed below, then re-run: {self.rerun}")
         if self.rolled_back:
-            return (f"{self.state}. Give {self.new_column} a DEFAULT in {self.path} (or add it nullable, fill it, then "
+            return (f"{self.state}. Give {columns} a DEFAULT in {self.path} (or add it nullable, fill it, then "
                     f"SET NOT NULL), then re-run: {self.rerun}")
         return (f"{self.state}. Decide: if the {self.cause.offending_rows} row(s) of {self.table} listed below are "
                 f"disposable, delete them and re-run `{self.rerun}`; else roll back what ran (`migration-guard "
-                f"recover --mode rollback --yes`), give {self.new_column} a DEFAULT in {self.path} (or add it "
+                f"recover --mode rollback --yes`), give {columns} a DEFAULT in {self.path} (or add it "
                 f"nullable, fill it, then SET NOT NULL) and re-run: migration-guard migrate")
 
     @property
     def rows(self) -> str:
         """The blocking rows: how many, and the query that lists them (last, so it copies cleanly)."""
-        if self.new_column is not None and self.rolled_back:
+        if self.new_columns and self.rolled_back:
             return (f"or, if the {self.cause.offending_rows} row(s) of {self.table} are disposable, delete them and "
                     f"re-run the same command; list them with: {self.cause.listing_query}")
         return f"the {self.cause.offending_rows} blocking row(s); list them with: {self.cause.listing_query}"
@@ -105,7 +106,7 @@ class DataFailure:
         """JSON-ready: the shared cause plus where and what to do (the report's ``cause``)."""
         return {**self.cause.to_dict(), "migration": self.migration, "line": self.line,
                 "rolled_back": self.rolled_back, "steps_done": self.steps_done, "table": self.table,
-                "new_column": self.new_column, "what_failed": self.what_failed, "advice": self.advice,
+                "new_columns": list(self.new_columns), "what_failed": self.what_failed, "advice": self.advice,
                 "rows": self.rows}
 
 
@@ -145,15 +146,16 @@ def data_failure(project: Project, migration: Migration, failed_statement: State
         return None
     relation = getattr(failing.node, "relation", None)
     return DataFailure(cause, migration.name, str(migration.path), failing.index + 1, failing.line, done, rolled_back,
-                       relation.relname if relation is not None else "", _new_column(failing, cause))
+                       relation.relname if relation is not None else "", _new_columns(failing, cause))
 
 
-def _new_column(failing: Statement, cause: FailureCause) -> str | None:
-    """The NOT NULL column without a DEFAULT ``failing`` adds, when that is what the rows block."""
+def _new_columns(failing: Statement, cause: FailureCause) -> tuple[str, ...]:
+    """The NOT NULL columns without a DEFAULT ``failing`` adds, when those are what the rows block
+    (each sub-command judged by the re-checks' own rule, ``statement_data_kinds``)."""
     if cause.kind != "nulls" or "add_column_not_null" not in statement_data_kinds(failing.node):
-        return None
-    return next((cmd.def_.colname for cmd in failing.node.cmds or () if isinstance(cmd.def_, ast.ColumnDef)
-                 and cmd.def_.colname in cause.summary), None)
+        return ()
+    return tuple(cmd.def_.colname for cmd in failing.node.cmds or () if isinstance(cmd.def_, ast.ColumnDef)
+                 and "add_column_not_null" in statement_data_kinds(ast.AlterTableStmt(cmds=(cmd,))))
 
 
 def _statement(statement: Statement, effect: Effect) -> StatementDiagnosis:
