@@ -567,3 +567,26 @@ def test_final_verify_ignores_a_migration_someone_else_is_running(case: Case, mi
     assert states(status)[OTHER] == "running", status  # theirs: running, never failed
     assert f"running now, not by this run (wait for it): {OTHER}" in run.stdout
     assert "being built by a live session (not debris): public.accounts_other_idx" in run.stdout
+
+
+def test_the_next_migrate_drops_a_scratch_database_left_by_a_dead_run(case: Case, migrated_template: str) -> None:
+    """A restore check cut off by a restart leaves its tagged ``mg_verify_*``; a later migrate with
+    nothing to apply (it creates no scratch database itself) drops it."""
+    import json as json_
+    import socket
+    from datetime import UTC, datetime
+
+    migrations = migrate_project(case, migrated_template)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    leftover = f"mg_verify_{int(time.time())}_{dead.pid}_0badc0de"
+    with case.connect("postgres") as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(leftover)))
+        comment = "migration-guard scratch " + json_.dumps({"pid": dead.pid, "host": socket.gethostname(),
+                                                            "started": datetime.now(UTC).isoformat()})
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(leftover), sql.Literal(comment)))
+
+    done = run_cli([*MIGRATE, "--skip-backup"], env=case.env(MIGRATIONS_DIR=str(migrations)), cwd=case.root)
+
+    assert done.exit_code == 0, done.output
+    assert case.scratch_databases() == []
