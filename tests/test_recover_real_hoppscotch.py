@@ -33,7 +33,7 @@ from tests.recover_real_support import (
     schema_of,
 )
 
-pytestmark = [pytest.mark.prisma]
+pytestmark = [pytest.mark.prisma, pytest.mark.slow]  # CI runs slow tests too (make test: plain pytest)
 
 HOPPSCOTCH = History("hoppscotch")
 RECOVER = ("--yes", "--no-backup", "--no-drift")  # the schema is compared with a clean deploy instead

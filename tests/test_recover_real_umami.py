@@ -29,7 +29,7 @@ from tests.recover_real_support import (
 )
 from tests.test_recover_support import Scenario
 
-pytestmark = [pytest.mark.prisma]
+pytestmark = [pytest.mark.prisma, pytest.mark.slow]  # CI runs slow tests too (make test: plain pytest)
 
 UMAMI = History("umami")
 WEBSITE = "6f1a4bd2-0000-4000-8000-000000000001"
