@@ -103,10 +103,35 @@ def _lint_paths(paths: list[Path], settings, config, version_num: int | None = N
             findings.extend(config.apply([problem]))
         else:
             migrations.append(Migration(name=path.stem, path=path, sql=text, checksum=""))
-    tool = settings.migration_tool
-    context = LintContext(default_schema=settings.db_schema, tool=tool, target_version_num=version_num)
+    context = LintContext(default_schema=settings.db_schema, tool=_runner_of(paths, settings),
+                          target_version_num=version_num)
     findings.extend(_run(migrations, settings.database_url, settings.connect_timeout, config, context))
     return findings, len(files), _count_statements(migrations)
+
+
+def _runner_of(paths: list[Path], settings) -> str | None:
+    """Which tool runs the linted files (rules such as transaction-control and prefer-robust-stmts
+    depend on it): MIGRATION_TOOL; else prisma for files in a Prisma migrations folder; else the
+    tool detected for the project's migrations folder when every path is inside it; else unknown."""
+    from migration_guard.tasks.errors import ConfigError
+    from migration_guard.tasks.ledgers import detect_tool
+    from migration_guard.tasks.ledgers.prisma import looks_like_prisma
+
+    if settings.migration_tool:
+        return settings.migration_tool
+    folders = [p if p.is_dir() else p.parent for p in paths]
+    if folders and all(looks_like_prisma(f) or (f.parent.is_dir() and looks_like_prisma(f.parent)) for f in folders):
+        return "prisma"
+    project_dir = settings.found_migrations_dir()
+    if project_dir is None or not project_dir.is_dir():
+        return None
+    root = project_dir.resolve()
+    if not all(f.resolve() == root or root in f.resolve().parents for f in folders):
+        return None
+    try:
+        return detect_tool(project_dir)
+    except ConfigError:
+        return None
 
 
 def _lint_pending(options, settings, config, version_num: int | None = None):

@@ -252,7 +252,8 @@ def _finding(rule: Rule, violation: Violation, state: FileState, anchor: Stateme
         severity = "warning"
     return Finding(
         rule=rule.code, severity=severity, message=prefix + message, path=state.path, line=anchor.line,
-        column=anchor.column, end_line=anchor.end_line, statement_index=anchor.index, why=rule.problem, fix=rule.fix,
+        column=anchor.column, end_line=anchor.end_line, statement_index=anchor.index, why=rule.problem,
+        fix=violation.fix or rule.fix,
     )
 
 

@@ -71,11 +71,13 @@ RULE_MODULES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Violation:
-    """What a rule's check yields: the message and, for lock rules, the table it blocks."""
+    """What a rule's check yields: the message and, for lock rules, the table it blocks; ``fix``
+    replaces the rule's generic fix when the rule can write this statement's own (pasteable)."""
 
     message: str
     table: tuple[str, str] | None = None
     severity: Severity | None = None
+    fix: str | None = None
 
 
 Check = Callable[[Any, Any], Iterable[Violation]]

@@ -1,9 +1,13 @@
 """CREATE INDEX without CONCURRENTLY on an existing table."""
 
+import copy
+
 from pglast import ast
+from pglast.stream import RawStream
 
 from migration_guard.tasks.lint.nodes import qualified
 from migration_guard.tasks.lint.registry import Rule, Violation
+from migration_guard.tasks.sql.identifiers import quoted_if_needed
 
 
 def check(statement, state):
@@ -12,7 +16,22 @@ def check(statement, state):
         return
     key = state.existing(node.relation)
     if key is not None:
-        yield Violation(f"CREATE INDEX {node.idxname or ''} on {qualified(key)} without CONCURRENTLY blocks writes".replace("  ", " "), table=key)
+        yield Violation(f"CREATE INDEX {node.idxname or ''} on {qualified(key)} without CONCURRENTLY blocks writes".replace("  ", " "),
+                        table=key, fix=_own_fix(node))
+
+
+def _own_fix(node: ast.IndexStmt) -> str | None:
+    """This statement built concurrently (IF NOT EXISTS, so a retry after a failure is safe), or
+    None for an unnamed index (a retry would build a second one: the generic fix says to name it)."""
+    if not node.idxname:
+        return None
+    concurrent = copy.deepcopy(node)
+    concurrent.concurrent = True
+    concurrent.if_not_exists = True
+    name = quoted_if_needed(node.idxname)
+    return ("Build it concurrently, outside a transaction block, in its own migration:\n"
+            f"  {RawStream()(concurrent)};\n"
+            f"If it fails it leaves an INVALID index: run DROP INDEX CONCURRENTLY IF EXISTS {name}; and retry.")
 
 
 RULE = Rule(

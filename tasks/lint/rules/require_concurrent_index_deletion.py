@@ -3,6 +3,7 @@
 from pglast import ast, enums
 
 from migration_guard.tasks.lint.registry import Rule, Violation
+from migration_guard.tasks.sql.identifiers import qualified_if_needed, quoted_if_needed
 from migration_guard.tasks.sql.locks import name_key
 
 
@@ -14,7 +15,10 @@ def check(statement, state):
         schema, index = name_key(names, state.context.default_schema)
         if (schema, index) in state.context.new_indexes:
             continue
-        yield Violation(f"DROP INDEX {index} without CONCURRENTLY locks its table against reads and writes")
+        written = qualified_if_needed(schema, index) if len(names) > 1 else quoted_if_needed(index)
+        yield Violation(f"DROP INDEX {index} without CONCURRENTLY locks its table against reads and writes",
+                        fix="Drop it concurrently, outside a transaction block (one index per statement):\n"
+                            f"  DROP INDEX CONCURRENTLY IF EXISTS {written};")
 
 
 RULE = Rule(
