@@ -20,6 +20,7 @@ from migration_guard.tasks.db import connect
 from migration_guard.tasks.schema import compare_snapshots
 from migration_guard.tasks.schema.model import SchemaSnapshot
 from migration_guard.tasks.schema.snapshot import snapshot_schema
+from migration_guard.tasks.sql.statements import split_statements
 from psycopg import sql
 
 from tests.helpers import run_cli
@@ -47,8 +48,6 @@ class History:
 
     def statements(self, name: str) -> list[str]:
         """The statements of one migration, as migration-guard's parser splits them."""
-        from migration_guard.tasks.sql.statements import split_statements
-
         return [s.text for s in split_statements((self.folder / self._known(name) / "migration.sql").read_text())]
 
     def copy(self, migrations_dir: Path, names: Iterable[str]) -> None:
@@ -90,16 +89,23 @@ class TemplateDatabases:
         """A new database copied from ``template``; its URL."""
         return with_database(self.admin_url, self._create(template))
 
-    def clean_deploy_snapshot(self, tmp: Path, history: History, prisma: Path,
-                              extra: dict[str, str] | None = None, split: bool = False) -> SchemaSnapshot:
-        """The schema of a clean deploy of the whole history (plus ``extra`` migrations, name: SQL) by
-        the real Prisma CLI (``split``: statement by statement, as CREATE INDEX CONCURRENTLY needs with
-        the harness, which otherwise sends a script as one implicit transaction)."""
+    def clean_deploy(self, tmp: Path, history: History, prisma: Path) -> str:
+        """A database holding a clean deploy of the whole history by the real Prisma CLI; its name."""
         url = self.copy_empty()
-        reference = Scenario(tmp / "clean-deploy", url, prisma, extra)
+        reference = Scenario(tmp / "clean-deploy", url, prisma)
         history.copy(reference.migrations_dir, history.names)
-        deployed = reference.deploy(split=split)
+        deployed = reference.deploy()
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        return url.rsplit("/", 1)[1]
+
+    def clean_deploy_with(self, clean: str, extra_sql: str) -> SchemaSnapshot:
+        """The schema of the clean deploy ``clean`` plus one migration of ours (statement by statement,
+        autocommit). Only for a migration whose objects no later migration of the history touches, so
+        where it sits in the history does not change the final schema."""
+        url = self.copy(clean)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in split_statements(extra_sql):
+                conn.execute(statement.text)
         return schema_of(url)
 
     def copy_empty(self) -> str:

@@ -53,7 +53,8 @@ def databases(pg_admin_url: str) -> Iterator[TemplateDatabases]:
 
 @pytest.fixture(scope="module")
 def clean_schema(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory, prisma_cli: Path):
-    return databases.clean_deploy_snapshot(tmp_path_factory.mktemp("documenso-clean"), DOCUMENSO, prisma_cli)
+    return schema_of(databases.url(databases.clean_deploy(tmp_path_factory.mktemp("documenso-clean"), DOCUMENSO,
+                                                          prisma_cli)))
 
 
 @pytest.fixture(scope="module")
