@@ -22,6 +22,8 @@ from migration_guard.tasks.healthcheck.base import (
 from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.registry import checks_for
 from migration_guard.tasks.healthcheck.target import DatabaseTarget
+from migration_guard.tasks.history.backend import shared_history_reads
+from migration_guard.tasks.history.backend import shared_history_reads
 
 logger = logging.getLogger("migration_guard.healthcheck")
 
@@ -72,24 +74,25 @@ def check_database(
     connect_ms = (time.perf_counter() - started) * 1000
     results = []
     try:
-        ctx = CheckContext(target, conn, settings, config, now)
-        for check in checks:
-            if not check_applies(check, ctx, logger):
-                continue
-            begun = time.perf_counter()
-            outcome = _run_one(check, ctx)
-            if conn.broken or conn.closed:  # session terminated under this check: new session, one retry
-                try:
-                    conn = open_check_connection(target, settings)
-                except DatabaseError:
-                    pass  # still down: the next checks report UNKNOWN
-                else:
-                    ctx = CheckContext(target, conn, settings, config, now)
-                    outcome = _run_one(check, ctx)
-            elapsed = (time.perf_counter() - begun) * 1000
-            if check.name == connectivity.NAME:
-                elapsed += connect_ms
-            results.append(_result(target, check.name, outcome, elapsed))
+        with shared_history_reads(settings):  # the history checks share one store connection
+            ctx = CheckContext(target, conn, settings, config, now)
+            for check in checks:
+                if not check_applies(check, ctx, logger):
+                    continue
+                begun = time.perf_counter()
+                outcome = _run_one(check, ctx)
+                if conn.broken or conn.closed:  # session terminated under this check: new session, one retry
+                    try:
+                        conn = open_check_connection(target, settings)
+                    except DatabaseError:
+                        pass  # still down: the next checks report UNKNOWN
+                    else:
+                        ctx = CheckContext(target, conn, settings, config, now)
+                        outcome = _run_one(check, ctx)
+                elapsed = (time.perf_counter() - begun) * 1000
+                if check.name == connectivity.NAME:
+                    elapsed += connect_ms
+                results.append(_result(target, check.name, outcome, elapsed))
     finally:
         conn.close()
     return results

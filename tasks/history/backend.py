@@ -4,6 +4,9 @@ database (never the monitored database unless that is the URL given)."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,55 @@ def open_existing_store(settings: Any) -> HistoryStore | None:
         return None
     path = state_dir(settings) / HISTORY_FILE
     return _sqlite(path, read_only=True) if path.exists() else None
+
+
+_NOT_OPENED = object()
+#: per thread: the store the checks of one database share (see :func:`shared_history_reads`)
+_shared = threading.local()
+
+
+@contextmanager
+def shared_history_reads(settings: Any) -> Iterator[None]:
+    """Within this block (one database's checks, in one thread), :func:`reading_store` hands every
+    history check the same store, opened on first use and closed at the end: one store connection
+    per database and run, not one per check."""
+    previous = getattr(_shared, "slot", None)
+    _shared.slot = [settings, _NOT_OPENED]
+    try:
+        yield
+    finally:
+        store = _shared.slot[1]
+        _shared.slot = previous
+        if isinstance(store, HistoryStore):
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001 - the checks have their results; a store going away is no verdict
+                pass
+
+
+@contextmanager
+def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
+    """The existing store to read the history from (see :func:`open_existing_store`; None when
+    there is none): the one shared by :func:`shared_history_reads`, else one opened and closed here.
+    A shared store a reader failed on is closed, so the next check opens a fresh one."""
+    slot = getattr(_shared, "slot", None)
+    if slot is None or slot[0] is not settings:
+        store = open_existing_store(settings)
+        try:
+            yield store
+        finally:
+            if store is not None:
+                store.close()
+        return
+    if slot[1] is _NOT_OPENED:
+        slot[1] = open_existing_store(settings)
+    try:
+        yield slot[1]
+    except BaseException:
+        if isinstance(slot[1], HistoryStore):
+            store, slot[1] = slot[1], _NOT_OPENED
+            store.close()
+        raise
 
 
 class HistoryStoreUnavailable(MigrationGuardError):

@@ -92,14 +92,21 @@ class HistoryStore(ABC):
         """Per subject of ``metric`` since ``since``: its reading at the first and at the last
         time recorded (None first when the subject was not read then) — two index seeks, enough to
         rule out the many series nowhere near their limit before reading any point by point."""
-        span = self._query("SELECT min(at), max(at) FROM mg_observations WHERE database = %s AND metric = %s "
-                           "AND at >= %s", (database, metric, epoch(since)))
-        if not span or span[0][0] is None:
-            return {}
-        first, last = (_by_subject(self._query(
+        # one round trip; each bound a single min() / max() so both stores answer it from the
+        # (database, metric, at) index instead of scanning every point since ``since``
+        bound = "(SELECT {}(at) FROM mg_observations WHERE database = %s AND metric = %s AND at >= %s)"
+        rows = self._query(
             "SELECT subject, at, value, limit_value FROM mg_observations WHERE database = %s AND metric = %s "
-            "AND at = %s", (database, metric, when))) for when in span[0])
-        return {subject: (first.get(subject, [None])[0], points[-1]) for subject, points in last.items()}
+            f"AND at IN ({bound.format('min')}, {bound.format('max')}) ORDER BY subject, at",
+            (database, metric, *(database, metric, epoch(since)) * 2))
+        if not rows:
+            return {}
+        first_at, last_at = min(r[1] for r in rows), max(r[1] for r in rows)
+        found: dict[str, tuple[Point | None, Point]] = {}
+        for subject, points in _by_subject(rows).items():
+            if points[-1].at == from_epoch(last_at):
+                found[subject] = (points[0] if points[0].at == from_epoch(first_at) else None, points[-1])
+        return found
 
     def series_in_windows(self, database: str, metric: str, windows: Sequence[tuple[datetime, datetime]],
                           ) -> dict[str, list[Point]]:

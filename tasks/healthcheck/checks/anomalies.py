@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
-from migration_guard.tasks.history.backend import open_existing_store
+from migration_guard.tasks.history.backend import reading_store
 from migration_guard.tasks.history.model import CONNECTIONS_USED, STATEMENT_CALLS, TRANSACTIONS, Point
 from migration_guard.tasks.history.record import Readings, read_for_recording
 from migration_guard.tasks.history.seasonal import (
@@ -180,13 +180,9 @@ def with_current(series: dict[str, list[Point]], readings: Readings, now: dateti
 
 def run(ctx: CheckContext) -> Outcome:
     key = database_key(ctx.target.dsn)
-    store = open_existing_store(ctx.settings)
-    try:
+    with reading_store(ctx.settings) as store:
         readings = read_for_recording(ctx.conn, key, ctx.now, store)
         series = read_series(store, key, ctx.now) if store is not None else {}
-    finally:
-        if store is not None:
-            store.close()
     return evaluate(with_current(series, readings, ctx.now), ctx.now, ctx.target.name)
 
 

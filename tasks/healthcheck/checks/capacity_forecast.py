@@ -21,7 +21,7 @@ from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Proble
 from migration_guard.tasks.backup.sizing import format_bytes
 from migration_guard.tasks.history.forecast import WINDOW, Forecast, describe_days, forecast, power_of_two, trend
 from migration_guard.tasks.history.model import CONNECTIONS_USED, DATABASE_SIZE, SEQUENCE_VALUE, XID_AGE, Point
-from migration_guard.tasks.history.backend import open_existing_store
+from migration_guard.tasks.history.backend import reading_store
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.sql.identifiers import quoted_if_needed
 
@@ -210,10 +210,9 @@ def without_far_counters(series_by_metric: Mapping[str, Mapping[str, list[Point]
 def run(ctx: CheckContext) -> Outcome:
     key = database_key(ctx.target.dsn)
     since = ctx.now - WINDOW - timedelta(hours=1)
-    store = open_existing_store(ctx.settings)
-    if store is None:
-        return evaluate({}, ctx.now, ctx.target.name)
-    with store:
+    with reading_store(ctx.settings) as store:
+        if store is None:
+            return evaluate({}, ctx.now, ctx.target.name)
         series, recorded = {}, False
         for metric, counter in METRICS:
             if counter:

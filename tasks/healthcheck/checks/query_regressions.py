@@ -12,7 +12,6 @@ Solution: look at the named query's plan (EXPLAIN) and restore what it lost.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from datetime import timedelta
 
 from migration_guard.tasks.catalog import IndexInfo, invalid_indexes
@@ -21,7 +20,7 @@ from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Proble
 from migration_guard.tasks.history.causes import Cause, likely_causes
 from migration_guard.tasks.history.collect import StatementsUnavailable, read_statements
 from migration_guard.tasks.history.statements import MIN_CALLS, SLOWDOWN_FACTOR, Regression, regressions
-from migration_guard.tasks.history.backend import open_existing_store
+from migration_guard.tasks.history.backend import reading_store
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.models import LedgerEntry, Migration
 
@@ -84,8 +83,7 @@ def run(ctx: CheckContext) -> Outcome:
                        0, "queries")
     key = database_key(ctx.target.dsn)
     last = migrations[-1].finished_at
-    store = open_existing_store(ctx.settings)
-    with store if store is not None else nullcontext():
+    with reading_store(ctx.settings) as store:
         snapshots = ([s for s in store.statement_snapshots(key, last - RECENT - timedelta(days=7)) if s.at <= last]
                      if store is not None else [])
         if not snapshots:
