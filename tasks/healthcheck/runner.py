@@ -23,7 +23,6 @@ from migration_guard.tasks.healthcheck.config import HealthcheckConfig
 from migration_guard.tasks.healthcheck.registry import checks_for
 from migration_guard.tasks.healthcheck.target import DatabaseTarget
 from migration_guard.tasks.history.backend import shared_history_reads
-from migration_guard.tasks.history.backend import shared_history_reads
 
 logger = logging.getLogger("migration_guard.healthcheck")
 

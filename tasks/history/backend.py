@@ -3,6 +3,7 @@ database (never the monitored database unless that is the URL given)."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from migration_guard.tasks.history.sqlite import SqliteStore
 from migration_guard.tasks.history.store import HistoryStore
 
 HISTORY_FILE = "history.sqlite3"
+
+logger = logging.getLogger("migration_guard.history")
 
 
 def open_store(settings: Any) -> HistoryStore:
@@ -72,8 +75,8 @@ def shared_history_reads(settings: Any) -> Iterator[None]:
         if isinstance(store, HistoryStore):
             try:
                 store.close()
-            except Exception:  # noqa: BLE001 - the checks have their results; a store going away is no verdict
-                pass
+            except Exception as exc:  # noqa: BLE001 - the checks have their results; a store going away is no verdict
+                logger.warning("health history store not closed cleanly: %s", exc)
 
 
 @contextmanager
