@@ -8,6 +8,24 @@ and `lint` answer fast.
 
 from __future__ import annotations
 
+import os as _os
+import signal as _signal
+import sys as _sys
+
+
+def _interrupted_while_starting(signum: int, frame: Any) -> None:
+    """Ctrl-C / SIGTERM before the command started (the imports take ~1 s): nothing was done, so
+    say so in one line and leave at once — raising here would print an import traceback, or be
+    swallowed by a library's broad ``except`` during its import and let the command run anyway."""
+    name = _signal.Signals(signum).name
+    _os.write(2, f"interrupted: nothing was changed ({name}, while starting)\n".encode())
+    _os._exit(128 + signum)
+
+
+if _os.path.basename(_sys.argv[0]) == "migration-guard" or _sys.argv[0] == "-m":  # the command, not an import
+    for _signum in (_signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(_signum, _interrupted_while_starting)
+
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
@@ -179,6 +197,7 @@ def main() -> None:
     statement is cancelled and rolled back, child processes stop, partial files go, and one
     ``interrupted: ...`` line says what (if anything) stays committed; exit 130 / 143.
     """
+    import logging
     import os
     import sys
 
@@ -188,6 +207,9 @@ def main() -> None:
     # the temporary Prefect server a `--flow` run starts sends telemetry heartbeats that log
     # "database is locked" tracebacks on its SQLite under load; a user's own setting wins
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # psycopg warns on stderr when a rollback after a cancelled statement finds the connection busy
+    # ("error ignored in rollback"): the command's own line already says what happened
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     interrupts.install()
     try:
         app(args=hoist_global_options(sys.argv[1:]), prog_name="migration-guard")

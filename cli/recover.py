@@ -71,14 +71,22 @@ def _recover(options: GlobalOptions, mode: str, yes: bool, plan_only: bool, no_b
             return True
         if as_json:
             return False
-        return typer.confirm("Apply this plan?", default=False)
+        try:
+            return typer.confirm("Apply this plan?", default=False)
+        except typer.Abort:  # no answer: stdin closed or not a terminal (cron, CI, nohup)
+            unanswered.append(True)
+            return False
 
+    unanswered: list[bool] = []
     report = run_recovery(project, recover_options, PLAIN_STEPS, approve)
     if as_json:
         print_json(report.to_dict())
     else:
         render_report(report, printed_plan=report.outcome not in ("not_recovered", "planned", "nothing_to_do")
                       or report.execution is not None)
+    if unanswered:
+        console.print("\nno answer to 'Apply this plan?' (stdin is closed or not a terminal): nothing was changed; "
+                      "to apply the plan without asking: migration-guard recover --yes", markup=False)
     raise typer.Exit(report.exit_code)
 
 

@@ -79,7 +79,7 @@ def render_report(report, show_all: bool = False) -> None:
                 console.print(f"{s.name}  [{STATE_STYLES.get(s.state.value, '')}]{s.state.value}[/]"
                               + (f" — {s.detail}" if s.detail else ""), soft_wrap=True, highlight=False)
     if hidden_applied:
-        console.print(f"[dim]… {hidden_applied} earlier applied migrations hidden (--all shows them)[/]")
+        console.print(f"[dim]… {hidden_applied} earlier applied migration{'' if hidden_applied == 1 else 's'} hidden (--all shows them)[/]")
     if hidden_pending:
         console.print(f"[dim]… and {hidden_pending} more pending migrations (--all shows them)[/]")
     for s in report.statuses:

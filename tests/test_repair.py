@@ -290,3 +290,25 @@ def test_rollback_restores_types_defaults_indexes_and_constraints_from_the_earli
     assert result.exit_code == 0, result.output
     assert "TYPE integer USING" in result.output and "SET DEFAULT 'new'::text" in result.output
     assert "drift none" in result.output  # the live schema is exactly what 0001_base produces
+
+
+def test_recover_without_an_answer_says_how_to_apply_without_asking(tmp_path: Path, db_url: str) -> None:
+    """cron / CI / nohup: stdin gives no answer; not click's bare 'Aborted!' but what to run."""
+    from typer.testing import CliRunner
+
+    from migration_guard.cli import app
+    from tests.helpers import CONFIG_VARIABLES
+
+    project = _sql_project(tmp_path, db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE items SET sku = 'c' WHERE id = 2")
+    env = {name: None for name in CONFIG_VARIABLES} | _env(project, tmp_path)
+
+    result = CliRunner().invoke(app, ["recover", "--no-drift"], env=env, input="")
+
+    assert result.exit_code == 1, result.output
+    assert "Aborted!" not in result.output
+    assert result.output.rstrip().endswith("nothing was changed; to apply the plan without asking: "
+                                           "migration-guard recover --yes"), result.output
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname = 'items_sku_key'").fetchone()[0] == 0

@@ -160,6 +160,36 @@ def test_interrupted_transactional_migration_rolls_back_and_says_nothing_changed
     assert columns(db, "accounts") == ["id", "note", "email"]
 
 
+def catches(pid: int, signum: int) -> bool:
+    """True once the process has a handler for ``signum`` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(caught & (1 << (signum - 1)))
+
+
+@pytest.mark.parametrize("delivery", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_while_the_command_starts_is_one_line_and_nothing_runs(
+        delivery: str, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
+    """The ~1 s of imports before the command starts: the first thing the CLI does is take the
+    signals, so an interrupt there is one line (no import traceback) and the command never runs
+    (an exception raised inside a library's import could be swallowed and the migration applied)."""
+    migrations, env = prisma_project(tmp_path, db_url)
+    add_prisma_migration(migrations, SLOW, "ALTER TABLE accounts ADD COLUMN email text;\n")
+    ledger_before = ledger_rows(db)
+
+    run = spawn(["migrate", "--skip-backup"], env, tmp_path)
+    wait_for(lambda: catches(run.proc.pid, DELIVERIES[delivery][0]), timeout=10, running=run,
+             what="the CLI to take the signal", interval=0.005)
+    interrupt(run, delivery)
+
+    assert_interrupted(run, delivery, "nothing was changed", "while starting")  # the imports were still running
+    assert ledger_rows(db) == ledger_before
+    assert columns(db, "accounts") == ["id", "note"]
+
+
 def test_interrupt_after_a_committed_migration_names_it(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
     migrations, env = prisma_project(tmp_path, db_url)
     add_prisma_migration(migrations, EMAIL, "ALTER TABLE accounts ADD COLUMN email text;\n")
