@@ -141,6 +141,25 @@ def test_the_store_reads_only_the_slot_windows(kind: str, tmp_path: Path, db_url
     assert [p.value for p in found[""]] == [25.0, 24.0, 23.0, 1.0, 0.0]  # 01:xx-04:30 yesterday, 01:30-03:00 today
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_one_query_for_all_metrics_reads_what_each_metrics_own_windows_hold(kind: str, tmp_path: Path,
+                                                                           db_url: str) -> None:
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs",
+                             **({"state_database_url": db_url} if kind == "postgres" else {}))
+    now = TUESDAY_3AM + timedelta(minutes=7)
+    readings = [(TUESDAY_3AM - FIVE_MINUTES * k, Observation("db", m.name, k + i))
+                for k in range(0, 12 * 24 * 30, 7) for i, m in enumerate(anomalies.METRICS)]
+    with open_store(settings) as store:
+        store.add_timed_observations(readings)
+        one_query = anomalies.read_series(store, "db", now)
+        per_metric = {m.name: store.series_in_windows("db", m.name, slot_windows(
+            now, anomalies.LOOKBACK + timedelta(days=1), m.half_window)).get("", []) for m in anomalies.METRICS}
+    assert one_query == per_metric
+    assert all(len(points) > 100 for points in one_query.values())
+    # the counters' windows are wider than the connections' (a rate needs the reading before)
+    assert len(one_query[TRANSACTIONS]) > len(one_query[CONNECTIONS_USED])
+
+
 def test_the_check_hands_its_readings_to_the_record_step_which_opens_no_session(db_url: str, tmp_path: Path) -> None:
     settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs")
     key, at = database_key(db_url), datetime.now(timezone.utc)

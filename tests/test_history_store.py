@@ -44,6 +44,28 @@ def test_observations_round_trip_by_subject(store) -> None:
     assert store.series("db1", XID_AGE, T0) == {}
 
 
+
+def test_series_ends_are_each_subjects_readings_at_the_first_and_last_time_recorded(store) -> None:
+    limit = 2**31 - 1
+    store.add_observations(T0 - timedelta(hours=5), [Observation("db1", SEQUENCE_VALUE, 1, "public.old.id", limit)])
+    store.add_observations(T0, [Observation("db1", SEQUENCE_VALUE, 10, "public.a.id", limit),
+                                Observation("db1", SEQUENCE_VALUE, 7, "public.gone.id", limit),
+                                Observation("db2", SEQUENCE_VALUE, 99, "public.a.id", limit)])
+    store.add_observations(T0 + timedelta(hours=1), [Observation("db1", SEQUENCE_VALUE, 15, "public.a.id", limit)])
+    store.add_observations(T0 + timedelta(hours=2), [Observation("db1", SEQUENCE_VALUE, 20, "public.a.id", limit),
+                                                     Observation("db1", SEQUENCE_VALUE, 3, "public.new.id", limit)])
+    ends = store.series_ends("db1", SEQUENCE_VALUE, T0 - timedelta(minutes=1))
+    assert sorted(ends) == ["public.a.id", "public.new.id"]  # gone: not read at the last time
+    first, last = ends["public.a.id"]
+    assert (first.at, first.value, last.at, last.value, last.limit) == (T0, 10.0, T0 + timedelta(hours=2), 20.0, limit)
+    assert ends["public.new.id"][0] is None and ends["public.new.id"][1].value == 3.0
+    only = store.series_ends("db1", SEQUENCE_VALUE, T0 + timedelta(minutes=90))  # one time: first is last
+    assert {s: (f.value, e.value) for s, (f, e) in only.items()} == {"public.a.id": (20.0, 20.0),
+                                                                     "public.new.id": (3.0, 3.0)}
+    assert store.series_ends("db1", SEQUENCE_VALUE, T0 + timedelta(hours=3)) == {}
+    assert store.series_ends("db1", XID_AGE, T0 - timedelta(hours=9)) == {}
+
+
 def test_statement_snapshots_and_prune(store) -> None:
     old = store.add_statement_snapshot(T0, "db1", "healthcheck", [StatementCounter("1", "SELECT 1", 10, 5.0)])
     new = store.add_statement_snapshot(T0 + timedelta(days=40), "db1", BEFORE_MIGRATION,

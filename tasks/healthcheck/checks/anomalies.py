@@ -15,6 +15,7 @@ record step then opens none of its own).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -159,11 +160,22 @@ SUGGESTIONS = {
 
 
 def read_series(store: HistoryStore, key: str, now: datetime) -> dict[str, list[Point]]:
-    """The history a baseline at ``now`` needs: each metric's readings in its time-of-day windows."""
-    found: dict[str, list[Point]] = {}
-    for metric in METRICS:
-        windows = slot_windows(now, LOOKBACK + timedelta(days=1), metric.half_window)
-        found[metric.name] = store.series_in_windows(key, metric.name, windows).get("", [])
+    """The history a baseline at ``now`` needs: each metric's readings in its time-of-day windows
+    (one query over the widest windows, each metric then kept to its own)."""
+    own = {m.name: slot_windows(now, LOOKBACK + timedelta(days=1), m.half_window) for m in METRICS}
+    widest = slot_windows(now, LOOKBACK + timedelta(days=1), max(m.half_window for m in METRICS))
+    read = store.metrics_in_windows(key, [m.name for m in METRICS], widest)
+    return {m.name: within(read.get(m.name, {}).get("", []), own[m.name]) for m in METRICS}
+
+
+def within(points: Sequence[Point], windows: Sequence[tuple[datetime, datetime]]) -> list[Point]:
+    """The points inside any of ``windows`` (start, end; inclusive; in time order, not overlapping)."""
+    starts = [start for start, _ in windows]
+    found = []
+    for p in points:
+        i = bisect_right(starts, p.at) - 1
+        if i >= 0 and p.at <= windows[i][1]:
+            found.append(p)
     return found
 
 
