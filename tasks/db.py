@@ -3,6 +3,7 @@ classification of failures by SQLSTATE (never by message text) into DESIGN.md's 
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -44,6 +45,9 @@ def connect(
     """
     if unparseable_userinfo(dsn) is not None:
         raise ConfigError(f"the connection string for {describe_target(dsn)} does not parse", URL_ENCODE_HINT)
+    problem = dsn_problem(dsn)
+    if problem is not None:
+        raise ConfigError(f"the connection string for {describe_target(dsn)}: {problem}")
     started = time.monotonic()
     try:
         conn = psycopg.connect(
@@ -98,6 +102,119 @@ def libpq_dsn(dsn: str) -> str:
     base, _, query = dsn.partition("?")
     kept = [p for p in query.split("&") if p and p.split("=", 1)[0] not in PRISMA_ONLY_PARAMS]
     return f"{base}?{'&'.join(kept)}" if kept else base
+
+
+#: connection parameters whose value libpq checks only when connecting, with the values it accepts
+_ENUMERATED_PARAMS = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+    "sslcertmode": ("disable", "allow", "require"),
+}
+_URL_EXAMPLE = "postgresql://user:password@host:5432/dbname"
+_KEYWORD_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*=")
+_OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_MISTYPED_POSTGRES_SCHEME = re.compile(r"(?i)postgres(?:ql)?[:/\\]{1,3}")
+_LIBPQ_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def dsn_problem(dsn: str) -> str | None:
+    """What is wrong with a connection string, in one line that shows no part of its password
+    (nothing of a value that does not parse is echoed); None when libpq would accept it.
+
+    Checks what libpq itself only finds when connecting (a port that is not a number, an unknown
+    ``sslmode`` ...), so a typo is a configuration error, never an unreachable server. A message
+    starting "does not parse" means the string could not be split into its parts.
+    """
+    text = dsn.strip()
+    if not text:
+        return None
+    is_url = text.lower().startswith(("postgresql://", "postgres://"))
+    if not is_url and not _KEYWORD_START.match(text):
+        return _not_a_connection_string(text)
+    if is_url:
+        if unparseable_userinfo(text) is not None:
+            return f"does not parse: a reserved character is left unencoded in the user or password; {URL_ENCODE_HINT}"
+        problem = _url_syntax_problem(text)
+        if problem is not None:
+            return problem
+    try:
+        params = pg_conninfo.conninfo_to_dict(libpq_dsn(text))
+    except psycopg.ProgrammingError as exc:
+        return f"does not parse: {_scrubbed_parse_error(str(exc), text)}"
+    return _value_problem({k: str(v) for k, v in params.items() if v is not None}, text)
+
+
+def _not_a_connection_string(text: str) -> str:
+    expected = f"expected a PostgreSQL URL like {_URL_EXAMPLE} (or key=value settings: host=... dbname=...)"
+    mistyped = _MISTYPED_POSTGRES_SCHEME.match(text)
+    if mistyped:
+        return f"{expected}; the value starts {mistyped[0]!r}: write the scheme as postgresql:// (two slashes)"
+    other = _OTHER_SCHEME.match(text)
+    if other:
+        return f"{expected}; the value is a {other[0]!r} URL"
+    return f"{expected}; the value given is neither (not shown: it may hold a password)"
+
+
+def _url_syntax_problem(url: str) -> str | None:
+    """Brackets and query parameter names of a URL whose user-info parses (see unparseable_userinfo)."""
+    rest = url.partition("://")[2]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    hosts = authority.rpartition("@")[2]
+    depth = 0
+    for char in hosts:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth not in (0, 1):
+            break
+    if depth != 0:
+        return (f"does not parse: unbalanced {'[' if depth > 0 else ']'} in the host part: an IPv6 address goes "
+                "between [ and ], e.g. postgresql://user@[::1]:5432/dbname")
+    known = {option.keyword.decode() for option in psycopg.pq.Conninfo.get_defaults()} | PRISMA_ONLY_PARAMS
+    query = rest.partition("?")[2]
+    for pair in query.split("&") if query else []:
+        name = unquote(pair.partition("=")[0])
+        if name and name not in known:
+            return (f"does not parse: unknown connection parameter ?{name}= (libpq's parameters: "
+                    "https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS)")
+    return None
+
+
+def _scrubbed_parse_error(message: str, dsn: str) -> str:
+    """libpq's parse error with every quoted piece of the input removed (it quotes the whole URI
+    or the offending token, which can be the password); a quoted parameter name is kept."""
+    secrets = passwords_in(dsn)
+    known = {option.keyword.decode() for option in psycopg.pq.Conninfo.get_defaults()}
+
+    def scrub(match: re.Match[str]) -> str:
+        piece = match[1]
+        keep = len(piece) <= 1 or (piece in known and not any(piece in secret for secret in secrets))
+        return match[0] if keep else '"…"'
+
+    first_line = message.strip().splitlines()[0] if message.strip() else "libpq could not parse it"
+    return redact(_LIBPQ_QUOTED.sub(scrub, first_line), secrets)
+
+
+def _value_problem(params: dict[str, str], dsn: str) -> str | None:
+    """A port, connect_timeout or enumerated parameter (sslmode ...) libpq would refuse when connecting."""
+    secrets = passwords_in(dsn)
+
+    def shown(value: str) -> str:
+        return repr(value) if not any(value and value in secret for secret in secrets) else "(not shown)"
+
+    for port in params.get("port", "").split(",") if params.get("port") else []:
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            return f"port {shown(port)} is not a port number: one number from 1 to 65535, e.g. {_URL_EXAMPLE}"
+    timeout = params.get("connect_timeout")
+    if timeout is not None and not timeout.strip().lstrip("-").isdigit():
+        return f"connect_timeout {shown(timeout)} is not a number of seconds"
+    for name, allowed in _ENUMERATED_PARAMS.items():
+        value = params.get(name)
+        if value is not None and value not in allowed:
+            return f"{name} {shown(value)} is not valid: use one of {', '.join(allowed)}"
+    return None
 
 
 def dsn_with_password(dsn: str, password: str) -> str:

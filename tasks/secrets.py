@@ -10,8 +10,9 @@ MASK = "***"
 
 #: what to tell a user whose URL carries reserved characters unencoded in its user or password
 URL_ENCODE_HINT = (
-    "URL-encode the user and password (`/` → `%2F`, `?` → `%3F`, `@` → `%40`, `#` → `%23`), "
-    "e.g. python3 -c 'import urllib.parse,getpass; print(urllib.parse.quote(getpass.getpass(), safe=\"\"))'"
+    "URL-encode the user and password (`@` → `%40`, `#` → `%23`, `/` → `%2F`, `?` → `%3F`), "
+    "e.g. python3 -c 'import urllib.parse,getpass; print(urllib.parse.quote(getpass.getpass(), safe=\"\"))', "
+    "or leave the password out of the URL and give it in DATABASE_PASSWORD (taken as is)"
 )
 
 _URL_START = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -37,8 +38,9 @@ def unparseable_userinfo(dsn: str) -> str | None:
     if first_at < 0:
         return None
     before = rest[:first_at]
-    authority_after = _AUTHORITY_END.split(rest[first_at + 1:], maxsplit=1)[0]
-    broken = (":" in before and _AUTHORITY_END.search(before) is not None) or "@" in authority_after
+    # a second '@' anywhere (``p@ss#word@host``: the '#' hides it from the authority) means one of
+    # them is unencoded; a query value holding '@' must be written %40 too, which libpq decodes
+    broken = (":" in before and _AUTHORITY_END.search(before) is not None) or "@" in rest[first_at + 1:]
     return rest[: rest.rfind("@")] if broken else None
 
 
@@ -74,6 +76,22 @@ def _mask_broken_urls(text: str) -> str:
     return "".join(out)
 
 
+#: a token holding ``:`` then, later, ``@`` (``postgres//app:pw@db``, ``postgresql:/app:pw@db``): a
+#: connection URL whose ``://`` is mistyped, so the URL patterns above miss its password
+_SCHEMELESS_USERINFO = re.compile(r"(?P<head>(?<!\S)[^\s:@]*:)(?P<password>\S*)(?P<tail>@[^\s@]*)")
+
+
+def _mask_mistyped_urls(text: str) -> str:
+    """Mask from the first ``:`` to the last ``@`` of every whitespace-free token not written
+    ``scheme://`` (the user-info of a URL with a mistyped scheme separator)."""
+    def masked(match: re.Match[str]) -> str:
+        if "://" in match[0] or match["password"] == MASK:
+            return match[0]
+        return f"{match['head']}{MASK}{match['tail']}"
+
+    return _SCHEMELESS_USERINFO.sub(masked, text)
+
+
 def mask_dsn(text: str) -> str:
     """Replace every password in URLs (``user:pw@``), ``password=`` keywords and query strings; the
     whole user-info of a URL that does not parse (reserved characters left unencoded).
@@ -82,9 +100,12 @@ def mask_dsn(text: str) -> str:
     'postgresql://app:***@db:5432/prod'
     >>> mask_dsn("postgresql://app:abc/s3cret@db:5432/prod")
     'postgresql://***@db:5432/prod'
+    >>> mask_dsn("postgres//app:s3cret@db/prod")
+    'postgres//app:***@db/prod'
     """
     text = _mask_broken_urls(text)
     text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}{m['tail']}", text)
+    text = _mask_mistyped_urls(text)
     text = _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)
     return _KEYWORD_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)
 

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from migration_guard.tasks.errors import ConfigError
-from migration_guard.tasks.secrets import URL_ENCODE_HINT, mask_dsn, unparseable_userinfo
+from migration_guard.tasks.secrets import mask_dsn
 
 MigrationTool = Literal["prisma", "sql"]
 
@@ -144,18 +144,19 @@ class Settings(BaseSettings):
     def _size_in_bytes(cls, value: Any) -> Any:
         return parse_size(value) if isinstance(value, str) else value
 
-    @field_validator("database_url", "state_database_url")
+    @field_validator("database_url", "state_database_url", "shadow_database_url")
     @classmethod
     def _database_url_is_postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        """A connection string libpq accepts, checked here so that a typo is a configuration error
+        before anything connects or alerts; the message never shows any part of the password."""
         if value is None or not value.get_secret_value().strip():
             return None
+        from migration_guard.tasks.db import dsn_problem
+
         url = value.get_secret_value().strip()
-        if not (url.startswith(("postgresql://", "postgres://")) or "=" in url):
-            raise ValueError(
-                f"expected a PostgreSQL URL like postgresql://user:password@host:5432/dbname, got {mask_dsn(url)!r}"
-            )
-        if unparseable_userinfo(url) is not None:
-            raise ValueError(f"does not parse ({mask_dsn(url)}): {URL_ENCODE_HINT}")
+        problem = dsn_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
         return SecretStr(url)
 
     @field_validator("migration_tool", mode="before")
