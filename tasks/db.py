@@ -47,7 +47,8 @@ def connect(
         raise ConfigError(f"the connection string for {describe_target(dsn)} does not parse", URL_ENCODE_HINT)
     problem = dsn_problem(dsn)
     if problem is not None:
-        raise ConfigError(f"the connection string for {describe_target(dsn)}: {problem}")
+        where = f" for {describe_target(dsn)}" if _conninfo(dsn) else ""
+        raise ConfigError(f"the connection string{where}: {problem}")
     started = time.monotonic()
     try:
         conn = psycopg.connect(

@@ -12,7 +12,7 @@ MASK = "***"
 URL_ENCODE_HINT = (
     "URL-encode the user and password (`@` → `%40`, `#` → `%23`, `/` → `%2F`, `?` → `%3F`), "
     "e.g. python3 -c 'import urllib.parse,getpass; print(urllib.parse.quote(getpass.getpass(), safe=\"\"))', "
-    "or leave the password out of the URL and give it in DATABASE_PASSWORD (taken as is)"
+    "or, for DATABASE_URL, leave the password out of the URL and give it in DATABASE_PASSWORD (taken as is)"
 )
 
 _URL_START = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://")

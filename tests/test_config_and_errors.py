@@ -25,6 +25,14 @@ SECRET = "Zq9-very-secret-pw"
         (f"host=db user=app password={SECRET} dbname=prod", "host=db user=app password=*** dbname=prod"),
         (f"postgresql://db/prod?user=app&password={SECRET}", "postgresql://db/prod?user=app&password=***"),
         ("postgresql://app@db/prod", "postgresql://app@db/prod"),
+        # mistyped schemes: the URL patterns miss them, the password is masked all the same
+        (f"postgres//app:{SECRET}@db/prod", "postgres//app:***@db/prod"),
+        (f"got 'postgresql:/app:{SECRET}@db/prod'", "got 'postgresql:***@db/prod'"),
+        (f"postgresql:app:{SECRET}@db/prod?sslmode=disable", "postgresql:***@db/prod?sslmode=disable"),
+        # '@' and '#' unencoded in the password: the whole user-info goes
+        ("postgresql://app:p@ss#Zq9-word@db:5432/prod", "postgresql://***@db:5432/prod"),
+        ("at postgresql://app:p@Zq9-ss@db/prod, then", "at postgresql://***@db/prod, then"),
+        ("ss#word@127.0.0.1 was not resolved", "ss#word@127.0.0.1 was not resolved"),
     ],
 )
 def test_mask_dsn_hides_every_password_form(dsn: str, masked: str) -> None:
@@ -49,6 +57,13 @@ def test_prisma_schema_parameter_is_understood_and_stripped_for_libpq() -> None:
     [
         ({"MIGRATION_TOOL": "flyway"}, "MIGRATION_TOOL"),
         ({"DATABASE_URL": f"mysql://root:{SECRET}@db/app"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"postgres//root:{SECRET}@db/app"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"postgresql:/root:{SECRET}@db/app"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"postgresql://root:{SECRET}@db:5x432/app"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"postgresql://root:{SECRET}@db/app?sslmode=on"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"host=db password={SECRET} sslmode=on"}, "DATABASE_URL"),
+        ({"DATABASE_URL": f"host=db password='x {SECRET}' {SECRET}"}, "DATABASE_URL"),
+        ({"SHADOW_DATABASE_URL": f"postgres//root:{SECRET}@db/app"}, "SHADOW_DATABASE_URL"),
         ({"CONNECT_TIMEOUT": "soon"}, "CONNECT_TIMEOUT"),
         ({"CONNECT_TIMEOUT": "0"}, "CONNECT_TIMEOUT"),
     ],
@@ -59,7 +74,7 @@ def test_invalid_settings_name_the_variable_without_leaking(monkeypatch: pytest.
     with pytest.raises(ConfigError) as caught:
         load_settings()
     message = str(caught.value)
-    assert message.startswith(f"{variable}:")
+    assert message.startswith((f"{variable}:", f"{variable} does not parse:")), message
     assert "\n" not in message
     assert SECRET not in message
 

@@ -124,3 +124,17 @@ def test_well_formed_urls_still_reach_the_database(app: Path, db_url: str) -> No
         # 1 = one pending migration: the URL parsed and the database answered
         assert result.exit_code == 1, f"{url}:\n{result.output}"
         assert "p@ss" not in result.output and "p%40ss" not in result.output, result.output
+
+
+def test_a_mistyped_url_in_the_healthcheck_config_names_its_entry(app: Path, db_url: str) -> None:
+    url, _, secrets = CASES["at and hash in password"]
+    (app / "hc.yaml").write_text(f"databases:\n  - name: main\n    url_env: DATABASE_URL\n"
+                                 f"  - name: reports\n    url_env: REPORTS_URL\n")
+    for bad in (url, CASES["bad sslmode"][0], CASES["scheme without colon"][0]):
+        env = {**_env(app, db_url), "HEALTHCHECK_CONFIG": str(app / "hc.yaml"), "REPORTS_URL": bad}
+        result = run_cli(["healthcheck"], env=env, cwd=app)
+        assert result.exit_code == 3, result.output
+        assert "REPORTS_URL (database 'reports' in HEALTHCHECK_CONFIG)" in result.output, result.output
+        assert [s for s in (*secrets, "s3cret") if s in result.output] == [], result.output
+        assert not [w for w in CONNECTIVITY_WORDS if w in result.output], result.output
+    assert _written_files(app) == []

@@ -39,7 +39,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from migration_guard.tasks.db import database_name
+from migration_guard.tasks.db import database_name, dsn_problem
 from migration_guard.tasks.durations import config_duration
 from migration_guard.tasks.errors import ConfigError
 from migration_guard.tasks.healthcheck.target import DatabaseTarget
@@ -194,7 +194,7 @@ def resolve_targets(settings: Any, config: HealthcheckConfig) -> list[DatabaseTa
     command uses (MIGRATIONS_DIR, else ./prisma/migrations, else ./migrations).
 
     Raises:
-        ConfigError: no database configured, or a ``url_env`` variable is unset.
+        ConfigError: no database configured, a ``url_env`` variable is unset, or a URL is mistyped.
     """
     if not config.databases:
         dsn = settings.require_database_url()
@@ -211,6 +211,10 @@ def resolve_targets(settings: Any, config: HealthcheckConfig) -> list[DatabaseTa
             if not dsn:
                 raise ConfigError(f"{entry.url_env} is not set (database {entry.name!r} in HEALTHCHECK_CONFIG)",
                                   f"export {entry.url_env}=postgresql://user:password@host:5432/dbname")
+        problem = dsn_problem(dsn or "")
+        if problem is not None:  # a typo is a configuration error, not an unreachable database
+            source = entry.url_env or "url"
+            raise ConfigError(f"{source} (database {entry.name!r} in HEALTHCHECK_CONFIG): {problem}")
         targets.append(DatabaseTarget(name=entry.name, dsn=dsn, migrations_dir=entry.migrations_dir,
                                       migration_tool=entry.migration_tool, schema=entry.schema_name))
     return targets
