@@ -194,6 +194,22 @@ def test_only_the_most_used_sequences_are_kept_measured_against_their_columns(db
     assert [(o.subject, o.limit) for o in kept] == [("public.narrow.id", 2**31 - 1)]
 
 
+def test_a_sequence_is_named_by_the_column_it_feeds_quoted_as_postgresql_would(db_url: str) -> None:
+    from migration_guard.tasks.history import collect
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('CREATE SCHEMA "Sales Data"')
+        conn.execute('CREATE TABLE "Sales Data"."Line""Item" ("Line Id" smallserial, n int)')
+        conn.execute('INSERT INTO "Sales Data"."Line""Item" (n) VALUES (1), (2)')
+        conn.execute('CREATE SEQUENCE "Sales Data".free AS integer')
+        conn.execute("""SELECT nextval('"Sales Data".free')""")
+        kept = {o.subject: o for o in collect.read_observations(conn, "k") if o.metric == SEQUENCE_VALUE}
+    assert sorted(kept) == ['"Sales Data"."Line""Item"."Line Id"', '"Sales Data".free']
+    assert (kept['"Sales Data"."Line""Item"."Line Id"'].value, kept['"Sales Data"."Line""Item"."Line Id"'].limit) == (
+        2, 2**15 - 1)
+    assert (kept['"Sales Data".free'].value, kept['"Sales Data".free'].limit) == (1, 2**31 - 1)
+
+
 def test_readings_of_many_times_and_mixed_limits_are_stored_at_once(store) -> None:
     stored = store.add_timed_observations([
         (T0, Observation("db1", CONNECTIONS_USED, 3, limit=97)),            # an int limit

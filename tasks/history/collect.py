@@ -29,7 +29,10 @@ TYPE_MAXIMUM = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1
 
 #: every reading in one round trip (the dead tuples and the sequences as JSON arrays). Sizes come
 #: from the catalog (relpages x block_size, as of the last VACUUM / ANALYZE): pg_database_size()
-#: and pg_total_relation_size() stat() every file, which costs more than all the rest together
+#: and pg_total_relation_size() stat() every file, which costs more than all the rest together.
+#: A sequence's owning column comes from pg_identify_object_as_address (its unquoted names) in a
+#: LATERAL lookup, not four more joins: on a new session planning those took ~14 ms of ~20
+#: (bench/history_cost.py)
 READINGS = """
 SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
        current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,
@@ -48,20 +51,21 @@ SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backe
                 AND n.nspname !~ '^pg_toast'
               ORDER BY c.relpages DESC, c.oid LIMIT %(largest)s) AS largest),
        (SELECT json_agg(json_build_array(seq_schema, sequence, seqmax::text, last_value::text,
-                                         table_schema, table_name, column_name, column_type))
-        FROM (SELECT n.nspname AS seq_schema, c.relname AS sequence, s.seqmax, lv.last_value,
-                     tn.nspname AS table_schema, t.relname AS table_name, a.attname AS column_name,
-                     format_type(a.atttypid, NULL) AS column_type
+                                         owner[1], owner[2], owner[3], format_type(owner_type, NULL)))
+        FROM (SELECT n.nspname AS seq_schema, c.relname AS sequence, s.seqmax, lv.last_value, o.atttypid AS owner_type,
+                     (pg_identify_object_as_address('pg_class'::regclass, o.refobjid, o.refobjsubid)).object_names AS owner
               FROM pg_sequence s
               JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
               CROSS JOIN LATERAL (SELECT CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
                                               THEN pg_sequence_last_value(c.oid) END AS last_value) AS lv
-              LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0
-                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-              LEFT JOIN pg_class t ON t.oid = d.refobjid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
-              LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+              LEFT JOIN LATERAL (SELECT d.refobjid, d.refobjsubid,
+                                        (SELECT a.atttypid FROM pg_attribute a
+                                         WHERE a.attrelid = d.refobjid AND a.attnum = d.refobjsubid) AS atttypid
+                                 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                   AND d.objsubid = 0 AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+                                 LIMIT 1) AS o ON true
               WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND lv.last_value IS NOT NULL
-              ORDER BY lv.last_value::float8 / least(s.seqmax, CASE a.atttypid WHEN 'int4'::regtype THEN 2147483647
+              ORDER BY lv.last_value::float8 / least(s.seqmax, CASE o.atttypid WHEN 'int4'::regtype THEN 2147483647
                                                      WHEN 'int2'::regtype THEN 32767 ELSE s.seqmax END) DESC,
                        c.oid LIMIT %(sequences)s) AS used)
 """
