@@ -14,7 +14,7 @@ pytestmark = pytest.mark.security
 
 SECRET = "LeakMe456Secret"
 #: fragments hunted everywhere: a parser that splits at the wrong place leaks a half
-MARKERS = (SECRET, "Me456Secret", "456Secret", "LeakMe456")
+MARKERS = (SECRET, "Me456Secret", "456Secret", "LeakMe456", "Me456#Secret", "#Secret")
 
 HOSTILE_URLS = {
     "slash in password": f"postgresql://app:abc/{SECRET}@127.0.0.1:5432/db",
@@ -28,6 +28,12 @@ HOSTILE_URLS = {
     "refused port": f"postgresql://app:{SECRET}@127.0.0.1:1/db",
     "keyword DSN, bad port": f"host=127.0.0.1 user=app password={SECRET} port=5432x dbname=db",
     "keyword DSN, quoted password": f"host=127.0.0.1 user=app password='a b{SECRET}' port=1 dbname=db",
+    # the '#' hides the second '@' from a parser that stops the authority at it
+    "at then hash in password": "postgresql://app:Leak@Me456#Secret@127.0.0.1:5432/db",
+    "scheme without colon": f"postgres//app:{SECRET}@127.0.0.1:5432/db",
+    "scheme with one slash": f"postgresql:/app:{SECRET}@127.0.0.1:5432/db",
+    "bad sslmode": f"postgresql://app:{SECRET}@127.0.0.1:5432/db?sslmode=bogus",
+    "keyword DSN, stray word": f"host=127.0.0.1 user=app password='a b' {SECRET} dbname=db",
 }
 
 COMMANDS = (
@@ -37,7 +43,7 @@ COMMANDS = (
 )
 
 UNPARSEABLE = {"slash in password", "question mark in password", "hash in password", "at sign in password",
-               "slash and query"}
+               "slash and query", "at then hash in password"}
 
 
 def _leaks(text: str) -> list[str]:
