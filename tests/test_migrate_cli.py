@@ -72,6 +72,12 @@ def test_migrate_validates_backs_up_applies_runs_hooks_and_the_startup_check(
     assert "accounts" in tables(db)
     again = run_cli(["migrate", "--skip-backup"], env=env_for(db_url, tmp_path))
     assert again.exit_code == 0 and "no pending migrations" in again.stdout
+    nothing = run_cli(["migrate", "--json"], env=env_for(db_url, tmp_path))  # backups on: nothing to protect
+    assert nothing.exit_code == 0, nothing.output
+    assert json.loads(nothing.stdout)["backup"] is None
+    assert len(list((tmp_path / "backups").glob("*-pre-migrate.dump"))) == 1  # no second dump
+    [row] = [c for c in json.loads(nothing.stdout)["validation"]["checks"] if c["name"] == "backup"]
+    assert row["status"] == "SKIP" and row["reason"] == "not taken: no pending migrations"
 
 
 def test_failure_after_commit_reports_rollback_choices_and_alerts(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:

@@ -49,7 +49,10 @@ def test_flow_fails_with_recovery_in_the_artifact_and_an_alert(
     report = caught.value.report
     assert report.failed_stage == "apply" and not report.committed
     assert any("re-run: migration-guard migrate" in step for step in report.recovery)
-    assert any("migration-guard backup restore" in step for step in report.recovery)
+    # rolled back whole: nothing to restore, so no restore command to paste (it would only lose writes)
+    assert not any("migration-guard backup restore" in step for step in report.recovery)
+    assert any(step.startswith("nothing was changed by this run, so nothing needs restoring (the pre-migrate "
+                               f"backup stays: {report.backup_path})") for step in report.recovery)
     assert db.execute("SELECT to_regclass('public.t') IS NULL").fetchone()[0]
     database = db_url.rsplit("/", 1)[-1]
     assert "What to do now" in _artifact(artifact_key(f"127.0.0.1:5432/{database}"))

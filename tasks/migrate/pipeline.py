@@ -94,10 +94,15 @@ def run_safe_migrate(project: Project, options: SafeMigrateOptions, steps: SafeM
             fixes = "; ".join(_fix_of(c, report) for c in blocking if c.get("fix"))
             return fail("validate", "validation failed: " + "; ".join(f"{c['name']}: {c['reason']}" for c in blocking),
                         fixes or "see the validation report")
-    # 2. backup (the validation table's backup row says what this stage did, not "switched off")
+    # 2. backup (the validation table's backup row says what this stage did, not "switched off");
+    # none when there is nothing to apply: it would protect nothing and cost a dump
+    nothing_pending = options.backup and not _pending(project, steps)
     if not options.backup:
         _backup_row(report, backup_check.skipped_result("not taken (migrate --skip-backup)"))
-    if options.backup:
+    elif nothing_pending:
+        _backup_row(report, backup_check.skipped_result("not taken: no pending migrations"))
+        log.info("no pending migrations: no backup needed")
+    if options.backup and not nothing_pending:
         with _timed(report, "backup"):
             try:
                 info = steps.create_backup(project.dsn, Path(project.settings.backup_dir), BACKUP_REASON,
@@ -199,6 +204,14 @@ def _backup_row(report: SafeMigrateReport, result: Any, backup: dict[str, Any] |
     counts = {status: sum(1 for c in checks if c.get("status") == status) for status in validation.get("counts", {})}
     report.validation = {**validation, "checks": checks, **({"counts": counts} if counts else {}),
                          **({"backup": backup} if backup is not None else {})}
+
+
+def _pending(project: Project, steps: SafeMigrateSteps) -> bool:
+    """True when a migration is pending — or when that cannot be read (then the backup is taken)."""
+    try:
+        return bool(steps.pending(project))
+    except MigrationGuardError:
+        return True
 
 
 def _fix_of(check: dict[str, Any], report: SafeMigrateReport) -> str:

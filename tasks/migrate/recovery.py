@@ -69,9 +69,9 @@ def add_recovery_advice(report: SafeMigrateReport, project: Project, error: Any)
         report.rollback_choices.extend(_rollback_choices(report.applied, project, restore))
     if restore and _changed_something(report, error):
         report.recovery.append(f"backup to restore if needed: {restore}")
-    elif restore:
-        report.recovery.append(f"nothing was changed by this run, so nothing needs restoring; the pre-migrate "
-                               f"backup stays for later: {restore}")
+    elif restore:  # no restore command to paste: restoring now would only throw away later writes
+        report.recovery.append(f"nothing was changed by this run, so nothing needs restoring (the pre-migrate "
+                               f"backup stays: {shlex.quote(report.backup_path)})")
 
 
 def _changed_something(report: SafeMigrateReport, error: Any) -> bool:

@@ -148,6 +148,11 @@ def restore_step(project: Project, backup_path: str) -> dict[str, Any]:
     return {"database": result.database, "duration_s": result.duration_s, "replaced": True}
 
 
+def pending_step(project: Project) -> list[str]:
+    """Names of the migrations the next apply would run (a status read: no lock, no writes)."""
+    return [s.name for s in read_status(project).pending if s.migration is not None]
+
+
 @dataclass(frozen=True)
 class SafeMigrateSteps:
     """The I/O steps of safe-migrate; plain functions for the CLI, Prefect tasks for flow runs."""
@@ -162,10 +167,11 @@ class SafeMigrateSteps:
     verify: Callable[[Project, bool, ApplyOptions], dict[str, Any]]
     restore: Callable[[Project, str], dict[str, Any]]
     backup_scope: Callable[[Project, SafeMigrateOptions], BackupScope] = backup_scope_step
+    pending: Callable[[Project], list[str]] = pending_step
 
 
 PLAIN_STEPS = SafeMigrateSteps(
     validate=validate_step, create_backup=create_backup_step, verify_backup=verify_backup_step, plan=plan_step,
     apply=apply_step, hooks=hooks_step, startup_check=startup_check_step, verify=verify_step, restore=restore_step,
-    backup_scope=backup_scope_step,
+    backup_scope=backup_scope_step, pending=pending_step,
 )
