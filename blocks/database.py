@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import psycopg
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
-from migration_guard.tasks.db import APPLICATION_NAME, connect
+from migration_guard.tasks.db import APPLICATION_NAME, connect, dsn_problem
 from migration_guard.tasks.secrets import mask_dsn
 
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -33,6 +33,8 @@ class PostgresDatabase(Block):
     _block_type_slug = "migration-guard-postgres-database"
     _logo_url = "https://www.postgresql.org/media/img/about/press/elephant.png"  # type: ignore[assignment]
     _description = "A PostgreSQL database watched and migrated by migration-guard."
+    # a ValidationError's text would otherwise quote the raw input (the dsn and its password)
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     dsn: SecretStr | None = Field(
         default=None,
@@ -53,8 +55,13 @@ class PostgresDatabase(Block):
     def _dsn_or_parts(self) -> PostgresDatabase:
         if self.dsn is None and not (self.host and self.database):
             raise ValueError("give either dsn, or at least host and database")
-        if self.dsn is not None and not self.dsn.get_secret_value().startswith(("postgresql://", "postgres://")):
-            raise ValueError(f"dsn must be a postgresql:// URL, got {mask_dsn(self.dsn.get_secret_value())!r}")
+        if self.dsn is not None:
+            dsn = self.dsn.get_secret_value()
+            if not dsn.startswith(("postgresql://", "postgres://")):
+                raise ValueError("dsn must be a postgresql:// URL (the value is not shown: it may hold a password)")
+            problem = dsn_problem(dsn)
+            if problem is not None:
+                raise ValueError(f"dsn: {problem}")
         return self
 
     def url(self) -> SecretStr:

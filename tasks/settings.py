@@ -22,8 +22,9 @@ MigrationTool = Literal["prisma", "sql"]
 class Settings(BaseSettings):
     """Everything migration-guard needs to know about one project and its database."""
 
+    # hide_input_in_errors: a ValidationError's text would quote the raw value (a URL and its password)
     model_config = SettingsConfigDict(
-        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True
+        env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True, hide_input_in_errors=True
     )
 
     database_url: SecretStr | None = Field(

@@ -138,3 +138,20 @@ def test_a_mistyped_url_in_the_healthcheck_config_names_its_entry(app: Path, db_
         assert [s for s in (*secrets, "s3cret") if s in result.output] == [], result.output
         assert not [w for w in CONNECTIVITY_WORDS if w in result.output], result.output
     assert _written_files(app) == []
+
+
+@pytest.mark.parametrize("url", ["s3cret", "postgres//app:s3cret@db/app", "postgresql://app:s3cret@db:5x432/app",
+                                 "postgresql://app:p@ss#s3cret@db/app"])
+def test_a_validation_error_raised_by_the_models_themselves_quotes_no_input(url: str) -> None:
+    from pydantic import ValidationError
+
+    from migration_guard.blocks.database import PostgresDatabase
+    from migration_guard.tasks.settings import Settings
+
+    for build in (lambda: Settings(database_url=url), lambda: Settings(shadow_database_url=url),
+                  lambda: PostgresDatabase(dsn=url)):
+        with pytest.raises(ValidationError) as raised:
+            build()
+        # what a traceback or a log line shows (errors() keeps the input for code that asks for it)
+        text = f"{raised.value}{raised.value!r}"
+        assert "s3cret" not in text, text
