@@ -64,6 +64,9 @@ def test_seed_incident_rollback_then_prisma_deploys_it_again(incident: Scenario)
     rolled_back = incident.recover("--mode", "rollback", "--yes")
 
     assert rolled_back.exit_code == 0, rolled_back.output
+    assert "backup restore" not in rolled_back.output  # undone statement by statement, no restore
+    # the orphans are still there: the next step says to fix them before migrating, not just "migrate"
+    assert "next: first fix the 3 row(s) that made it fail (list them: SELECT" in rolled_back.output, rolled_back.output
     assert not set(NEW_COLUMNS) & set(incident.columns("Payment"))
     assert incident.sql("SELECT count(*) FROM pg_class WHERE relname = 'Payment_status_dueDate_idx'") == [(0,)]
     assert [r[1:] for r in incident.ledger() if r[0] == INCIDENT] == [(False, True)]

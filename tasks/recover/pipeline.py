@@ -161,6 +161,13 @@ def _recover(project: Project, options: RecoverOptions, steps: RecoverSteps, app
         if verification.pending:
             report.next_step = ("apply the pending migrations: migration-guard migrate (or prisma migrate deploy): "
                                 + ", ".join(verification.pending))
+            cause = report.cause
+            if report.plan is not None and report.plan.direction == "rollback" and cause is not None \
+                    and cause.present and cause.offending_rows:
+                # rolled back, but what made it fail is still in the data: migrating now fails the same way
+                listing = f" (list them: {cause.listing_query})" if cause.listing_query else ""
+                report.next_step = (f"first fix the {cause.offending_rows} row(s) that made it fail{listing}, "
+                                    f"or change the migration; then " + report.next_step)
     else:
         report.reason = "verification failed: " + "; ".join(verification.problems)
         report.next_step = "compare the live schema with the migrations (see the differences above) and fix by hand"
