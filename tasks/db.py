@@ -133,7 +133,7 @@ def dsn_problem(dsn: str) -> str | None:
     text = dsn.strip()
     if not text:
         return None
-    is_url = text.lower().startswith(("postgresql://", "postgres://"))
+    is_url = text.startswith(("postgresql://", "postgres://"))  # libpq knows these two, in lower case
     if not is_url and not _KEYWORD_START.match(text):
         return _not_a_connection_string(text)
     if is_url:
@@ -153,7 +153,7 @@ def _not_a_connection_string(text: str) -> str:
     expected = f"expected a PostgreSQL URL like {_URL_EXAMPLE} (or key=value settings: host=... dbname=...)"
     mistyped = _MISTYPED_POSTGRES_SCHEME.match(text)
     if mistyped:
-        return f"{expected}; the value starts {mistyped[0]!r}: write the scheme as postgresql:// (two slashes)"
+        return f"{expected}; the value starts {mistyped[0]!r}: write the scheme as postgresql:// (lower case, two slashes)"
     other = _OTHER_SCHEME.match(text)
     if other:
         return f"{expected}; the value is a {other[0]!r} URL"

@@ -26,6 +26,8 @@ CASES = {
                               "write the scheme as postgresql://", ("s3cret",)),
     "scheme without colon, with a query": ("postgres//postgres:s3cret@127.0.0.1/newcomer_app?sslmode=disable",
                                            "write the scheme as postgresql://", ("s3cret",)),
+    "upper-case scheme": ("POSTGRESQL://postgres:s3cret@127.0.0.1/newcomer_app",
+                          "write the scheme as postgresql://", ("s3cret",)),
     "other scheme": ("mysql://postgres:s3cret@127.0.0.1/newcomer_app", "'mysql://' URL", ("s3cret",)),
     "not a URL": ("app:s3cret@127.0.0.1/newcomer_app", "not shown: it may hold a password", ("s3cret",)),
     "at and hash in password": ("postgresql://postgres:p@ss#word@127.0.0.1:5432/newcomer_app",
