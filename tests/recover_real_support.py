@@ -12,10 +12,11 @@ import json
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 from migration_guard.tasks.db import connect
 from migration_guard.tasks.schema import compare_snapshots
 from migration_guard.tasks.schema.model import SchemaSnapshot
@@ -194,3 +195,41 @@ def incident_copies(databases: TemplateDatabases, history: History, template: st
     other = Scenario(root / "rollback", databases.copy(scenario.db_url.rsplit("/", 1)[1]), prisma)
     history.copy(other.migrations_dir, [*history.before(failing), failing])
     return scenario, other
+
+
+#: recover's options in these tests: the schema is compared with a clean deploy instead of the drift check
+RECOVER = ("--yes", "--no-backup", "--no-drift")
+
+
+@pytest.fixture(scope="module")
+def databases(pg_admin_url: str) -> Iterator[TemplateDatabases]:
+    """The module's template databases and copies (import this fixture; dropped at the module's end)."""
+    made = TemplateDatabases(pg_admin_url)
+    yield made
+    made.drop_all()
+
+
+@pytest.fixture(scope="module")
+def clean(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory, prisma_cli: Path,
+          request: pytest.FixtureRequest) -> str:
+    """A clean deploy of the module's ``HISTORY`` by the real Prisma CLI (a database name)."""
+    history: History = request.module.HISTORY
+    return databases.clean_deploy(tmp_path_factory.mktemp(f"{history.project}-clean"), history, prisma_cli)
+
+
+@pytest.fixture(scope="module")
+def clean_schema(databases: TemplateDatabases, clean: str) -> SchemaSnapshot:
+    """The schema of :func:`clean`."""
+    return schema_of(databases.url(clean))
+
+
+def rolls_back(databases: TemplateDatabases, rollback: Scenario, failing: str, template: str) -> str:
+    """`recover --mode rollback` on the second copy recovers without a restore, Prisma's status lists no
+    failed migration (``failing`` pending again), and the schema is the template's (the one before it).
+    Returns recover's output."""
+    rolled = rollback.recover("--mode", "rollback", *RECOVER)
+    assert rolled.exit_code == 0, rolled.output
+    assert "restore" not in rolled.output, rolled.output
+    assert_no_failed_migration(rollback, failing, applied=False)
+    assert_same_schema(schema_of(databases.url(template)), rollback.db_url)
+    return rolled.output

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+
+pytest.register_assert_rewrite("tests.recover_real_support")  # before it is imported: a plugin below
 
 from tests.recover_real_support import (
     DATA,
@@ -44,17 +44,8 @@ FAILING = "20250522054050_add_organisations"
 CLASH = """UPDATE "User" SET url = 'acme' WHERE email = 'ann@x.io'"""  # ann's url = the team's url
 
 
-@pytest.fixture(scope="module")
-def databases(pg_admin_url: str) -> Iterator[TemplateDatabases]:
-    made = TemplateDatabases(pg_admin_url)
-    yield made
-    made.drop_all()
-
-
-@pytest.fixture(scope="module")
-def clean_schema(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory, prisma_cli: Path):
-    return schema_of(databases.url(databases.clean_deploy(tmp_path_factory.mktemp("documenso-clean"), DOCUMENSO,
-                                                          prisma_cli)))
+pytest_plugins = ["tests.recover_real_support"]  # its fixtures: databases, clean, clean_schema
+HISTORY = DOCUMENSO  # for the shared `clean` fixture
 
 
 @pytest.fixture(scope="module")

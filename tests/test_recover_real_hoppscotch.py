@@ -13,56 +13,32 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
+pytest.register_assert_rewrite("tests.recover_real_support")  # before it is imported: a plugin below
+
 from tests.recover_real_support import (
+    RECOVER,
     History,
     TemplateDatabases,
     assert_no_failed_migration,
-    assert_same_schema,
     effects,
     incident_copies,
     listing_query,
     plan_report,
     rest_deploys,
-    schema_of,
+    rolls_back,
 )
 
 pytestmark = [pytest.mark.prisma, pytest.mark.slow]  # CI runs slow tests too (make test: plain pytest)
 
 HOPPSCOTCH = History("hoppscotch")
-RECOVER = ("--yes", "--no-backup", "--no-drift")  # the schema is compared with a clean deploy instead
-
-
-@pytest.fixture(scope="module")
-def databases(pg_admin_url: str) -> Iterator[TemplateDatabases]:
-    made = TemplateDatabases(pg_admin_url)
-    yield made
-    made.drop_all()
-
-
-@pytest.fixture(scope="module")
-def clean(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory, prisma_cli: Path) -> str:
-    """A clean deploy of the whole history by the real Prisma CLI (a database name)."""
-    return databases.clean_deploy(tmp_path_factory.mktemp("hoppscotch-clean"), HOPPSCOTCH, prisma_cli)
-
-
-@pytest.fixture(scope="module")
-def clean_schema(databases: TemplateDatabases, clean: str):
-    return schema_of(databases.url(clean))
-
-
-def _rolled_back(databases: TemplateDatabases, rollback, failing: str, template: str) -> None:
-    rolled = rollback.recover("--mode", "rollback", *RECOVER)
-    assert rolled.exit_code == 0, rolled.output
-    assert "restore" not in rolled.output, rolled.output
-    assert_no_failed_migration(rollback, failing, applied=False)
-    assert_same_schema(schema_of(databases.url(template)), rollback.db_url)
+pytest_plugins = ["tests.recover_real_support"]  # its fixtures: databases, clean, clean_schema
+HISTORY = HOPPSCOTCH  # for the shared `clean` fixture
 
 
 # --- 20231106120154_embeds_addition: statement 3 adds Shortcode.creatorUid -> User.uid over an orphan
@@ -101,7 +77,7 @@ def test_foreign_key_over_a_shortcode_whose_creator_is_gone(databases, before_em
     assert_no_failed_migration(scenario, EMBEDS, applied=True)
     rest_deploys(HOPPSCOTCH, scenario, EMBEDS, clean_schema)
 
-    _rolled_back(databases, rollback, EMBEDS, before_embeds)
+    rolls_back(databases, rollback, EMBEDS, before_embeds)
 
 
 # --- 20250822044741_order_index_unique_constraint: statement 2 makes (teamID, collectionID, orderIndex) unique
@@ -143,7 +119,7 @@ def test_unique_order_index_over_two_requests_in_one_place(databases, before_ord
     assert_no_failed_migration(scenario, ORDER, applied=True)
     rest_deploys(HOPPSCOTCH, scenario, ORDER, clean_schema)
 
-    _rolled_back(databases, rollback, ORDER, before_order)
+    rolls_back(databases, rollback, ORDER, before_order)
 
 
 def _database(url: str) -> str:
@@ -216,7 +192,7 @@ def test_lock_timeout_between_dropping_and_re_adding_foreign_keys(databases, bef
     assert_no_failed_migration(scenario, CASCADE, applied=True)
     rest_deploys(HOPPSCOTCH, scenario, CASCADE, clean_schema)
 
-    _rolled_back(databases, rollback, CASCADE, before_cascade)  # the dropped foreign key is put back as it was
+    rolls_back(databases, rollback, CASCADE, before_cascade)  # the dropped foreign key is put back as it was
 
 
 # --- 20250725154928_timestamp_with_timezone: 14 ALTERs, one table each; a session holds TeamCollection
@@ -277,7 +253,7 @@ def test_connection_killed_while_waiting_in_a_fourteen_table_type_change(databas
     with psycopg.connect(databases.admin_url, autocommit=True) as admin:  # a server not on UTC
         admin.execute(sql.SQL("ALTER DATABASE {} SET timezone = 'America/New_York'").format(
             sql.Identifier(_database(rollback.db_url))))
-    _rolled_back(databases, rollback, TZ, before_tz)
+    rolls_back(databases, rollback, TZ, before_tz)
     # the values are the ones before the migration (undone AT TIME ZONE 'UTC', not cast in New York time)
     assert rollback.sql("""SELECT "createdOn"::text FROM "Shortcode" """) == [("2025-06-07 08:09:10.111",)]
 
@@ -344,4 +320,4 @@ def test_enum_value_removed_while_a_member_still_has_it(databases, clean, tmp_pa
     expected = databases.clean_deploy_with(clean, ENUM_SQL)  # the clean deploy, then ours
     rest_deploys(HOPPSCOTCH, scenario, ENUM, expected)
 
-    _rolled_back(databases, rollback, ENUM, template)
+    rolls_back(databases, rollback, ENUM, template)

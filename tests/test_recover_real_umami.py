@@ -9,23 +9,23 @@ migrations before it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from uuid import UUID
 
 import pytest
 
+pytest.register_assert_rewrite("tests.recover_real_support")  # before it is imported: a plugin below
+
 from tests.recover_real_support import (
+    RECOVER,
     History,
     TemplateDatabases,
     assert_no_failed_migration,
-    assert_same_schema,
     effects,
     incident_copies,
     listing_query,
     plan_report,
     rest_deploys,
-    schema_of,
+    rolls_back,
 )
 from tests.test_recover_support import Scenario
 
@@ -35,25 +35,8 @@ UMAMI = History("umami")
 WEBSITE = "6f1a4bd2-0000-4000-8000-000000000001"
 SESSION = "6f1a4bd2-0000-4000-8000-000000000002"
 USER = "6f1a4bd2-0000-4000-8000-000000000003"
-RECOVER = ("--yes", "--no-backup", "--no-drift")  # the schema is compared with a clean deploy instead
-
-
-@pytest.fixture(scope="module")
-def databases(pg_admin_url: str) -> Iterator[TemplateDatabases]:
-    made = TemplateDatabases(pg_admin_url)
-    yield made
-    made.drop_all()
-
-
-@pytest.fixture(scope="module")
-def clean(databases: TemplateDatabases, tmp_path_factory: pytest.TempPathFactory, prisma_cli: Path) -> str:
-    """A clean deploy of the whole history by the real Prisma CLI (a database name)."""
-    return databases.clean_deploy(tmp_path_factory.mktemp("umami-clean"), UMAMI, prisma_cli)
-
-
-@pytest.fixture(scope="module")
-def clean_schema(databases: TemplateDatabases, clean: str):
-    return schema_of(databases.url(clean))
+pytest_plugins = ["tests.recover_real_support"]  # its fixtures: databases, clean, clean_schema
+HISTORY = UMAMI  # for the shared `clean` fixture
 
 
 # --- 05_add_visit_id: ADD COLUMN, an UPDATE fills it, SET NOT NULL — an event with no created_at stays NULL
@@ -95,11 +78,7 @@ def test_set_not_null_after_the_fill_misses_a_row(databases, before_visit, clean
     assert_no_failed_migration(scenario, VISIT, applied=True)
     rest_deploys(UMAMI, scenario, VISIT, clean_schema)
 
-    rolled = rollback.recover("--mode", "rollback", *RECOVER)
-    assert rolled.exit_code == 0, rolled.output
-    assert "undone by a drop: statement 2" in rolled.output and "restore" not in rolled.output, rolled.output
-    assert_no_failed_migration(rollback, VISIT, applied=False)
-    assert_same_schema(schema_of(databases.url(before_visit)), rollback.db_url)
+    assert "undone by a drop: statement 2" in rolls_back(databases, rollback, VISIT, before_visit)
 
 
 # --- 14_add_link_and_pixel: statement 2 narrows revenue.currency to VARCHAR(10)
@@ -142,11 +121,7 @@ def test_type_change_to_a_shorter_varchar_on_a_long_value(databases, before_link
     assert_no_failed_migration(scenario, LINKS, applied=True)
     rest_deploys(UMAMI, scenario, LINKS, clean_schema)
 
-    rolled = rollback.recover("--mode", "rollback", *RECOVER)
-    assert rolled.exit_code == 0, rolled.output
-    assert "restore" not in rolled.output, rolled.output
-    assert_no_failed_migration(rollback, LINKS, applied=False)
-    assert_same_schema(schema_of(databases.url(before_links)), rollback.db_url)
+    rolls_back(databases, rollback, LINKS, before_links)
 
 
 # --- CREATE UNIQUE INDEX CONCURRENTLY (non-transactional): no umami migration builds an index
@@ -203,9 +178,5 @@ def test_unique_index_built_concurrently_leaves_an_invalid_index(databases, clea
     expected = databases.clean_deploy_with(clean, CONCURRENT_SQL)  # the clean deploy, then ours
     rest_deploys(UMAMI, scenario, CONCURRENT, expected)
 
-    rolled = rollback.recover("--mode", "rollback", *RECOVER)
-    assert rolled.exit_code == 0, rolled.output
-    assert "restore" not in rolled.output, rolled.output
+    rolls_back(databases, rollback, CONCURRENT, template)
     assert rollback.sql(invalid) == []
-    assert_no_failed_migration(rollback, CONCURRENT, applied=False)
-    assert_same_schema(schema_of(databases.url(template)), rollback.db_url)
