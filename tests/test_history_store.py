@@ -45,6 +45,23 @@ def test_observations_round_trip_by_subject(store) -> None:
 
 
 
+def test_series_of_some_subjects_and_of_several_metrics_read_what_the_whole_series_holds(store, monkeypatch) -> None:
+    from migration_guard.tasks.history import store as store_module
+
+    store.add_timed_observations([(T0 + timedelta(hours=h), Observation("db1", SEQUENCE_VALUE, h * 10 + i, f"public.t{i}.id", 99e9))
+                                  for h in range(3) for i in range(5)]
+                                 + [(T0 + timedelta(hours=h), Observation("db1", XID_AGE, h)) for h in range(3)])
+    whole = store.series("db1", SEQUENCE_VALUE, T0)
+    monkeypatch.setattr(store_module, "SUBJECTS_PER_QUERY", 2)  # three queries for five subjects
+    some = store.series("db1", SEQUENCE_VALUE, T0, ["public.t4.id", "public.t0.id", "public.t2.id", "public.t3.id"])
+    assert some == {s: whole[s] for s in ("public.t0.id", "public.t2.id", "public.t3.id", "public.t4.id")}
+    assert len(some["public.t4.id"]) == 3 and store.series("db1", SEQUENCE_VALUE, T0, []) == {}
+    both = store.metrics_series("db1", [SEQUENCE_VALUE, XID_AGE, CONNECTIONS_USED], T0 + timedelta(minutes=30))
+    assert both == {SEQUENCE_VALUE: store.series("db1", SEQUENCE_VALUE, T0 + timedelta(minutes=30)),
+                    XID_AGE: store.series("db1", XID_AGE, T0 + timedelta(minutes=30))}
+    assert [p.value for p in both[XID_AGE][""]] == [1.0, 2.0]
+
+
 def test_series_ends_are_each_subjects_readings_at_the_first_and_last_time_recorded(store) -> None:
     limit = 2**31 - 1
     store.add_observations(T0 - timedelta(hours=5), [Observation("db1", SEQUENCE_VALUE, 1, "public.old.id", limit)])

@@ -12,6 +12,10 @@ from typing import Any
 from migration_guard.tasks.db import describe_target
 from migration_guard.tasks.history.model import Observation, Point, StatementCounter, StatementSnapshot
 
+#: subjects named in one query (SQLite allows 32,766 parameters, older builds 999)
+SUBJECTS_PER_QUERY = 500
+
+
 def database_key(dsn: str) -> str:
     """The name a database's history is kept under: ``host:port/dbname`` of its DSN (no user, no
     password), so the healthcheck and safe-migrate find the same rows for the same database."""
@@ -79,13 +83,32 @@ class HistoryStore(ABC):
         self._commit()
         return len(readings)
 
-    def series(self, database: str, metric: str, since: datetime) -> dict[str, list[Point]]:
-        """Every point of ``metric`` for ``database`` from ``since`` on, by subject, oldest first."""
-        rows = self._query(
-            "SELECT subject, at, value, limit_value FROM mg_observations "
-            "WHERE database = %s AND metric = %s AND at >= %s ORDER BY subject, at",
-            (database, metric, epoch(since)))
-        return _by_subject(rows)
+    def series(self, database: str, metric: str, since: datetime, subjects: Sequence[str] | None = None,
+               ) -> dict[str, list[Point]]:
+        """Every point of ``metric`` for ``database`` from ``since`` on, by subject, oldest first
+        (only those of ``subjects`` when given)."""
+        if subjects is None:
+            return self.metrics_series(database, (metric,), since).get(metric, {})
+        found: dict[str, list[Point]] = {}
+        wanted = sorted(set(subjects))
+        for start in range(0, len(wanted), SUBJECTS_PER_QUERY):
+            chunk = wanted[start:start + SUBJECTS_PER_QUERY]
+            found.update(_by_subject(self._query(
+                "SELECT subject, at, value, limit_value FROM mg_observations WHERE database = %s AND metric = %s "
+                f"AND at >= %s AND subject IN ({', '.join(['%s'] * len(chunk))}) ORDER BY subject, at",
+                (database, metric, epoch(since), *chunk))))
+        return found
+
+    def metrics_series(self, database: str, metrics: Sequence[str], since: datetime,
+                       ) -> dict[str, dict[str, list[Point]]]:
+        """:meth:`series` of several metrics in one query: by metric, then subject."""
+        if not metrics:
+            return {}
+        names = ", ".join(["%s"] * len(metrics))
+        return _by_metric(self._query(
+            "SELECT metric, subject, at, value, limit_value FROM mg_observations "
+            f"WHERE database = %s AND metric IN ({names}) AND at >= %s ORDER BY metric, subject, at",
+            (database, *metrics, epoch(since))))
 
     def series_ends(self, database: str, metric: str, since: datetime,
                     ) -> dict[str, tuple[Point | None, Point]]:
@@ -125,10 +148,7 @@ class HistoryStore(ABC):
             "SELECT metric, subject, at, value, limit_value FROM mg_observations "
             f"WHERE database = %s AND metric IN ({names}) AND ({ranges}) ORDER BY metric, subject, at",
             (database, *metrics, *(epoch(t) for window in windows for t in window)))
-        by_metric: dict[str, list[tuple[Any, ...]]] = {}
-        for metric, *rest in rows:
-            by_metric.setdefault(metric, []).append(tuple(rest))
-        return {metric: _by_subject(found) for metric, found in by_metric.items()}
+        return _by_metric(rows)
 
     # -- pg_stat_statements snapshots ----------------------------------------------------------
 
@@ -193,6 +213,13 @@ class HistoryStore(ABC):
 
     def _count(self, statement: str, params: Sequence[Any]) -> int:
         return int(self._query(statement, params)[0][0])
+
+
+def _by_metric(rows: Sequence[tuple[Any, ...]]) -> dict[str, dict[str, list[Point]]]:
+    by_metric: dict[str, list[tuple[Any, ...]]] = {}
+    for metric, *rest in rows:
+        by_metric.setdefault(metric, []).append(tuple(rest))
+    return {metric: _by_subject(found) for metric, found in by_metric.items()}
 
 
 def _by_subject(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Point]]:

@@ -213,16 +213,16 @@ def run(ctx: CheckContext) -> Outcome:
     with reading_store(ctx.settings) as store:
         if store is None:
             return evaluate({}, ctx.now, ctx.target.name)
+        levels = store.metrics_series(key, [metric for metric, counter in METRICS if not counter], since)
         series, recorded = {}, False
         for metric, counter in METRICS:
             if counter:
                 ends = store.series_ends(key, metric, since)
-                candidates = set(near_limit(ends))
-                series[metric] = ({s: p for s, p in store.series(key, metric, since).items() if s in candidates}
-                                  if candidates else {})
+                candidates = near_limit(ends)
+                series[metric] = store.series(key, metric, since, candidates) if candidates else {}
                 recorded = recorded or bool(ends)
             else:
-                series[metric] = store.series(key, metric, since)
+                series[metric] = levels.get(metric, {})
     return evaluate(series, ctx.now, ctx.target.name, getattr(ctx.settings, "database_size_limit", None),
                     recorded=recorded)
 
