@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,8 +15,23 @@ from rich.console import Console
 from migration_guard.tasks.errors import MigrationGuardError
 from migration_guard.tasks.secrets import redact
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+#: width of tables written to a file or pipe (a cron log, CI) when COLUMNS does not say: Rich's
+#: default of 80 squeezes the healthcheck's summaries into a few characters per line
+PIPE_WIDTH = 200
+
+
+def _width(stream: Any) -> int | None:
+    """None (Rich decides) on a terminal or when COLUMNS is set; PIPE_WIDTH otherwise."""
+    if os.environ.get("COLUMNS"):
+        return None
+    try:
+        return None if stream.isatty() else PIPE_WIDTH
+    except (AttributeError, ValueError):
+        return PIPE_WIDTH
+
+
+console = Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -43,3 +43,14 @@ def test_alerts_list_at_80_columns_prints_ids_whole(tmp_path: Path) -> None:
 def test_version() -> None:
     done = run_cli_process(["--version"], env=NARROW)
     assert done.exit_code == 0 and done.stdout.startswith("migration-guard ")
+
+
+def test_a_healthcheck_written_to_a_pipe_keeps_each_summary_on_one_line(db_url: str) -> None:
+    """Cron and CI logs: no terminal, no COLUMNS — Rich's default 80 columns squeezed the summary
+    column to a few characters and split check names (`not_valid_constra` / `ints`)."""
+    env = {"DATABASE_URL": db_url, "TERM": "dumb"}
+    done = run_cli_process(["healthcheck", "--no-alerts"], env=env)
+
+    assert done.exit_code == 0, done.output
+    rows = [line for line in done.stdout.splitlines() if " not_valid_constraints " in line]
+    assert len(rows) == 1 and "every constraint is validated" in rows[0], done.stdout
