@@ -130,8 +130,8 @@ def test_well_formed_urls_still_reach_the_database(app: Path, db_url: str) -> No
 
 def test_a_mistyped_url_in_the_healthcheck_config_names_its_entry(app: Path, db_url: str) -> None:
     url, _, secrets = CASES["at and hash in password"]
-    (app / "hc.yaml").write_text(f"databases:\n  - name: main\n    url_env: DATABASE_URL\n"
-                                 f"  - name: reports\n    url_env: REPORTS_URL\n")
+    (app / "hc.yaml").write_text("databases:\n  - name: main\n    url_env: DATABASE_URL\n"
+                                 "  - name: reports\n    url_env: REPORTS_URL\n")
     for bad in (url, CASES["bad sslmode"][0], CASES["scheme without colon"][0]):
         env = {**_env(app, db_url), "HEALTHCHECK_CONFIG": str(app / "hc.yaml"), "REPORTS_URL": bad}
         result = run_cli(["healthcheck"], env=env, cwd=app)
@@ -145,10 +145,9 @@ def test_a_mistyped_url_in_the_healthcheck_config_names_its_entry(app: Path, db_
 @pytest.mark.parametrize("url", ["s3cret", "postgres//app:s3cret@db/app", "postgresql://app:s3cret@db:5x432/app",
                                  "postgresql://app:p@ss#s3cret@db/app"])
 def test_a_validation_error_raised_by_the_models_themselves_quotes_no_input(url: str) -> None:
-    from pydantic import ValidationError
-
     from migration_guard.blocks.database import PostgresDatabase
     from migration_guard.tasks.settings import Settings
+    from pydantic import ValidationError
 
     for build in (lambda: Settings(database_url=url), lambda: Settings(shadow_database_url=url),
                   lambda: PostgresDatabase(dsn=url)):
