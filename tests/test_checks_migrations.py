@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import psycopg
@@ -64,12 +66,17 @@ def test_pending_past_grace_is_medium_within_grace_ok(tmp_path: Path, db_url: st
     directory = make_prisma_project(tmp_path, {INIT: "CREATE TABLE a (id int);", "20200101000000_old": "SELECT 1;"})
     _apply(db, directory, INIT)
 
+    just_deployed = run_one(migrations.CHECK, db_url, migrations_dir=directory)  # old name, file new on this host
+    file = directory / "20200101000000_old" / "migration.sql"
+    week_ago = time.time() - 7 * 86400
+    os.utime(file, (week_ago, week_ago))
     late = run_one(migrations.CHECK, db_url, migrations_dir=directory)
     (directory / "20200101000000_old").rename(directory / "29990101000000_future")
     within = run_one(migrations.CHECK, db_url, config_with(pending_migration_grace="1h"), migrations_dir=directory)
 
+    assert just_deployed.status is CheckStatus.OK, just_deployed.summary
     assert late.status is CheckStatus.WARNING and late.problem.severity == "MEDIUM"
-    assert "pending for" in late.problem.message
+    assert "pending for 7d" in late.problem.message
     assert within.status is CheckStatus.OK
 
 

@@ -40,19 +40,22 @@ def applies(ctx: CheckContext) -> bool:
 
 
 def pending_since(status: MigrationStatus) -> datetime | None:
-    """When a pending migration appeared: its name's timestamp (Prisma), else the file's mtime."""
+    """When a pending migration appeared here: the later of its name's timestamp (Prisma's
+    creation time) and its file's mtime (when a deploy put it on this host) — a migration written
+    weeks before its release has not been pending for weeks."""
+    candidates: list[datetime] = []
     match = _TIMESTAMP.match(status.name)
     if match:
         try:
-            return datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+            candidates.append(datetime.strptime(match.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC))
         except ValueError:
             pass
     if status.migration is not None:
         try:
-            return datetime.fromtimestamp(status.migration.path.stat().st_mtime, UTC)
+            candidates.append(datetime.fromtimestamp(status.migration.path.stat().st_mtime, UTC))
         except OSError:
-            return None
-    return None
+            pass
+    return max(candidates, default=None)
 
 
 def running_for(status: MigrationStatus, now: datetime) -> float:
