@@ -115,21 +115,16 @@ class HistoryStore(ABC):
         """Per subject of ``metric`` since ``since``: its reading at the first and at the last
         time recorded (None first when the subject was not read then) — two index seeks, enough to
         rule out the many series nowhere near their limit before reading any point by point."""
-        # one round trip; each bound a single min() / max() so both stores answer it from the
-        # (database, metric, at) index instead of scanning every point since ``since``
-        bound = "(SELECT {}(at) FROM mg_observations WHERE database = %s AND metric = %s AND at >= %s)"
-        rows = self._query(
-            "SELECT subject, at, value, limit_value FROM mg_observations WHERE database = %s AND metric = %s "
-            f"AND at IN ({bound.format('min')}, {bound.format('max')}) ORDER BY subject, at",
-            (database, metric, *(database, metric, epoch(since)) * 2))
-        if not rows:
-            return {}
-        first_at, last_at = min(r[1] for r in rows), max(r[1] for r in rows)
-        found: dict[str, tuple[Point | None, Point]] = {}
-        for subject, points in _by_subject(rows).items():
-            if points[-1].at == from_epoch(last_at):
-                found[subject] = (points[0] if points[0].at == from_epoch(first_at) else None, points[-1])
-        return found
+        # one round trip; each end an index walk (ORDER BY at LIMIT 1 is, on either store, even
+        # before the table has statistics: min() / max() then scanned every point since ``since``)
+        end = ("SELECT {which}, subject, at, value, limit_value FROM mg_observations WHERE database = %s "
+               "AND metric = %s AND at = (SELECT at FROM mg_observations WHERE database = %s AND metric = %s "
+               "AND at >= %s ORDER BY at {order} LIMIT 1)")
+        rows = self._query(f"{end.format(which=0, order='ASC')} UNION ALL {end.format(which=1, order='DESC')}",
+                           (database, metric, database, metric, epoch(since)) * 2)
+        first = _by_subject([r[1:] for r in rows if r[0] == 0])
+        return {subject: (first.get(subject, [None])[0], points[-1])
+                for subject, points in _by_subject([r[1:] for r in rows if r[0] == 1]).items()}
 
     def series_in_windows(self, database: str, metric: str, windows: Sequence[tuple[datetime, datetime]],
                           ) -> dict[str, list[Point]]:
