@@ -129,33 +129,42 @@ def recheck_statement(conn: psycopg.Connection, failing: StatementDiagnosis, sna
     for index, cmd in enumerate(node.cmds or ()):
         if failing.commands and failing.commands[index].effect is Effect.DONE:
             continue
-        definition = cmd.def_
-        if cmd.subtype == AT.AT_AddColumn and isinstance(definition, ast.ColumnDef) and \
-                _not_null_without_default(definition):
-            cause = _rows_without_value(conn, failing, table, definition.colname)
-            if cause.present is not False:
-                return cause
-            cleared = cause
-        if cmd.subtype == AT.AT_AddConstraint and isinstance(definition, ast.Constraint):
-            if definition.skip_validation:
-                continue  # NOT VALID: existing rows are not checked
-            if definition.contype == CT.CONSTR_FOREIGN:
-                return _orphans(conn, failing, table, definition, snapshot, schema)
-            if definition.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY) and definition.keys:
-                return _duplicates(conn, failing, table, [k.sval for k in definition.keys],
-                                   nulls_too=definition.contype == CT.CONSTR_PRIMARY)
-            if definition.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY):
-                return _cannot_check("duplicates", failing, "a key added USING INDEX")
-            if definition.contype == CT.CONSTR_CHECK and definition.raw_expr is not None:
-                expression = RawStream()(definition.raw_expr)
-                where = f"NOT ({expression})"
-                return _count(conn, failing, "check_violation", table, where,
-                              f"rows where the check ({expression}) is false")
-        if cmd.subtype == AT.AT_SetNotNull:
-            return _count(conn, failing, "nulls", table, f"{quoted(cmd.name)} IS NULL", f"NULLs in {cmd.name}")
-        if cmd.subtype == AT.AT_AlterColumnType and isinstance(definition, ast.ColumnDef):
-            return _uncastable(conn, failing, table, cmd.name, definition, schema, new_enums or {})
+        found = _recheck_command(conn, failing, table, cmd, snapshot, schema, new_enums or {})
+        if found is not None and found.present is not False:
+            return found
+        # a sub-command that passes does not clear the statement: a later one may still fail (Prisma's
+        # `@id` change writes SET NOT NULL, then ADD PRIMARY KEY, in one ALTER TABLE)
+        cleared = found or cleared
     return cleared
+
+
+def _recheck_command(conn: psycopg.Connection, failing: StatementDiagnosis, table: tuple[str, str],
+                     cmd: ast.AlterTableCmd, snapshot: SchemaSnapshot, schema: str,
+                     new_enums: dict[tuple[str, str], tuple[str, ...]]) -> FailureCause | None:
+    """One ALTER TABLE sub-command's data re-check, or None when it has no data-dependent cause."""
+    definition = cmd.def_
+    if cmd.subtype == AT.AT_AddColumn and isinstance(definition, ast.ColumnDef) and \
+            _not_null_without_default(definition):
+        return _rows_without_value(conn, failing, table, definition.colname)
+    if cmd.subtype == AT.AT_AddConstraint and isinstance(definition, ast.Constraint):
+        if definition.skip_validation:
+            return None  # NOT VALID: existing rows are not checked
+        if definition.contype == CT.CONSTR_FOREIGN:
+            return _orphans(conn, failing, table, definition, snapshot, schema)
+        if definition.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY) and definition.keys:
+            return _duplicates(conn, failing, table, [k.sval for k in definition.keys],
+                               nulls_too=definition.contype == CT.CONSTR_PRIMARY)
+        if definition.contype in (CT.CONSTR_UNIQUE, CT.CONSTR_PRIMARY):
+            return _cannot_check("duplicates", failing, "a key added USING INDEX")
+        if definition.contype == CT.CONSTR_CHECK and definition.raw_expr is not None:
+            expression = RawStream()(definition.raw_expr)
+            return _count(conn, failing, "check_violation", table, f"NOT ({expression})",
+                          f"rows where the check ({expression}) is false")
+    if cmd.subtype == AT.AT_SetNotNull:
+        return _count(conn, failing, "nulls", table, f"{quoted(cmd.name)} IS NULL", f"NULLs in {cmd.name}")
+    if cmd.subtype == AT.AT_AlterColumnType and isinstance(definition, ast.ColumnDef):
+        return _uncastable(conn, failing, table, cmd.name, definition, schema, new_enums)
+    return None
 
 
 def update_cannot_violate(node: ast.UpdateStmt, snapshot: SchemaSnapshot, schema: str) -> bool:
@@ -341,13 +350,18 @@ def _duplicates(conn: psycopg.Connection, failing: StatementDiagnosis, table: tu
                 nulls_too: bool = False) -> FailureCause:
     cols = ", ".join(quoted(c) for c in columns)
     not_null = " AND ".join(f"{quoted(c)} IS NOT NULL" for c in columns)
-    groups = (f"SELECT {cols}, count(*) AS copies FROM {qualified(*table)} WHERE {not_null} "
-              f"GROUP BY {cols} HAVING count(*) > 1")
+    if nulls_too:  # a PRIMARY KEY: the NULL keys are listed too (each NULL combination as one group)
+        groups = (f"SELECT {cols}, count(*) AS copies FROM {qualified(*table)} "
+                  f"GROUP BY {cols} HAVING count(*) > 1 OR NOT ({not_null})")
+    else:
+        groups = (f"SELECT {cols}, count(*) AS copies FROM {qualified(*table)} WHERE {not_null} "
+                  f"GROUP BY {cols} HAVING count(*) > 1")
     listing = f"{groups} ORDER BY copies DESC;"
     try:
-        rows = conn.execute(f"SELECT coalesce(sum(copies), 0)::bigint FROM ({groups}) d").fetchone()[0]
+        listed = conn.execute(f"SELECT coalesce(sum(copies), 0)::bigint FROM ({groups}) d").fetchone()[0]
         nulls = conn.execute(
             f"SELECT count(*) FROM {qualified(*table)} WHERE NOT ({not_null})").fetchone()[0] if nulls_too else 0
+        rows = listed - nulls  # the rows sharing a whole (non-NULL) key
     except psycopg.Error as exc:
         return FailureCause("duplicates", None, SUMMARIES["duplicates"], f"the re-check failed: {exc.diag.message_primary}",
                             listing_query=listing, statement_index=failing.index)
