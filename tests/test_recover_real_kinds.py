@@ -1,5 +1,5 @@
 """Issue 13, the data-dependent kinds no real migration of our histories fails with: a CHECK constraint
-over violating rows, a PRIMARY KEY over duplicate key values (Prisma's `@id` change) and a data
+over violating rows, a PRIMARY KEY over NULL and duplicate key values (Prisma's `@id` change) and a data
 migration's DELETE of rows another table still references (SQLSTATE 23503).
 
 The three migrations are ours, written in Prisma's style (comment headers, quoting, Prisma's warning
@@ -51,8 +51,9 @@ INSERT INTO "PersonalAccessToken" (id, "userUid", label, token, "createdOn", "ex
   ('pat-3', 'u-bob', 'old', 'tok-3', '2025-03-01', '2024-12-31', now());
 INSERT INTO "Team" (id, name) VALUES ('t-1', 'core'), ('t-2', 'left'), ('t-3', 'empty');
 INSERT INTO "TeamMember" (id, role, "userUid", "teamID") VALUES ('m-1', 'OWNER', 'u-ann', 't-1');
-INSERT INTO "TeamEnvironment" (id, "teamID", name, variables) VALUES
-  ('env-1', 't-1', 'staging', '[]'), ('env-2', 't-1', 'staging', '[]'), ('env-3', 't-1', 'prod', '[]');
+INSERT INTO "UserEnvironment" (id, "userUid", name, variables, "isGlobal") VALUES
+  ('ue-1', 'u-ann', 'dev', '[]', false), ('ue-2', 'u-ann', 'dev', '[]', false), ('ue-3', 'u-ann', NULL, '[]', true),
+  ('ue-4', 'u-bob', 'dev', '[]', false);
 INSERT INTO "TeamCollection" (id, "teamID", title, "orderIndex", "updatedOn") VALUES
   ('c-1', 't-1', 'api', 1, now()), ('c-2', 't-2', 'leftover', 1, now());
 """
@@ -124,29 +125,32 @@ def test_check_constraint_over_a_token_that_expired_before_it_was_created(databa
     assert "statement 1" in rolls_back(databases, rollback, CHECK, template)  # the index it made is dropped
 
 
-# --- PRIMARY KEY over duplicates: `id @id` replaced by `@@id([teamID, name])`, as `prisma migrate dev`
-# writes it; team t-1 has two environments called "staging"
-PKEY = "20260102000000_team_environment_id_team_and_name"
+# --- PRIMARY KEY over NULL and duplicate keys: `id @id` replaced by `@@id([userUid, name])` with `name`
+# made required, as `prisma migrate dev` writes it (SET NOT NULL, then ADD PRIMARY KEY, in one ALTER);
+# ann's global environment has no name, and two of her environments are called "dev"
+PKEY = "20260102000000_user_environment_id_user_and_name"
 PKEY_SQL = """\
 /*
   Warnings:
 
-  - The primary key for the `TeamEnvironment` table will be changed. If it partially fails, the table could be left without primary key constraint.
-  - You are about to drop the column `id` on the `TeamEnvironment` table. All the data in the column will be lost.
+  - The primary key for the `UserEnvironment` table will be changed. If it partially fails, the table could be left without primary key constraint.
+  - You are about to drop the column `id` on the `UserEnvironment` table. All the data in the column will be lost.
+  - Made the column `name` on table `UserEnvironment` required, but there are 1 existing NULL values.
 
 */
 -- AlterTable
-ALTER TABLE "TeamEnvironment" DROP CONSTRAINT "TeamEnvironment_pkey",
+ALTER TABLE "UserEnvironment" DROP CONSTRAINT "UserEnvironment_pkey",
 DROP COLUMN "id",
-ADD CONSTRAINT "TeamEnvironment_pkey" PRIMARY KEY ("teamID", "name");
+ALTER COLUMN "name" SET NOT NULL,
+ADD CONSTRAINT "UserEnvironment_pkey" PRIMARY KEY ("userUid", "name");
 
 -- CreateIndex
-CREATE INDEX "TeamEnvironment_name_idx" ON "TeamEnvironment"("name");
+CREATE INDEX "UserEnvironment_name_idx" ON "UserEnvironment"("name");
 """
 
 
-def test_primary_key_change_over_two_environments_with_one_name(databases, template, clean, tmp_path,
-                                                                 prisma_cli) -> None:
+def test_primary_key_change_over_a_null_name_and_two_environments_with_one_name(databases, template, clean,
+                                                                                tmp_path, prisma_cli) -> None:
     scenario, rollback = ours_failed(databases, template, PKEY, PKEY_SQL, tmp_path, prisma_cli)
 
     report = plan_report(scenario)
@@ -156,16 +160,24 @@ def test_primary_key_change_over_two_environments_with_one_name(databases, templ
     assert effects(report) == ["not_done", "not_done"], diagnosis["statements"]
     assert diagnosis["failing_statement"] == 1
     cause = report["cause"]
+    assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == ("nulls", True, 1, 1), \
+        cause
+    assert [r[0] for r in scenario.sql(listing_query(report["next_step"]))] == ["ue-3"]  # the unnamed one
+    assert report["exit_code"] == 1
+    assert scenario.sql("""SELECT count(*) FROM "UserEnvironment" """) == [(4,)]  # the failed ALTER dropped nothing
+
+    scenario.sql("""UPDATE "UserEnvironment" SET name = 'global' WHERE id = 'ue-3'""")  # only the NULL fixed
+    report = plan_report(scenario)
+    cause = report["cause"]  # SET NOT NULL now passes; the PRIMARY KEY in the same ALTER still fails
     assert (cause["kind"], cause["present"], cause["offending_rows"], cause["statement"]) == \
         ("duplicates", True, 2, 1), cause
-    assert scenario.sql(listing_query(report["next_step"])) == [("t-1", "staging", 2)]
+    assert scenario.sql(listing_query(report["next_step"])) == [("u-ann", "dev", 2)]
     assert report["exit_code"] == 1
-    assert scenario.sql("""SELECT count(*) FROM "TeamEnvironment" """) == [(3,)]  # the failed ALTER dropped nothing
 
-    scenario.sql("""UPDATE "TeamEnvironment" SET name = 'staging-2' WHERE id = 'env-2'""")
+    scenario.sql("""UPDATE "UserEnvironment" SET name = 'dev-2' WHERE id = 'ue-2'""")
     recovers_forward(databases, clean, scenario, PKEY, PKEY_SQL)
-    assert scenario.sql("""SELECT "teamID", name FROM "TeamEnvironment" ORDER BY name""") == \
-        [("t-1", "prod"), ("t-1", "staging"), ("t-1", "staging-2")]
+    assert scenario.sql("""SELECT "userUid", name FROM "UserEnvironment" ORDER BY 1, 2""") == \
+        [("u-ann", "dev"), ("u-ann", "dev-2"), ("u-ann", "global"), ("u-bob", "dev")]
 
     rolls_back(databases, rollback, PKEY, template)
 
