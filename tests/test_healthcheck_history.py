@@ -3,7 +3,7 @@ only when it records at all, and the flow's steps run it as its own Prefect task
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from migration_guard.tasks.healthcheck.pipeline import run_healthcheck
@@ -38,8 +38,6 @@ def test_the_flow_runs_the_step_as_its_own_task() -> None:
 
 
 def test_a_forecast_fires_through_the_alert_lifecycle_and_resolves(db_url: str, tmp_path: Path) -> None:
-    from datetime import datetime, timezone
-
     from migration_guard.tasks.history.model import SEQUENCE_VALUE, Observation
 
     settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", alerts_dir=tmp_path / "alerts")
@@ -57,3 +55,53 @@ def test_a_forecast_fires_through_the_alert_lifecycle_and_resolves(db_url: str, 
         store.prune(now + timedelta(seconds=1))  # the history is gone: nothing to forecast
     resolved = run_healthcheck(settings)
     assert alert.id in [a.id for a in resolved.alerts.resolved]
+
+
+def test_the_history_checks_of_a_database_share_one_store_connection(db_url: str, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    import psycopg
+
+    from migration_guard.tasks.healthcheck.config import HealthcheckConfig
+    from migration_guard.tasks.healthcheck.runner import check_database
+    from migration_guard.tasks.healthcheck.target import DatabaseTarget
+    from migration_guard.tasks.history import backend
+
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", state_database_url=db_url)
+    run_healthcheck(settings)  # creates the store's tables
+    opened = []
+    real_open = backend.open_existing_store
+
+    def counting_open(s):
+        store = real_open(s)
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(backend, "open_existing_store", counting_open)
+    results = check_database(DatabaseTarget(name="app", dsn=db_url), settings, HealthcheckConfig())
+
+    history_checks = {r.check: r for r in results if r.check in ("capacity_forecast", "anomalies")}
+    assert set(history_checks) == {"capacity_forecast", "anomalies"}
+    assert all(r.status.value != "UNKNOWN" for r in history_checks.values())
+    assert len(opened) == 1 and opened[0]._conn.closed  # one store for every check, closed at the end
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                            "'migration-guard-history' AND datname = current_database()").fetchone()[0] == 0
+
+
+def test_a_shared_store_a_check_failed_on_is_replaced_for_the_next_check(tmp_path: Path) -> None:
+    from migration_guard.tasks.history.backend import open_store, reading_store, shared_history_reads
+
+    settings = load_settings(log_dir=tmp_path / "logs")
+    open_store(settings).close()  # an existing (empty) SQLite history
+    with shared_history_reads(settings):
+        with reading_store(settings) as first, reading_store(settings) as again:
+            assert first is again is not None
+        try:
+            with reading_store(settings) as failing:
+                raise RuntimeError("a reader failed mid-query")
+        except RuntimeError:
+            pass
+        with reading_store(settings) as fresh:
+            assert fresh is not failing and fresh.series("db", XID_AGE, datetime(2026, 1, 1, tzinfo=timezone.utc)) == {}
+    with reading_store(settings) as own:  # outside: opened and closed here
+        assert own is not fresh

@@ -73,10 +73,7 @@ def shared_history_reads(settings: Any) -> Iterator[None]:
         store = _shared.slot[1]
         _shared.slot = previous
         if isinstance(store, HistoryStore):
-            try:
-                store.close()
-            except Exception as exc:  # noqa: BLE001 - the checks have their results; a store going away is no verdict
-                logger.warning("health history store not closed cleanly: %s", exc)
+            _close_quietly(store)
 
 
 @contextmanager
@@ -100,8 +97,15 @@ def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
     except BaseException:
         if isinstance(slot[1], HistoryStore):
             store, slot[1] = slot[1], _NOT_OPENED
-            store.close()
+            _close_quietly(store)
         raise
+
+
+def _close_quietly(store: HistoryStore) -> None:
+    try:
+        store.close()
+    except Exception as exc:  # noqa: BLE001 - the checks have their results; a store going away is no verdict
+        logger.warning("health history store not closed cleanly: %s", exc)
 
 
 class HistoryStoreUnavailable(MigrationGuardError):
