@@ -212,6 +212,11 @@ def test_delete_of_a_team_a_collection_still_references(databases, template, cle
     assert "TeamCollection" in cause["summary"], cause
     assert [r[0] for r in scenario.sql(listing_query(report["next_step"]))] == ["c-2"]  # t-2's collection
     assert report["exit_code"] == 1
+    # the dropped foreign key comes back from the earlier schema: the option offered is the rollback
+    # below (which needs no restore), not a restore
+    alternatives = report["plan"]["alternatives"]
+    assert len(alternatives) == 1 and "migration-guard recover --mode rollback" in alternatives[0], alternatives
+    assert "would need the backup restored" not in alternatives[0], alternatives
 
     scenario.sql("""DELETE FROM "TeamCollection" WHERE id = 'c-2'""")
     recovers_forward(databases, clean, scenario, DELETE, DELETE_SQL)

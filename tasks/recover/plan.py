@@ -41,26 +41,33 @@ def choose_plan(diagnosis: Diagnosis, cause: FailureCause | None, mode: str, *, 
     if mode == "forward":
         if forward.runnable and cause is not None and cause.present:
             return _blocked(forward, f"the failure would happen again: {cause.describe()}",
-                            _fix_cause_hint(cause), rollback)
+                            _fix_cause_hint(cause), rollback, before is not None)
         if forward.runnable and cause is not None and cause.present is None:
             forward.warnings.append(f"the cause cannot be re-checked ({cause.describe()}); "
                                     "if it repeats, the transaction rolls back and nothing changes")
         return forward
     if not forward.runnable:
-        return _blocked(forward, forward.blocked_reason, forward.next_step, rollback)
+        return _blocked(forward, forward.blocked_reason, forward.next_step, rollback, before is not None)
     if cause is None or cause.present is not False:
         why = cause.describe() if cause else "the cause is unknown"
         return _blocked(forward, f"auto goes forward only when the failure's cause is gone: {why}",
-                        _fix_cause_hint(cause), rollback)
+                        _fix_cause_hint(cause), rollback, before is not None)
     return forward
 
 
-def _blocked(plan: RepairPlan, reason: str, next_step: str, rollback: RepairPlan) -> RepairPlan:
+def _blocked(plan: RepairPlan, reason: str, next_step: str, rollback: RepairPlan, knew_before: bool) -> RepairPlan:
     plan.runnable = False
     plan.blocked_reason = reason
     plan.next_step = next_step
     if rollback.runnable:
         plan.alternatives.append("undo what ran and mark it rolled back: migration-guard recover --mode rollback")
+    elif rollback.irreversible and not knew_before:
+        # only --mode rollback builds the earlier schema (a shadow database): it re-creates dropped
+        # constraints and indexes and restores changed types and defaults from it
+        plan.alternatives.append("undo what ran and mark it rolled back: migration-guard recover --mode rollback "
+                                 "(it rebuilds the earlier schema in a temporary database to undo "
+                                 + "; ".join(rollback.irreversible) + "; only what that cannot undo needs the "
+                                 "backup restored)")
     elif rollback.irreversible:
         plan.alternatives.append("a rollback would need the backup restored: " + "; ".join(rollback.irreversible))
     return plan
