@@ -25,7 +25,9 @@ def _runs_statement_by_statement(state) -> bool:
     own runner (which runs a file in one transaction, or resumes it step by step), and more than one statement."""
     if state.nested is not None or state.in_transaction or state.context.tool == "sql":
         return False
-    return sum(1 for s in state.statements if s.node is not None) > 1
+    if "robust_statements" not in state.memo:  # once per file: rules run for every statement
+        state.memo["robust_statements"] = sum(1 for s in state.statements if s.node is not None)
+    return state.memo["robust_statements"] > 1
 
 
 def _rerun_failures(node, dropped: set[str]) -> list[str]:
@@ -82,12 +84,13 @@ def _alter_failures(cmd: ast.AlterTableCmd, dropped: set[str]) -> list[str]:
 
 def _constraints_dropped_before(state, index: int) -> set[str]:
     """Constraint names the file drops with IF EXISTS before statement ``index`` (re-adding them is re-runnable)."""
-    names = set()
-    for statement in state.statements[:index]:
-        if isinstance(statement.node, ast.AlterTableStmt):
-            names.update(cmd.name for cmd in statement.node.cmds or ()
-                         if isinstance(cmd, ast.AlterTableCmd) and cmd.subtype == AT.AT_DropConstraint and cmd.missing_ok)
-    return names
+    if "robust_drops" not in state.memo:  # once per file: (statement index, name) of each such drop
+        state.memo["robust_drops"] = [
+            (statement.index, cmd.name) for statement in state.statements
+            if isinstance(statement.node, ast.AlterTableStmt)
+            for cmd in statement.node.cmds or ()
+            if isinstance(cmd, ast.AlterTableCmd) and cmd.subtype == AT.AT_DropConstraint and cmd.missing_ok]
+    return {name for at, name in state.memo["robust_drops"] if at < index}
 
 
 RULE = Rule(
