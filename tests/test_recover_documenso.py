@@ -118,12 +118,17 @@ def before_sessions(databases: TemplateDatabases, tmp_path_factory: pytest.TempP
     return databases.build(tmp_path_factory.mktemp("documenso-sessions"), DOCUMENSO, SESSIONS, SESSION_ROWS)
 
 
-def test_documenso_required_session_columns_on_rows_follow_the_advice(databases, before_sessions, tmp_path,
-                                                                      prisma_cli) -> None:
+def test_documenso_required_session_columns_on_rows_follow_the_advice(databases, before_sessions, clean_schema,
+                                                                      tmp_path, prisma_cli) -> None:
     scenario, rollback = incident_copies(databases, DOCUMENSO, before_sessions, tmp_path, prisma_cli, SESSIONS)
     assert "password" in scenario.columns("Account")  # statement 1 committed
 
+    report = plan_report(scenario)
     plan = scenario.recover("--plan")
+
+    assert report["diagnosis"]["method"] == "replay", report["diagnosis"]["note"]
+    assert effects(report) == ["done", "not_done"] and report["diagnosis"]["failing_statement"] == 2
+    assert (report["cause"]["kind"], report["cause"]["present"], report["cause"]["offending_rows"]) == ("nulls", True, 2)
 
     assert plan.exit_code == 1, plan.output
     assert "expiresAt has no DEFAULT and Session has rows" in plan.output and "2 offending row(s)" in plan.output
@@ -136,8 +141,7 @@ def test_documenso_required_session_columns_on_rows_follow_the_advice(databases,
     assert done.exit_code == 0, done.output[-3000:]
     assert {"expiresAt", "updatedAt"} <= set(scenario.columns("Session")) and "expires" not in scenario.columns("Session")
     assert_no_failed_migration(scenario, SESSIONS, applied=True)
-    DOCUMENSO.copy(scenario.migrations_dir, [n for n in DOCUMENSO.after(SESSIONS) if n < FAILING])
-    assert scenario.deploy().returncode == 0  # the rest up to add_organisations (the test above deploys it all)
+    rest_deploys(DOCUMENSO, scenario, SESSIONS, clean_schema)  # the rest of the history, then = a clean deploy
 
     rolled = rollback.recover("--mode", "rollback", "--yes", "--no-backup", "--no-drift")
     assert rolled.exit_code == 0, rolled.output
