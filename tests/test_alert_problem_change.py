@@ -4,6 +4,8 @@ And the failed migration's alert carries the database error in ``technicalDetail
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -84,6 +86,8 @@ def test_failed_then_pending_over_real_healthcheck_runs(tmp_path: Path, db_url: 
         (directory / BAD).rmdir()
         (directory / NEXT).mkdir()
         (directory / NEXT / "migration.sql").write_text("SELECT 1;")
+        on_disk_since = time.time() - 7 * 86400  # deployed a week ago, still not applied: past the grace
+        os.utime(directory / NEXT / "migration.sql", (on_disk_since, on_disk_since))
         second = run()
 
     alerts, _ = list_alerts(settings, include_resolved=True)
