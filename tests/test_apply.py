@@ -277,7 +277,8 @@ def test_losing_the_lock_session_stops_before_the_next_migration(tmp_path: Path,
     def kill_lock_session() -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            row = db.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'migration-guard migrate lock'").fetchone()
+            row = db.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'migration-guard migrate lock' "
+                             "AND datname = current_database()").fetchone()  # not another test's run
             if row:
                 db.execute("SELECT pg_terminate_backend(%s)", (row[0],))
                 return
