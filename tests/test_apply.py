@@ -277,8 +277,11 @@ def test_losing_the_lock_session_stops_before_the_next_migration(tmp_path: Path,
     def kill_lock_session() -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            row = db.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'migration-guard migrate lock' "
-                             "AND datname = current_database()").fetchone()  # not another test's run
+            # once the first migration runs (its pg_sleep), end the lock session of this database's run
+            row = db.execute("SELECT l.pid FROM pg_stat_activity l JOIN pg_stat_activity a ON a.datname = l.datname "
+                             "WHERE l.application_name = 'migration-guard migrate lock' AND l.datname = current_database() "
+                             "AND a.application_name = 'migration-guard migrate' AND a.query LIKE 'SELECT pg_sleep%%' "
+                             "AND a.state = 'active'").fetchone()
             if row:
                 db.execute("SELECT pg_terminate_backend(%s)", (row[0],))
                 return
