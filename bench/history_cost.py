@@ -4,6 +4,11 @@ the record-history step) against the same run without it (those checks disabled,
 measured alternately in the same run. The store holds a realistic history first: 4 weeks of hourly
 readings (the default schedule) per database, its sequences' for the last 7 days.
 
+A run reads every sequence once per ``SCAN_INTERVAL`` (6 h) and in between only those near
+their limit (``tasks/history/sequences.py``): both kinds of run are measured (a scan is forced by
+removing the last scan's mark), and the cost per run on the hourly schedule is their weighted mean
+(5 runs between scans for 1 scan) — what the target is judged on.
+
 Also the record step alone both ways: with the readings the anomalies check took on the checks'
 session (what a run does now) and reading the database on a session of its own (what it did before,
 and still does when the anomalies check is disabled).
@@ -36,12 +41,22 @@ from migration_guard.tasks.healthcheck.steps import PLAIN_STEPS, record_history_
 from migration_guard.tasks.healthcheck.target import DatabaseTarget  # noqa: E402
 from migration_guard.tasks.history.backend import open_store  # noqa: E402
 from migration_guard.tasks.history.collect import read_observations  # noqa: E402
-from migration_guard.tasks.history.model import SEQUENCE_VALUE, Observation  # noqa: E402
+from migration_guard.tasks.history.model import SEQUENCE_VALUE, SEQUENCES_SCANNED, Observation  # noqa: E402
+from migration_guard.tasks.history.sequences import SCAN_INTERVAL  # noqa: E402
 from migration_guard.tasks.history.store import database_key  # noqa: E402
 from migration_guard.tasks.settings import load_settings  # noqa: E402
 
 TARGET_MS = 20.0
 HISTORY_CHECKS = ("capacity_forecast", "anomalies", "query_regressions")
+#: hourly runs per sequence scan
+RUNS_PER_SCAN = round(SCAN_INTERVAL / timedelta(hours=1))
+
+
+def forget_scans(settings) -> None:
+    """Remove the sequence scans' marks: the next run scans every sequence again."""
+    with open_store(settings) as store:
+        store._execute("DELETE FROM mg_observations WHERE metric = %s", (SEQUENCES_SCANNED,))
+        store._commit()
 
 
 def prepare(url: str, sequences: int) -> None:
@@ -93,8 +108,13 @@ def main() -> None:
                 settings = load_settings(database_url=urls[0], log_dir=folder / store, **extra)
                 history_rows = prefill(settings, urls, args.history_days, datetime.now(timezone.utc))
                 run_checks(targets, settings, full, PLAIN_STEPS)  # warm up
-                samples: dict[str, list[float]] = {k: [] for k in ("without", "with", "checks", "record", "own")}
+                samples: dict[str, list[float]] = {k: [] for k in ("without", "with", "scan", "checks", "record", "own")}
                 for _ in range(args.repeat):
+                    forget_scans(settings)
+                    started = time.perf_counter()
+                    report = run_checks(targets, settings, full, PLAIN_STEPS)
+                    record_history_step(report, settings, targets)
+                    samples["scan"].append(time.perf_counter() - started)
                     started = time.perf_counter()
                     run_checks(targets, settings, without, PLAIN_STEPS)
                     samples["without"].append(time.perf_counter() - started)
@@ -113,17 +133,19 @@ def main() -> None:
                     record_history_step(report, settings, targets)  # nothing handed over: its own sessions
                     samples["own"].append(time.perf_counter() - started)
                 ms = {k: statistics.median(v) * 1000 for k, v in samples.items()}
-                per_db = (ms["with"] - ms["without"]) / size
-                rows.append((size, store, f"{ms['without']:.0f}", f"{ms['with']:.0f}", f"{per_db:.1f}",
-                             "yes" if per_db < TARGET_MS else "NO"))
+                between, scan = (ms["with"] - ms["without"]) / size, (ms["scan"] - ms["without"]) / size
+                per_db = (between * (RUNS_PER_SCAN - 1) + scan) / RUNS_PER_SCAN
+                rows.append((size, store, f"{ms['without']:.0f}", f"{ms['with']:.0f}", f"{ms['scan']:.0f}",
+                             f"{between:.1f}", f"{scan:.1f}", f"{per_db:.1f}", "yes" if per_db < TARGET_MS else "NO"))
                 breakdown.append((size, store, f"{history_rows:,}", f"{ms['checks']:.1f} = "
                                   + " + ".join(f"{ms[name]:.1f}" for name in HISTORY_CHECKS), f"{ms['record'] / size:.1f}",
                                   f"{ms['own'] / size:.1f}", f"{ms['own'] / max(ms['record'], 1e-9):.1f}x"))
     load = os.getloadavg()[0]
     print_table(f"Health history cost (median of {args.repeat}; {args.sequences} sequences per database; "
                 f"load {load:.1f})",
-                ["databases", "store", "run without history (ms)", "run with history (ms)",
-                 "history per database (ms)", f"< {TARGET_MS:.0f} ms"], rows)
+                ["databases", "store", "run without history (ms)", "run with history (ms)", "run with a sequence scan (ms)",
+                 "history per database (ms)", "with a scan (ms)", f"per run, hourly ({RUNS_PER_SCAN - 1}:1)",
+                 f"< {TARGET_MS:.0f} ms"], rows)
     print_table("Where it goes, per database",
                 ["databases", "store", "history rows", "history checks (ms) = " + " + ".join(HISTORY_CHECKS), "record step (ms)",
                  "record step, own session (ms, before)", "own / handed"], breakdown)

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors, sql
 
-from migration_guard.tasks.sql.identifiers import quoted_if_needed
+from migration_guard.tasks.sql.identifiers import qualified, quoted_if_needed
 from migration_guard.tasks.history.model import (
     CONNECTIONS_USED, DATABASE_SIZE, DEAD_TUPLE_RATIO, LONGEST_TRANSACTION, REPLICATION_LAG, SEQUENCE_VALUE,
-    TRANSACTIONS, XID_AGE, Observation, StatementCounter,
+    SEQUENCES_SCANNED, TRANSACTIONS, XID_AGE, Observation, StatementCounter,
 )
+from migration_guard.tasks.history.sequences import EVERY, SequenceScope
 
 WRAPAROUND = 2**31
 LARGEST_TABLES = 5
@@ -50,7 +51,11 @@ SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backe
               WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                 AND n.nspname !~ '^pg_toast'
               ORDER BY c.relpages DESC, c.oid LIMIT %(largest)s) AS largest),
-       (SELECT json_agg(json_build_array(seq_schema, sequence, seqmax::text, last_value::text,
+       {sequences}
+"""
+
+
+SEQUENCES = """(SELECT json_agg(json_build_array(seq_schema, sequence, seqmax::text, last_value::text,
                                          owner[1], owner[2], owner[3], format_type(owner_type, NULL)))
         FROM (SELECT n.nspname AS seq_schema, c.relname AS sequence, s.seqmax, lv.last_value, o.atttypid AS owner_type,
                      (pg_identify_object_as_address('pg_class'::regclass, o.refobjid, o.refobjsubid)).object_names AS owner
@@ -64,11 +69,35 @@ SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backe
                                  FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                                    AND d.objsubid = 0 AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
                                  LIMIT 1) AS o ON true
-              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND lv.last_value IS NOT NULL
+              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND lv.last_value IS NOT NULL{scope}
               ORDER BY lv.last_value::float8 / least(s.seqmax, CASE o.atttypid WHEN 'int4'::regtype THEN 2147483647
                                                      WHEN 'int2'::regtype THEN 32767 ELSE s.seqmax END) DESC,
-                       c.oid LIMIT %(sequences)s) AS used)
-"""
+                       c.oid LIMIT %(sequences)s) AS used)"""
+
+#: a run that reads only some sequences (see ``history.sequences``): those fed to these columns, and
+#: these unowned sequences, found by name (a table dropped or renamed since is simply not found).
+#: ``= ANY (ARRAY(...))``, not ``IN (...)``: a semi-join would be pulled into the sequences' join
+#: and the planner's search over a dozen relations cost more than reading every sequence
+WATCHED = """
+                AND c.oid = ANY (ARRAY(SELECT d.objid FROM unnest(%(owner_tables)s::text[], %(owner_columns)s::name[]) AS w(tab, col)
+                                       JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = to_regclass(w.tab)
+                                        AND d.refobjsubid = (SELECT a.attnum FROM pg_attribute a
+                                                             WHERE a.attrelid = to_regclass(w.tab) AND a.attname = w.col)
+                                        AND d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND d.deptype IN ('a', 'i')
+                                       UNION ALL
+                                       SELECT to_regclass(q)::oid FROM unnest(%(sequence_names)s::text[]) AS q))"""
+
+
+def readings_query(scope: SequenceScope) -> tuple[sql.Composed, dict[str, object]]:
+    """The readings query reading the sequences of ``scope``, and its parameters."""
+    params: dict[str, object] = {"largest": LARGEST_TABLES, "sequences": SEQUENCES_KEPT}
+    if scope.every:
+        return sql.SQL(READINGS).format(sequences=sql.SQL(SEQUENCES).format(scope=sql.SQL(""))), params
+    if not scope.size:  # nothing to read: no sequence part to plan either (on a new session that costs ms)
+        return sql.SQL(READINGS).format(sequences=sql.SQL("NULL::json")), params
+    params.update(owner_tables=[qualified(o[0], o[1]) for o in scope.owners], owner_columns=[o[2] for o in scope.owners],
+                  sequence_names=[qualified(*q) for q in scope.sequences])
+    return sql.SQL(READINGS).format(sequences=sql.SQL(SEQUENCES).format(scope=sql.SQL(WATCHED))), params
 
 
 def sequence_subject(schema: str, table: str | None, column: str | None, sequence: str) -> str:
@@ -78,10 +107,12 @@ def sequence_subject(schema: str, table: str | None, column: str | None, sequenc
     return ".".join(quoted_if_needed(p) for p in parts)
 
 
-def read_observations(conn: psycopg.Connection, database: str) -> list[Observation]:
-    """Every reading of ``database`` (its history key) on ``conn``, in one query."""
+def read_observations(conn: psycopg.Connection, database: str, scope: SequenceScope = EVERY) -> list[Observation]:
+    """Every reading of ``database`` (its history key) on ``conn``, in one query; the sequences of
+    ``scope`` only (default: all; a scan is then marked with a ``sequences_scanned`` observation)."""
+    query, params = readings_query(scope)
     used, available, longest, lag, xid_age, size, transactions, largest, sequences = conn.execute(
-        READINGS, {"largest": LARGEST_TABLES, "sequences": SEQUENCES_KEPT}).fetchone()
+        query, params).fetchone()
     found = [
         Observation(database, CONNECTIONS_USED, int(used), limit=max(int(available), 1)),
         Observation(database, LONGEST_TRANSACTION, float(longest or 0)),
@@ -100,6 +131,8 @@ def read_observations(conn: psycopg.Connection, database: str) -> list[Observati
         limit = min(int(seqmax), TYPE_MAXIMUM.get(type_name or "", int(seqmax)))
         found.append(Observation(database, SEQUENCE_VALUE, int(last_value),
                                  sequence_subject(schema or seq_schema, table, column, sequence), float(limit)))
+    if scope.every:
+        found.append(Observation(database, SEQUENCES_SCANNED, len(sequences or ())))
     return found
 
 

@@ -102,6 +102,24 @@ def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic:
     return Forecast(subject, found.current, limit, found.per_day, days_left, found.window_days, found.points)
 
 
+def reaches_limit_within(first: Point | None, last: Point, days: float) -> bool | None:
+    """Whether a counter could reach its limit within ``days`` at the average rate between its
+    ``first`` and ``last`` readings: True when it could, when it is new (no ``first``) or went down
+    (a reset: its trend restarts); False when it cannot (no limit, flat, or too slow); None when
+    its rate is unknown (one reading only). Two readings, no fit: the many series nowhere near
+    their limit are ruled out before any is read point by point."""
+    if last.limit is None:
+        return False
+    if first is None or last.value < first.value:
+        return True
+    span_days = (last.at - first.at).total_seconds() / DAY
+    if span_days <= 0:
+        return None
+    if last.value == first.value:
+        return False
+    return (last.limit - last.value) / ((last.value - first.value) / span_days) <= days
+
+
 def describe_days(days: float) -> str:
     """``~9 days``, ``~5 hours``, ``now``, ``more than 10 years``."""
     if days <= 0:

@@ -13,6 +13,7 @@ XID_AGE = "xid_age"                            # limit: 2^31
 DATABASE_SIZE = "database_size_bytes"
 DEAD_TUPLE_RATIO = "dead_tuple_ratio"          # subject: schema.table (the largest tables)
 SEQUENCE_VALUE = "sequence_last_value"         # subject: schema.table.column (or schema.sequence); limit: its maximum
+SEQUENCES_SCANNED = "sequences_scanned"       # a run that read every sequence (value: how many); see history.sequences
 TRANSACTIONS = "transactions_total"            # a counter: xact_commit + xact_rollback of the database
 STATEMENT_CALLS = "statement_calls_total"      # a counter: the calls of a pg_stat_statements snapshot's statements
 CHECK_PREFIX = "check."                        # the numeric observed_value of a healthcheck check

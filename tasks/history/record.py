@@ -23,6 +23,7 @@ from migration_guard.tasks.history.model import (
     BEFORE_MIGRATION, HEALTHCHECK, STATEMENT_CALLS, Observation, StatementCounter,
 )
 from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.sequences import EVERY, SequenceScope, sequence_scope
 from migration_guard.tasks.history.store import HistoryStore, database_key
 
 logger = logging.getLogger("migration_guard.history")
@@ -59,13 +60,14 @@ def _open(dsn: str, settings: Any) -> psycopg.Connection:
                    options=f"-c statement_timeout={settings.check_timeout * 1000} -c default_transaction_read_only=on")
 
 
-def read_database(dsn: str, settings: Any, *, with_statements: bool) -> Readings:
-    """The readings of the database at ``dsn`` (never raises: a failure is ``Readings.error``)."""
+def read_database(dsn: str, settings: Any, *, with_statements: bool, scope: SequenceScope = EVERY) -> Readings:
+    """The readings of the database at ``dsn``, its sequences those of ``scope`` (never raises: a
+    failure is ``Readings.error``)."""
     key = database_key(dsn)
     try:
         conn = _open(dsn, settings)
         try:
-            readings = Readings(key, read_observations(conn, key))
+            readings = Readings(key, read_observations(conn, key, scope))
             if with_statements:
                 statements = read_statements(conn)
                 readings.statements = None if isinstance(statements, StatementsUnavailable) else statements
@@ -94,10 +96,11 @@ HANDOVER_KEPT = 600.0
 
 def read_for_recording(conn: psycopg.Connection, database: str, at: datetime,
                        store: HistoryStore | None) -> Readings:
-    """The readings of ``database`` (its history key) on an open session, the statements too when a
-    snapshot is due; kept for :func:`record_healthcheck` of the run started ``at``, which then
-    records them without connecting. Raises what the session raises."""
-    readings = Readings(database, read_observations(conn, database))
+    """The readings of ``database`` (its history key) on an open session (the sequences
+    ``sequence_scope`` names), the statements too when a snapshot is due; kept for
+    :func:`record_healthcheck` of the run started ``at``, which then records them without
+    connecting. Raises what the session raises."""
+    readings = Readings(database, read_observations(conn, database, sequence_scope(store, database, at)))
     if statement_snapshot_due(store, database, at):
         statements = read_statements(conn)
         readings.statements = None if isinstance(statements, StatementsUnavailable) else statements
@@ -135,11 +138,13 @@ def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
             taken = {dsn: _take(database_key(dsn), at) for dsn in dsns}
             missing = [dsn for dsn in dsns if taken[dsn] is None]
             due = {dsn: statement_snapshot_due(store, database_key(dsn), at) for dsn in missing}
+            scopes = {dsn: sequence_scope(store, database_key(dsn), at) for dsn in missing}
             if len(missing) <= 1:
-                read = [read_database(d, settings, with_statements=due[d]) for d in missing]
+                read = [read_database(d, settings, with_statements=due[d], scope=scopes[d]) for d in missing]
             else:
                 with ThreadPoolExecutor(max_workers=min(16, len(missing))) as pool:
-                    read = list(pool.map(lambda d: read_database(d, settings, with_statements=due[d]), missing))
+                    read = list(pool.map(lambda d: read_database(d, settings, with_statements=due[d], scope=scopes[d]),
+                                         missing))
             by_dsn = dict(zip(missing, read, strict=True))
             readings = [taken[dsn] or by_dsn[dsn] for dsn in dsns]
             observations = [*check_values, *(o for r in readings for o in r.observations)]

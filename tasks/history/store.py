@@ -81,6 +81,7 @@ class HistoryStore(ABC):
             "VALUES (%s, %s, %s, %s, %s, %s)",
             [(epoch(at), o.database, o.metric, o.subject, float(o.value), o.limit) for at, o in readings])
         self._commit()
+        self.__dict__.pop("_ends_memo", None)
         return len(readings)
 
     def series(self, database: str, metric: str, since: datetime, subjects: Sequence[str] | None = None,
@@ -115,6 +116,13 @@ class HistoryStore(ABC):
         """Per subject of ``metric`` since ``since``: its reading at the first and at the last
         time recorded (None first when the subject was not read then) — two index seeks, enough to
         rule out the many series nowhere near their limit before reading any point by point."""
+        memo = self.__dict__.setdefault("_ends_memo", {})
+        key = (database, metric, epoch(since))
+        if key not in memo:  # the capacity forecast and the sequence scope of one run ask the same
+            memo[key] = self._series_ends(database, metric, since)
+        return memo[key]
+
+    def _series_ends(self, database: str, metric: str, since: datetime) -> dict[str, tuple[Point | None, Point]]:
         # one round trip; each end an index walk (ORDER BY at LIMIT 1 is, on either store, even
         # before the table has statistics: min() / max() then scanned every point since ``since``)
         end = ("SELECT {which}, subject, at, value, limit_value FROM mg_observations WHERE database = %s "
@@ -204,6 +212,7 @@ class HistoryStore(ABC):
                       "JOIN mg_statement_snapshots s ON s.id = c.snapshot_id "
                       "WHERE s.database = t.database AND c.queryid = t.queryid)")
         self._commit()
+        self.__dict__.pop("_ends_memo", None)
         return counts
 
     def _count(self, statement: str, params: Sequence[Any]) -> int:

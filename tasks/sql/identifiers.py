@@ -12,6 +12,7 @@ functions give the same spelling as text, for SQL that people read and paste:
 from __future__ import annotations
 
 import functools
+import re
 
 from psycopg import sql
 
@@ -38,6 +39,16 @@ def quoted_if_needed(name: str) -> str:
 def qualified_if_needed(schema: str, name: str) -> str:
     """``schema.name`` with each part quoted only when PostgreSQL needs it."""
     return f"{quoted_if_needed(schema)}.{quoted_if_needed(name)}"
+
+
+_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
+
+
+def split_qualified(name: str) -> list[str]:
+    """The parts of a dotted name as :func:`quoted_if_needed` spells them, unquoted:
+    ``public."Order".id`` -> ``['public', 'Order', 'id']``."""
+    return [quoted.replace('""', '"') if quoted or plain is None else plain
+            for quoted, plain in _PART.findall(name)]
 
 
 @functools.cache

@@ -12,18 +12,19 @@ are days left — widen the column to bigint, unblock freezing, add a pooler, gr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.backup.sizing import format_bytes
-from migration_guard.tasks.history.forecast import WINDOW, Forecast, describe_days, forecast, power_of_two, trend
+from migration_guard.tasks.history.forecast import (
+    WINDOW, Forecast, describe_days, forecast, power_of_two, reaches_limit_within, trend,
+)
 from migration_guard.tasks.history.model import CONNECTIONS_USED, DATABASE_SIZE, SEQUENCE_VALUE, XID_AGE, Point
 from migration_guard.tasks.history.backend import reading_store
 from migration_guard.tasks.history.store import database_key
-from migration_guard.tasks.sql.identifiers import quoted_if_needed
+from migration_guard.tasks.sql.identifiers import quoted_if_needed, split_qualified as split_subject
 
 NAME = "capacity_forecast"
 #: a crossing forecast this close is a HIGH alert; within WARN_DAYS a MEDIUM one
@@ -33,15 +34,6 @@ WARN_DAYS = 30.0
 #: (metric, counter?) — a counter's trend restarts at a reset and "now" is its last value
 METRICS = ((SEQUENCE_VALUE, True), (XID_AGE, False), (CONNECTIONS_USED, False), (DATABASE_SIZE, False))
 SIZE_LIMIT_SETTING = "DATABASE_SIZE_LIMIT"
-
-
-_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
-
-
-def split_subject(subject: str) -> list[str]:
-    """``public."Order".id`` -> ``['public', 'Order', 'id']`` (``collect`` quotes parts as PostgreSQL prints them)."""
-    return [quoted.replace('""', '"') if quoted or plain is None else plain
-            for quoted, plain in _PART.findall(subject)]
 
 
 def display_name(subject: str) -> str:
@@ -172,21 +164,10 @@ FAR_FACTOR = 10.0
 
 def near_limit(ends: Mapping[str, tuple[Point | None, Point]]) -> list[str]:
     """The subjects of a counter that could reach their limit within ``FAR_FACTOR`` x WARN_DAYS at
-    the average rate between their first and last readings; a subject that is new, or went down (a
-    reset: its trend restarts), cannot be ruled out."""
-    found = []
-    for subject, (first, last) in ends.items():
-        if last.limit is None:
-            continue
-        if first is None or last.value < first.value:
-            found.append(subject)
-            continue
-        span_days = (last.at - first.at).total_seconds() / 86400
-        if span_days <= 0 or last.value == first.value:
-            continue
-        if (last.limit - last.value) / ((last.value - first.value) / span_days) <= FAR_FACTOR * WARN_DAYS:
-            found.append(subject)
-    return found
+    the average rate between their first and last readings (see ``reaches_limit_within``); a
+    subject that is new, or went down (a reset: its trend restarts), cannot be ruled out."""
+    return [subject for subject, (first, last) in ends.items()
+            if reaches_limit_within(first, last, FAR_FACTOR * WARN_DAYS)]
 
 
 def without_far_counters(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime,

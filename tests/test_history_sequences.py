@@ -1,0 +1,80 @@
+"""Which sequences a healthcheck run reads (``tasks/history/sequences.py``): every one each
+``SCAN_INTERVAL``, and in between only those that could reach their limit — on a real database
+whose sequences are advanced with setval at simulated times, names that need quoting included."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+
+from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.model import SEQUENCE_VALUE, SEQUENCES_SCANNED, Point
+from migration_guard.tasks.history.record import record_healthcheck
+from migration_guard.tasks.history.sequences import SCAN_INTERVAL, scope_of, watched_subjects
+from migration_guard.tasks.history.store import database_key
+from migration_guard.tasks.settings import load_settings
+
+START = datetime(2026, 11, 20, 0, tzinfo=timezone.utc)
+INT4 = 2**31 - 1
+HOT = 'public."Order".id'
+AUDIT = 'public."audit seq"'
+CALM = "public.calm.id"
+
+
+def subjects_read_at(settings, key: str, at: datetime) -> set[str]:
+    with open_store(settings) as store:
+        series = store.series(key, SEQUENCE_VALUE, at)
+    return {subject for subject, points in series.items() if any(p.at == at for p in points)}
+
+
+def test_far_sequences_are_read_only_by_the_periodic_scan_and_the_near_ones_every_run(
+        db_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "Order" (id serial PRIMARY KEY)')
+        conn.execute("CREATE TABLE calm (id bigserial PRIMARY KEY)")
+        conn.execute('CREATE SEQUENCE "audit seq" AS integer')
+        conn.execute("SELECT setval('calm_id_seq', 5), nextval('\"audit seq\"')")
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs")
+    key = database_key(db_url)
+
+    def run(hours: float, hot: float, audit: int, table: str = '"Order"') -> set[str]:
+        at = START + timedelta(hours=hours)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s), setval('\"audit seq\"', %s)",
+                         (table, int(hot), audit))
+        assert record_healthcheck(settings, at, [db_url]).errors == []
+        return subjects_read_at(settings, key, at)
+
+    everything = {HOT, AUDIT, CALM}
+    assert run(0, INT4 - 9e8, 1000) == everything          # no scan yet: a scan
+    assert run(1, INT4 - 8e8, 2000) == everything          # one reading each: no rate yet, all watched (no scan)
+    assert run(2, INT4 - 7e8, 3000) == {HOT}               # calm is flat, audit's +1,000/h is years away
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('ALTER TABLE "Order" RENAME TO "Order_old"')  # a watched table renamed: not found, no error
+    assert run(3, INT4 - 6e8, 4000, '"Order_old"') == set()
+    assert run(6, INT4 - 5e8, 5000, '"Order_old"') == {'public."Order_old".id', AUDIT, CALM}  # SCAN_INTERVAL after the first
+    with open_store(settings) as store:
+        scans = store.series(key, SEQUENCES_SCANNED, START - timedelta(hours=1))[""]
+    assert [p.at - START for p in scans] == [timedelta(0), SCAN_INTERVAL]
+    assert [p.value for p in scans] == [3, 3]
+
+
+def test_the_watched_sequences_are_those_that_could_reach_their_limit_or_cannot_be_ruled_out() -> None:
+    def at(hours: float) -> datetime:
+        return START + timedelta(hours=hours)
+
+    ends = {
+        "public.near.id": (Point(at(0), INT4 - 1e9, INT4), Point(at(24), INT4 - 9.9e8, INT4)),   # ~100 days away
+        "public.far.id": (Point(at(0), 1e3, INT4), Point(at(24), 2e3, INT4)),                   # millennia away
+        "public.flat.id": (Point(at(0), 5, INT4), Point(at(24), 5, INT4)),
+        "public.new.id": (None, Point(at(24), 10, INT4)),
+        "public.reset.id": (Point(at(0), 500, INT4), Point(at(24), 3, INT4)),
+        "public.once.id": (Point(at(24), 7, INT4), Point(at(24), 7, INT4)),
+        "public.unlimited": (Point(at(0), 1, None), Point(at(24), 1e9, None)),
+    }
+    assert sorted(watched_subjects(ends)) == ["public.near.id", "public.new.id", "public.once.id", "public.reset.id"]
+    scope = scope_of(['public."Order".id', 'app."my seq"', "public.t.id"])
+    assert not scope.every and scope.owners == (("public", "Order", "id"), ("public", "t", "id"))
+    assert scope.sequences == (("app", "my seq"),)
