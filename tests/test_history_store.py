@@ -83,6 +83,27 @@ def test_series_ends_are_each_subjects_readings_at_the_first_and_last_time_recor
     assert store.series_ends("db1", XID_AGE, T0 - timedelta(hours=9)) == {}
 
 
+def test_the_store_rules_out_exactly_the_counters_the_python_rule_rules_out(store) -> None:
+    from migration_guard.tasks.history.forecast import reaches_limit_within
+
+    limit, day = 2**31 - 1, timedelta(days=1)
+    first = {"near": limit - 1e9, "far": 1e3, "flat": 5, "reset": 500, "nolimit": 1, "edge": limit - 300e6}
+    last = {"near": limit - 9.9e8, "far": 2e3, "flat": 5, "reset": 3, "nolimit": 1e9, "edge": limit - 299e6, "new": 10}
+    store.add_observations(T0, [Observation("db1", SEQUENCE_VALUE, v, f"public.{s}.id", None if s == "nolimit" else limit)
+                                for s, v in first.items()])
+    store.add_observations(T0 + day, [Observation("db1", SEQUENCE_VALUE, v, f"public.{s}.id",
+                                                  None if s == "nolimit" else limit) for s, v in last.items()])
+    for days in (50.0, 100.0, 300.0, 1e7):
+        ends = store.series_ends("db1", SEQUENCE_VALUE, T0 - timedelta(minutes=1))
+        expected = {s for s, (f, e) in ends.items() if reaches_limit_within(f, e, days) is not False}
+        kept, read_last = store.counters_not_ruled_out("db1", SEQUENCE_VALUE, T0 - timedelta(minutes=1), days)
+        assert set(kept) == expected and kept == {s: ends[s] for s in expected} and read_last == 7, days
+    assert {s.split(".")[1] for s in kept} == {"near", "far", "reset", "new", "edge"}  # flat, no limit: never
+    once, read_last = store.counters_not_ruled_out("db1", SEQUENCE_VALUE, T0 + timedelta(hours=12), 1.0)
+    assert read_last == 7 and set(once) == {f"public.{s}.id" for s in last if s != "nolimit"}  # one reading: unknown
+    assert store.counters_not_ruled_out("db1", XID_AGE, T0, 300.0) == ({}, 0)
+
+
 def test_statement_snapshots_and_prune(store) -> None:
     old = store.add_statement_snapshot(T0, "db1", "healthcheck", [StatementCounter("1", "SELECT 1", 10, 5.0)])
     new = store.add_statement_snapshot(T0 + timedelta(days=40), "db1", BEFORE_MIGRATION,

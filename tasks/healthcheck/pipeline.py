@@ -14,6 +14,7 @@ from migration_guard.tasks.healthcheck.config import HealthcheckConfig, load_con
 from migration_guard.tasks.healthcheck.report import HealthReport
 from migration_guard.tasks.healthcheck.steps import PLAIN_STEPS, HealthcheckSteps
 from migration_guard.tasks.healthcheck.target import DatabaseTarget
+from migration_guard.tasks.history.backend import shared_history_reads
 
 
 class HealthcheckCritical(Exception):
@@ -30,9 +31,11 @@ class HealthcheckCritical(Exception):
 
 def run_checks(targets: list[DatabaseTarget], settings: Any, config: HealthcheckConfig,
                steps: HealthcheckSteps = PLAIN_STEPS) -> HealthReport:
-    """Check every database concurrently; the run as a report (no alerts recorded yet)."""
+    """Check every database concurrently; the run as a report (no alerts recorded yet). The
+    history checks of every database share one store connection (``shared_history_reads``)."""
     started = utcnow()
-    per_database = steps.fan_out(steps.check_database, targets, settings, config, started)
+    with shared_history_reads(settings):
+        per_database = steps.fan_out(steps.check_database, targets, settings, config, started)
     elapsed = (utcnow() - started).total_seconds() * 1000
     return HealthReport(settings.environment, started, [r for rs in per_database for r in rs], elapsed)
 

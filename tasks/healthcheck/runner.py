@@ -73,7 +73,7 @@ def check_database(
     connect_ms = (time.perf_counter() - started) * 1000
     results = []
     try:
-        with shared_history_reads(settings):  # the history checks share one store connection
+        with shared_history_reads(settings):  # one store connection for the history checks (the run's, if shared)
             ctx = CheckContext(target, conn, settings, config, now)
             for check in checks:
                 if not check_applies(check, ctx, logger):

@@ -55,34 +55,62 @@ def open_existing_store(settings: Any) -> HistoryStore | None:
     return _sqlite(path, read_only=True) if path.exists() else None
 
 
-_NOT_OPENED = object()
-#: per thread: the store the checks of one database share (see :func:`shared_history_reads`)
-_shared = threading.local()
+class _Held:
+    """One store the readers of a run share, and how many are using it right now."""
+
+    def __init__(self, store: HistoryStore | None) -> None:
+        self.store = store
+        self.users = 0
+        #: a reader failed on it: no new reader gets it, the last one out closes it
+        self.retired = False
+
+
+class _SharedReads:
+    """The store the history checks of one run share (see :func:`shared_history_reads`)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.held: _Held | None = None
+        self.depth = 0
+        self.lock = threading.Lock()
+
+
+#: the runs sharing their reads, by ``id(settings)`` (the settings object is what ties a check to its run)
+_runs: dict[int, _SharedReads] = {}
+_runs_lock = threading.Lock()
 
 
 @contextmanager
 def shared_history_reads(settings: Any) -> Iterator[None]:
-    """Within this block (one database's checks, in one thread), :func:`reading_store` hands every
-    history check the same store, opened on first use and closed at the end: one store connection
-    per database and run, not one per check."""
-    previous = getattr(_shared, "slot", None)
-    _shared.slot = [settings, _NOT_OPENED]
+    """Within this block — the checks of one run, in any thread of this process — :func:`reading_store`
+    hands every history check the same store, opened on first use and closed when the outermost
+    block ends: one store connection per run, not one per database and check (a state database's
+    connection costs more than the reads). Nested blocks for the same ``settings`` share the outer one."""
+    with _runs_lock:
+        shared = _runs.get(id(settings))
+        if shared is None or shared.settings is not settings:
+            shared = _runs[id(settings)] = _SharedReads(settings)
+        shared.depth += 1
     try:
         yield
     finally:
-        store = _shared.slot[1]
-        _shared.slot = previous
-        if isinstance(store, HistoryStore):
-            _close_quietly(store)
+        with _runs_lock:
+            shared.depth -= 1
+            last = shared.depth == 0
+            if last and _runs.get(id(settings)) is shared:
+                del _runs[id(settings)]
+        if last and shared.held is not None and shared.held.store is not None:
+            _close_quietly(shared.held.store)
 
 
 @contextmanager
 def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
     """The existing store to read the history from (see :func:`open_existing_store`; None when
     there is none): the one shared by :func:`shared_history_reads`, else one opened and closed here.
-    A shared store a reader failed on is closed, so the next check opens a fresh one."""
-    slot = getattr(_shared, "slot", None)
-    if slot is None or slot[0] is not settings:
+    A shared store a reader failed on is handed to no one else (the next reader opens a fresh one)
+    and closed when its last reader is done."""
+    shared = _runs.get(id(settings))
+    if shared is None or shared.settings is not settings:
         store = open_existing_store(settings)
         try:
             yield store
@@ -90,15 +118,25 @@ def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
             if store is not None:
                 store.close()
         return
-    if slot[1] is _NOT_OPENED:
-        slot[1] = open_existing_store(settings)
+    with shared.lock:  # opened once, by the first reader; the others wait for it
+        if shared.held is None:
+            shared.held = _Held(open_existing_store(settings))
+        held = shared.held
+        held.users += 1
     try:
-        yield slot[1]
+        yield held.store
     except BaseException:
-        if isinstance(slot[1], HistoryStore):
-            store, slot[1] = slot[1], _NOT_OPENED
-            _close_quietly(store)
+        with shared.lock:
+            if shared.held is held:
+                shared.held = None
+            held.retired = True
         raise
+    finally:
+        with shared.lock:
+            held.users -= 1
+            close_now = held.retired and held.users == 0
+        if close_now and held.store is not None:
+            _close_quietly(held.store)
 
 
 def _close_quietly(store: HistoryStore) -> None:

@@ -31,11 +31,13 @@ SCHEMA_LOCK_KEY = 0x6D67_6869  # "mghi"
 
 class PostgresStore(HistoryStore):
     """History in the PostgreSQL database at ``dsn`` (its tables are created on first use, unless
-    ``create`` is off: then ``exists`` says whether they are there)."""
+    ``create`` is off: then ``exists`` says whether they are there, and the store is a reader's:
+    autocommit, so the threads of a run can share it — a query failing in one leaves no aborted
+    transaction for the others)."""
 
     def __init__(self, dsn: str, *, connect_timeout: int = 5, create: bool = True) -> None:
         self.location = describe_target(dsn)
-        self._conn = connect(dsn, connect_timeout=connect_timeout, autocommit=False,
+        self._conn = connect(dsn, connect_timeout=connect_timeout, autocommit=not create,
                              application_name="migration-guard-history")
         self.exists = bool(self._conn.execute("SELECT to_regclass('mg_statement_texts') IS NOT NULL").fetchone()[0])
         if create and not self.exists:
@@ -79,7 +81,7 @@ class PostgresStore(HistoryStore):
     def close(self) -> None:
         """Roll back anything uncommitted and close the connection."""
         try:
-            if not self._conn.closed:
+            if not self._conn.closed and not self._conn.autocommit:
                 self._conn.rollback()
         finally:
             self._conn.close()
