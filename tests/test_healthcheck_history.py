@@ -167,3 +167,25 @@ def test_a_reader_failing_on_a_shared_store_does_not_close_it_under_another_thre
     assert seen["long"] is failing and seen["still_reads"] == {}
     with pytest.raises(sqlite3.ProgrammingError):  # closed once its last reader was done
         failing._conn.execute("SELECT 1")
+
+
+def test_a_run_reads_and_records_on_one_state_database_connection(db_url: str, tmp_path: Path, monkeypatch) -> None:
+    from migration_guard.tasks.history import backend
+
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", alerts_dir=tmp_path / "alerts",
+                             state_database_url=db_url)
+    run_healthcheck(settings)  # creates the store's tables
+    opened = []
+
+    class CountingStore(backend.PostgresStore):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(backend, "PostgresStore", CountingStore)
+    report = run_healthcheck(settings)
+
+    assert len(opened) == 1 and opened[0]._conn.closed
+    with open_store(settings) as store:
+        assert [p.at for p in store.series(database_key(db_url), CONNECTIONS_USED, report.started_at)[""]] == [
+            report.started_at]

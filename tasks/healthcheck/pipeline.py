@@ -60,12 +60,13 @@ def run_healthcheck(settings: Any, steps: HealthcheckSteps = PLAIN_STEPS, *, rec
     """
     config = load_config(settings.healthcheck_config)
     targets = resolve_targets(settings, config)
-    report = run_checks(targets, settings, config, steps)
-    if record:
-        auto_recover(report, settings, targets, config, steps)
-        report.alerts = steps.record_alerts(report, settings, targets, flow_run_url)
-        steps.write_log(report, settings, targets)
-        steps.record_history(report, settings, targets)
+    with shared_history_reads(settings):  # the checks read, and the record step writes, on one store connection
+        report = run_checks(targets, settings, config, steps)
+        if record:
+            auto_recover(report, settings, targets, config, steps)
+            report.alerts = steps.record_alerts(report, settings, targets, flow_run_url)
+            steps.write_log(report, settings, targets)
+            steps.record_history(report, settings, targets)
     steps.publish(report)
     if logger is not None:
         for r in report.results:

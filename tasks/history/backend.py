@@ -99,8 +99,17 @@ def shared_history_reads(settings: Any) -> Iterator[None]:
             last = shared.depth == 0
             if last and _runs.get(id(settings)) is shared:
                 del _runs[id(settings)]
-        if last and shared.held is not None and shared.held.store is not None:
-            _close_quietly(shared.held.store)
+        with shared.lock:
+            held = shared.held
+            # a SQLite reader's snapshot holds off other processes' writers: kept no longer than
+            # the block that needed it, when no one reads from it right now
+            done = held is not None and held.users == 0 and (last or isinstance(held.store, SqliteStore))
+            if done:
+                shared.held = None
+            elif last and held is not None:  # a reader still at it (another thread): it closes the store
+                shared.held, held.retired = None, True
+        if done and held.store is not None:
+            _close_quietly(held.store)
 
 
 @contextmanager
@@ -137,6 +146,38 @@ def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
             close_now = held.retired and held.users == 0
         if close_now and held.store is not None:
             _close_quietly(held.store)
+
+
+@contextmanager
+def writing_store(settings: Any) -> Iterator[HistoryStore]:
+    """The store to write a run's readings to: the run's shared one when it is a PostgreSQL store
+    (a state database's connection costs more than the writes; its writes are atomic, see
+    ``PostgresStore``), else one opened (and created) with :func:`open_store` and closed here —
+    after closing a shared SQLite reader, whose open snapshot would hold the writer's commit off.
+    Raises what :func:`open_store` raises."""
+    shared = _runs.get(id(settings))
+    if shared is not None and shared.settings is settings:
+        with shared.lock:
+            held = shared.held
+            if held is not None and isinstance(held.store, PostgresStore) and not held.retired:
+                held.users += 1
+            elif held is not None:  # a SQLite reader's open snapshot would lock the writer out: done with it
+                shared.held, held.retired = None, True
+                if held.users == 0 and held.store is not None:
+                    _close_quietly(held.store)
+                held = None
+        if held is not None:
+            try:
+                yield held.store
+            finally:
+                with shared.lock:
+                    held.users -= 1
+            return
+    store = open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _close_quietly(store: HistoryStore) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -76,7 +77,11 @@ class PostgresStore(HistoryStore):
         return int(self._conn.execute(statement, tuple(params)).fetchone()[0])
 
     def _commit(self) -> None:
-        self._conn.commit()
+        if not self._conn.autocommit:
+            self._conn.commit()
+
+    def _atomic(self) -> AbstractContextManager[Any]:
+        return self._conn.transaction() if self._conn.autocommit else nullcontext()
 
     def close(self) -> None:
         """Roll back anything uncommitted and close the connection."""

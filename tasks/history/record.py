@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,7 +23,7 @@ from migration_guard.tasks.history.collect import StatementsUnavailable, read_ob
 from migration_guard.tasks.history.model import (
     BEFORE_MIGRATION, HEALTHCHECK, STATEMENT_CALLS, Observation, StatementCounter,
 )
-from migration_guard.tasks.history.backend import open_store
+from migration_guard.tasks.history.backend import open_store, writing_store
 from migration_guard.tasks.history.sequences import EVERY, SequenceScope, sequence_scope
 from migration_guard.tasks.history.store import HistoryStore, database_key
 
@@ -127,13 +128,13 @@ def record_healthcheck(settings: Any, at: datetime, dsns: Sequence[str],
     result = RecordResult()
     if not dsns and not check_values:
         return result
-    try:
-        store = open_store(settings)
-    except (MigrationGuardError, psycopg.Error, sqlite3.Error, OSError) as exc:  # e.g. a full disk
-        result.errors.append(f"history store: {exc}")
-        logger.warning("health history not recorded: %s", exc)
-        return result
-    with store:
+    with ExitStack() as stack:
+        try:
+            store = stack.enter_context(writing_store(settings))
+        except (MigrationGuardError, psycopg.Error, sqlite3.Error, OSError) as exc:  # e.g. a full disk
+            result.errors.append(f"history store: {exc}")
+            logger.warning("health history not recorded: %s", exc)
+            return result
         try:
             taken = {dsn: _take(database_key(dsn), at) for dsn in dsns}
             missing = [dsn for dsn in dsns if taken[dsn] is None]

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -56,6 +57,11 @@ class HistoryStore(ABC):
 
     @abstractmethod
     def _commit(self) -> None: ...
+
+    def _atomic(self) -> AbstractContextManager[Any]:
+        """A block whose statements commit together on a store that commits each on its own
+        (a reader's autocommit PostgreSQL store); elsewhere ``_commit`` already does."""
+        return nullcontext()
 
     @abstractmethod
     def close(self) -> None:
@@ -192,18 +198,19 @@ class HistoryStore(ABC):
 
     def add_statement_snapshot(self, at: datetime, database: str, reason: str,
                                counters: Sequence[StatementCounter], label: str = "") -> int:
-        """Store one pg_stat_statements snapshot; returns its id."""
-        snapshot_id = self._insert_returning_id(
-            "INSERT INTO mg_statement_snapshots (at, database, reason, label) VALUES (%s, %s, %s, %s) RETURNING id",
-            (epoch(at), database, reason, label))
-        self._executemany(
-            "INSERT INTO mg_statement_counters (snapshot_id, queryid, calls, total_ms) VALUES (%s, %s, %s, %s)",
-            [(snapshot_id, c.queryid, int(c.calls), float(c.total_ms)) for c in counters])
-        self._executemany(
-            "INSERT INTO mg_statement_texts (database, queryid, query) VALUES (%s, %s, %s) "
-            "ON CONFLICT (database, queryid) DO UPDATE SET query = excluded.query",
-            [(database, c.queryid, c.query) for c in counters])
-        self._commit()
+        """Store one pg_stat_statements snapshot, all or nothing; returns its id."""
+        with self._atomic():
+            snapshot_id = self._insert_returning_id(
+                "INSERT INTO mg_statement_snapshots (at, database, reason, label) VALUES (%s, %s, %s, %s) RETURNING id",
+                (epoch(at), database, reason, label))
+            self._executemany(
+                "INSERT INTO mg_statement_counters (snapshot_id, queryid, calls, total_ms) VALUES (%s, %s, %s, %s)",
+                [(snapshot_id, c.queryid, int(c.calls), float(c.total_ms)) for c in counters])
+            self._executemany(
+                "INSERT INTO mg_statement_texts (database, queryid, query) VALUES (%s, %s, %s) "
+                "ON CONFLICT (database, queryid) DO UPDATE SET query = excluded.query",
+                [(database, c.queryid, c.query) for c in counters])
+            self._commit()
         return snapshot_id
 
     def statement_snapshots(self, database: str, since: datetime) -> list[StatementSnapshot]:
