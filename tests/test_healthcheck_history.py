@@ -107,68 +107,6 @@ def test_a_shared_store_a_check_failed_on_is_replaced_for_the_next_check(tmp_pat
         assert own is not fresh
 
 
-def test_the_history_checks_of_every_database_in_a_run_share_one_store_connection(db_url: str, tmp_path: Path,
-                                                                                   monkeypatch) -> None:
-    from migration_guard.tasks.healthcheck.config import HealthcheckConfig
-    from migration_guard.tasks.healthcheck.pipeline import run_checks
-    from migration_guard.tasks.healthcheck.target import DatabaseTarget
-    from migration_guard.tasks.history import backend
-
-    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", state_database_url=db_url)
-    run_healthcheck(settings)  # creates the store's tables
-    opened = []
-    real_open = backend.open_existing_store
-
-    def counting_open(s):
-        opened.append(real_open(s))
-        return opened[-1]
-
-    monkeypatch.setattr(backend, "open_existing_store", counting_open)
-    report = run_checks([DatabaseTarget(name=f"app{i}", dsn=db_url) for i in range(4)], settings, HealthcheckConfig())
-
-    history = [r for r in report.results if r.check in ("capacity_forecast", "anomalies")]
-    assert len(history) == 8 and all(r.status.value != "UNKNOWN" for r in history)
-    assert len(opened) == 1 and opened[0]._conn.closed  # four databases' checks, one store, closed at the end
-
-
-def test_a_reader_failing_on_a_shared_store_does_not_close_it_under_another_thread(tmp_path: Path) -> None:
-    import sqlite3
-    import threading
-
-    import pytest
-
-    from migration_guard.tasks.history.backend import open_store, reading_store, shared_history_reads
-
-    settings = load_settings(log_dir=tmp_path / "logs")
-    open_store(settings).close()
-    since = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    inside, failed = threading.Event(), threading.Event()
-    seen: dict[str, object] = {}
-
-    def long_reader() -> None:
-        with reading_store(settings) as store:
-            seen["long"] = store
-            inside.set()
-            failed.wait(10)
-            seen["still_reads"] = store.series("db", XID_AGE, since)  # the other thread's failure left it open
-
-    with shared_history_reads(settings):
-        thread = threading.Thread(target=long_reader)
-        thread.start()
-        inside.wait(10)
-        try:
-            with reading_store(settings) as failing:
-                raise RuntimeError("a reader failed mid-query")
-        except RuntimeError:
-            failed.set()
-        with reading_store(settings) as fresh:
-            assert fresh is not failing
-        thread.join(10)
-    assert seen["long"] is failing and seen["still_reads"] == {}
-    with pytest.raises(sqlite3.ProgrammingError):  # closed once its last reader was done
-        failing._conn.execute("SELECT 1")
-
-
 def test_a_run_reads_and_records_on_one_state_database_connection(db_url: str, tmp_path: Path, monkeypatch) -> None:
     from migration_guard.tasks.history import backend
 

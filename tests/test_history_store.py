@@ -83,25 +83,14 @@ def test_series_ends_are_each_subjects_readings_at_the_first_and_last_time_recor
     assert store.series_ends("db1", XID_AGE, T0 - timedelta(hours=9)) == {}
 
 
-def test_the_store_rules_out_exactly_the_counters_the_python_rule_rules_out(store) -> None:
-    from migration_guard.tasks.history.forecast import reaches_limit_within
-
-    limit, day = 2**31 - 1, timedelta(days=1)
-    first = {"near": limit - 1e9, "far": 1e3, "flat": 5, "reset": 500, "nolimit": 1, "edge": limit - 300e6}
-    last = {"near": limit - 9.9e8, "far": 2e3, "flat": 5, "reset": 3, "nolimit": 1e9, "edge": limit - 299e6, "new": 10}
-    store.add_observations(T0, [Observation("db1", SEQUENCE_VALUE, v, f"public.{s}.id", None if s == "nolimit" else limit)
-                                for s, v in first.items()])
-    store.add_observations(T0 + day, [Observation("db1", SEQUENCE_VALUE, v, f"public.{s}.id",
-                                                  None if s == "nolimit" else limit) for s, v in last.items()])
-    for days in (50.0, 100.0, 300.0, 1e7):
-        ends = store.series_ends("db1", SEQUENCE_VALUE, T0 - timedelta(minutes=1))
-        expected = {s for s, (f, e) in ends.items() if reaches_limit_within(f, e, days) is not False}
-        kept, read_last = store.counters_not_ruled_out("db1", SEQUENCE_VALUE, T0 - timedelta(minutes=1), days)
-        assert set(kept) == expected and kept == {s: ends[s] for s in expected} and read_last == 7, days
-    assert {s.split(".")[1] for s in kept} == {"near", "far", "reset", "new", "edge"}  # flat, no limit: never
-    once, read_last = store.counters_not_ruled_out("db1", SEQUENCE_VALUE, T0 + timedelta(hours=12), 1.0)
-    assert read_last == 7 and set(once) == {f"public.{s}.id" for s in last if s != "nolimit"}  # one reading: unknown
-    assert store.counters_not_ruled_out("db1", XID_AGE, T0, 300.0) == ({}, 0)
+def test_points_in_windows_are_read_once_even_where_windows_overlap_or_come_unordered(store) -> None:
+    store.add_timed_observations([(T0 + timedelta(hours=h), Observation("db1", CONNECTIONS_USED, h)) for h in range(48)]
+                                 + [(T0 + timedelta(hours=h), Observation("db2", CONNECTIONS_USED, 99)) for h in range(48)])
+    windows = [(T0 + timedelta(hours=30), T0 + timedelta(hours=32)), (T0 + timedelta(hours=1), T0 + timedelta(hours=3)),
+               (T0 + timedelta(hours=2), T0 + timedelta(hours=4)), (T0 + timedelta(hours=31), T0 + timedelta(hours=31))]
+    found = store.metrics_in_windows("db1", [CONNECTIONS_USED, XID_AGE], windows)
+    assert [p.value for p in found[CONNECTIONS_USED][""]] == [1, 2, 3, 4, 30, 31, 32] and XID_AGE not in found
+    assert store.metrics_in_windows("db1", [CONNECTIONS_USED], []) == {}
 
 
 def test_statement_snapshots_and_prune(store) -> None:

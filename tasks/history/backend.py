@@ -55,71 +55,89 @@ def open_existing_store(settings: Any) -> HistoryStore | None:
     return _sqlite(path, read_only=True) if path.exists() else None
 
 
-class _Held:
-    """One store the readers of a run share, and how many are using it right now."""
-
-    def __init__(self, store: HistoryStore | None) -> None:
-        self.store = store
-        self.users = 0
-        #: a reader failed on it: no new reader gets it, the last one out closes it
-        self.retired = False
+_NOT_OPENED = object()
+#: per thread: the store the checks of one database share (see :func:`shared_history_reads`)
+_shared = threading.local()
 
 
-class _SharedReads:
-    """The store the history checks of one run share (see :func:`shared_history_reads`)."""
+class _Run:
+    """What the blocks of one run share across threads: PostgreSQL stores a finished block left
+    open for the next block, or the record step, to use (see :func:`shared_history_reads`)."""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
-        self.held: _Held | None = None
         self.depth = 0
+        self.idle: list[PostgresStore] = []
         self.lock = threading.Lock()
 
+    def take(self) -> PostgresStore | None:
+        with self.lock:
+            return self.idle.pop() if self.idle else None
 
-#: the runs sharing their reads, by ``id(settings)`` (the settings object is what ties a check to its run)
-_runs: dict[int, _SharedReads] = {}
+    def park(self, store: HistoryStore) -> bool:
+        """Keep ``store`` for a later block of the run (PostgreSQL only: a SQLite reader's open
+        snapshot would hold writers off); False when it was not kept."""
+        if not isinstance(store, PostgresStore) or store._conn.closed or store._conn.broken:
+            return False
+        with self.lock:
+            if self.depth == 0:
+                return False
+            self.idle.append(store)
+        return True
+
+
+#: the runs in this process, by ``id(settings)`` (the settings object ties a block to its run)
+_runs: dict[int, _Run] = {}
 _runs_lock = threading.Lock()
+
+
+def _run_of(settings: Any) -> _Run | None:
+    run = _runs.get(id(settings))
+    return run if run is not None and run.settings is settings else None
 
 
 @contextmanager
 def shared_history_reads(settings: Any) -> Iterator[None]:
-    """Within this block — the checks of one run, in any thread of this process — :func:`reading_store`
-    hands every history check the same store, opened on first use and closed when the outermost
-    block ends: one store connection per run, not one per database and check (a state database's
-    connection costs more than the reads). Nested blocks for the same ``settings`` share the outer one."""
+    """Within this block (one database's checks, in one thread), :func:`reading_store` hands every
+    history check the same store, opened on first use: one store connection per database and
+    run, not one per check. At its end a SQLite store is closed, a PostgreSQL one is kept for the
+    run's next block or its record step (:func:`writing_store`) until the outermost block of the
+    run (nested in any thread) ends: a state database's connection costs more than the reads."""
     with _runs_lock:
-        shared = _runs.get(id(settings))
-        if shared is None or shared.settings is not settings:
-            shared = _runs[id(settings)] = _SharedReads(settings)
-        shared.depth += 1
+        run = _run_of(settings)
+        if run is None:
+            run = _runs[id(settings)] = _Run(settings)
+        with run.lock:
+            run.depth += 1
+    previous = getattr(_shared, "slot", None)
+    _shared.slot = [settings, _NOT_OPENED]
     try:
         yield
     finally:
+        store = _shared.slot[1]
+        _shared.slot = previous
         with _runs_lock:
-            shared.depth -= 1
-            last = shared.depth == 0
-            if last and _runs.get(id(settings)) is shared:
+            with run.lock:
+                run.depth -= 1
+                last = run.depth == 0
+                leftover = run.idle if last else []
+                if last:
+                    run.idle = []
+            if last and _runs.get(id(settings)) is run:
                 del _runs[id(settings)]
-        with shared.lock:
-            held = shared.held
-            # a SQLite reader's snapshot holds off other processes' writers: kept no longer than
-            # the block that needed it, when no one reads from it right now
-            done = held is not None and held.users == 0 and (last or isinstance(held.store, SqliteStore))
-            if done:
-                shared.held = None
-            elif last and held is not None:  # a reader still at it (another thread): it closes the store
-                shared.held, held.retired = None, True
-        if done and held.store is not None:
-            _close_quietly(held.store)
+        if isinstance(store, HistoryStore) and not run.park(store):
+            _close_quietly(store)
+        for idle in leftover:
+            _close_quietly(idle)
 
 
 @contextmanager
 def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
     """The existing store to read the history from (see :func:`open_existing_store`; None when
     there is none): the one shared by :func:`shared_history_reads`, else one opened and closed here.
-    A shared store a reader failed on is handed to no one else (the next reader opens a fresh one)
-    and closed when its last reader is done."""
-    shared = _runs.get(id(settings))
-    if shared is None or shared.settings is not settings:
+    A shared store a reader failed on is closed, so the next check opens a fresh one."""
+    slot = getattr(_shared, "slot", None)
+    if slot is None or slot[0] is not settings:
         store = open_existing_store(settings)
         try:
             yield store
@@ -127,52 +145,35 @@ def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
             if store is not None:
                 store.close()
         return
-    with shared.lock:  # opened once, by the first reader; the others wait for it
-        if shared.held is None:
-            shared.held = _Held(open_existing_store(settings))
-        held = shared.held
-        held.users += 1
+    if slot[1] is _NOT_OPENED:
+        run = _run_of(settings)
+        kept = run.take() if run is not None else None
+        slot[1] = kept if kept is not None else open_existing_store(settings)
     try:
-        yield held.store
+        yield slot[1]
     except BaseException:
-        with shared.lock:
-            if shared.held is held:
-                shared.held = None
-            held.retired = True
+        if isinstance(slot[1], HistoryStore):
+            store, slot[1] = slot[1], _NOT_OPENED
+            _close_quietly(store)
         raise
-    finally:
-        with shared.lock:
-            held.users -= 1
-            close_now = held.retired and held.users == 0
-        if close_now and held.store is not None:
-            _close_quietly(held.store)
 
 
 @contextmanager
 def writing_store(settings: Any) -> Iterator[HistoryStore]:
-    """The store to write a run's readings to: the run's shared one when it is a PostgreSQL store
-    (a state database's connection costs more than the writes; its writes are atomic, see
-    ``PostgresStore``), else one opened (and created) with :func:`open_store` and closed here —
-    after closing a shared SQLite reader, whose open snapshot would hold the writer's commit off.
-    Raises what :func:`open_store` raises."""
-    shared = _runs.get(id(settings))
-    if shared is not None and shared.settings is settings:
-        with shared.lock:
-            held = shared.held
-            if held is not None and isinstance(held.store, PostgresStore) and not held.retired:
-                held.users += 1
-            elif held is not None:  # a SQLite reader's open snapshot would lock the writer out: done with it
-                shared.held, held.retired = None, True
-                if held.users == 0 and held.store is not None:
-                    _close_quietly(held.store)
-                held = None
-        if held is not None:
-            try:
-                yield held.store
-            finally:
-                with shared.lock:
-                    held.users -= 1
-            return
+    """The store to write a run's readings to: a PostgreSQL store a block of the run left open
+    (its writes are atomic, see ``PostgresStore``), else one opened (and created) with
+    :func:`open_store` and closed here. Raises what :func:`open_store` raises."""
+    run = _run_of(settings)
+    kept = run.take() if run is not None else None
+    if kept is not None:
+        try:
+            yield kept
+        except BaseException:
+            _close_quietly(kept)
+            raise
+        if not run.park(kept):
+            _close_quietly(kept)
+        return
     store = open_store(settings)
     try:
         yield store

@@ -69,5 +69,4 @@ def sequence_scope(store: HistoryStore | None, database: str, at: datetime) -> S
     scan within ``SCAN_INTERVAL``; else the watched ones."""
     if store is None or not store.series(database, SEQUENCES_SCANNED, at - SCAN_INTERVAL + SCAN_SLACK):
         return EVERY
-    ends, _ = store.counters_not_ruled_out(database, SEQUENCE_VALUE, at - WINDOW - timedelta(hours=1), WATCH_DAYS)
-    return scope_of(watched_subjects(ends))
+    return scope_of(watched_subjects(store.series_ends(database, SEQUENCE_VALUE, at - WINDOW - timedelta(hours=1))))

@@ -140,41 +140,6 @@ class HistoryStore(ABC):
         return {subject: (first.get(subject, [None])[0], points[-1])
                 for subject, points in _by_subject([r[1:] for r in rows if r[0] == 1]).items()}
 
-    def counters_not_ruled_out(self, database: str, metric: str, since: datetime, days: float,
-                               ) -> tuple[dict[str, tuple[Point | None, Point]], int]:
-        """:meth:`series_ends` without the subjects ``forecast.reaches_limit_within(first, last,
-        days)`` rules out (it is False: no limit, flat, or too slow), worked out in the store: a
-        schema's hundreds of sequences far from their limit are never read out. Also how many
-        subjects were read last (ruled out or not)."""
-        memo = self.__dict__.setdefault("_ends_memo", {})
-        key = (database, metric, epoch(since), days)
-        if key not in memo:
-            memo[key] = self._counters_not_ruled_out(database, metric, since, days)
-        return memo[key]
-
-    def _counters_not_ruled_out(self, database: str, metric: str, since: datetime, days: float,
-                                ) -> tuple[dict[str, tuple[Point | None, Point]], int]:
-        end = ("SELECT subject, at, value, limit_value FROM mg_observations WHERE database = %s AND metric = %s "
-               "AND at = (SELECT at FROM mg_observations WHERE database = %s AND metric = %s AND at >= %s "
-               "ORDER BY at {order} LIMIT 1)")
-        # NULLIF: SQL does not promise to evaluate the OR's cheaper branches first
-        rows = self._query(
-            f"WITH firsts AS ({end.format(order='ASC')}), lasts AS ({end.format(order='DESC')}) "
-            "SELECT l.subject, f.at, f.value, f.limit_value, l.at, l.value, l.limit_value, "
-            "(SELECT count(*) FROM lasts) FROM lasts l LEFT JOIN firsts f ON f.subject = l.subject "
-            "WHERE l.limit_value IS NOT NULL AND (f.subject IS NULL OR l.value < f.value OR l.at <= f.at "
-            "OR (l.limit_value - l.value) / NULLIF((l.value - f.value) / NULLIF((l.at - f.at) / 86400.0, 0), 0) <= %s)",
-            (database, metric, database, metric, epoch(since)) * 2 + (days,))
-        found = {subject: (None if f_at is None else Point(from_epoch(f_at), float(f_value), _limit(f_limit)),
-                           Point(from_epoch(l_at), float(l_value), _limit(l_limit)))
-                 for subject, f_at, f_value, f_limit, l_at, l_value, l_limit, _ in rows}
-        if rows:
-            return found, int(rows[0][7])
-        return found, int(self._query(
-            "SELECT count(*) FROM mg_observations WHERE database = %s AND metric = %s AND at = (SELECT at FROM "
-            "mg_observations WHERE database = %s AND metric = %s AND at >= %s ORDER BY at DESC LIMIT 1)",
-            (database, metric, database, metric, epoch(since)))[0][0])
-
     def series_in_windows(self, database: str, metric: str, windows: Sequence[tuple[datetime, datetime]],
                           ) -> dict[str, list[Point]]:
         """The points of ``metric`` for ``database`` taken inside any of ``windows`` (start, end;
@@ -184,14 +149,18 @@ class HistoryStore(ABC):
     def metrics_in_windows(self, database: str, metrics: Sequence[str], windows: Sequence[tuple[datetime, datetime]],
                            ) -> dict[str, dict[str, list[Point]]]:
         """:meth:`series_in_windows` of several metrics in one query: by metric, then subject."""
+        windows = _merged(windows)
         if not windows or not metrics:
             return {}
-        ranges = " OR ".join(["(at >= %s AND at <= %s)"] * len(windows))
+        # a join with the windows: one index range per window and metric (an OR of the ranges
+        # walked every point of the metrics instead, ~4x slower on 4 weeks of history)
+        values = ", ".join(["(%s, %s)"] * len(windows))
         names = ", ".join(["%s"] * len(metrics))
         rows = self._query(
-            "SELECT metric, subject, at, value, limit_value FROM mg_observations "
-            f"WHERE database = %s AND metric IN ({names}) AND ({ranges}) ORDER BY metric, subject, at",
-            (database, *metrics, *(epoch(t) for window in windows for t in window)))
+            f"WITH w (lo, hi) AS (VALUES {values}) SELECT o.metric, o.subject, o.at, o.value, o.limit_value "
+            f"FROM w JOIN mg_observations o ON o.database = %s AND o.metric IN ({names}) AND o.at >= w.lo "
+            "AND o.at <= w.hi ORDER BY o.metric, o.subject, o.at",
+            (*(epoch(t) for window in windows for t in window), database, *metrics))
         return _by_metric(rows)
 
     # -- pg_stat_statements snapshots ----------------------------------------------------------
@@ -261,15 +230,22 @@ class HistoryStore(ABC):
         return int(self._query(statement, params)[0][0])
 
 
+def _merged(windows: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """``windows`` in time order with the overlapping ones joined (a point is then in one only)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _by_metric(rows: Sequence[tuple[Any, ...]]) -> dict[str, dict[str, list[Point]]]:
     by_metric: dict[str, list[tuple[Any, ...]]] = {}
     for metric, *rest in rows:
         by_metric.setdefault(metric, []).append(tuple(rest))
     return {metric: _by_subject(found) for metric, found in by_metric.items()}
-
-
-def _limit(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _by_subject(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Point]]:

@@ -198,10 +198,10 @@ def run(ctx: CheckContext) -> Outcome:
         series, recorded = {}, False
         for metric, counter in METRICS:
             if counter:
-                ends, read_last = store.counters_not_ruled_out(key, metric, since, FAR_FACTOR * WARN_DAYS)
+                ends = store.series_ends(key, metric, since)
                 candidates = near_limit(ends)
                 series[metric] = store.series(key, metric, since, candidates) if candidates else {}
-                recorded = recorded or read_last > 0
+                recorded = recorded or bool(ends)
             else:
                 series[metric] = levels.get(metric, {})
     return evaluate(series, ctx.now, ctx.target.name, getattr(ctx.settings, "database_size_limit", None),
