@@ -5,6 +5,7 @@ of the largest tables, every sequence's last value against its limit, and pg_sta
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import psycopg
@@ -165,9 +166,22 @@ def enabling_steps(preloaded: str | None) -> tuple[str, ...]:
     return (f"ALTER SYSTEM SET shared_preload_libraries = '{value}';", "restart PostgreSQL", CREATE_EXTENSION)
 
 
+#: what :func:`read_statements` read on each open session: a healthcheck session lives for one run,
+#: in which the regression check and the history snapshot both ask (ms apart)
+_statements_read: weakref.WeakKeyDictionary[psycopg.Connection, list[StatementCounter] | StatementsUnavailable] = (
+    weakref.WeakKeyDictionary())
+
+
 def read_statements(conn: psycopg.Connection) -> list[StatementCounter] | StatementsUnavailable:
     """The ``STATEMENTS_KEPT`` most-called statements of this database (counters summed over users
-    and nesting levels), or why they cannot be read and how to enable them."""
+    and nesting levels), or why they cannot be read and how to enable them; read once per session."""
+    found = _statements_read.get(conn)
+    if found is None:
+        found = _statements_read[conn] = _read_statements(conn)
+    return found
+
+
+def _read_statements(conn: psycopg.Connection) -> list[StatementCounter] | StatementsUnavailable:
     schema, preloaded, role = conn.execute(
         "SELECT (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_stat_statements'), "
         # pg_settings hides what the role may not read (current_setting() would raise for it)

@@ -93,6 +93,9 @@ def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic:
              window: timedelta = WINDOW) -> Forecast | None:
     """The crossing forecast of one series (see :func:`trend`), or None when there is too little
     history, no limit (on the latest point), or no growth."""
+    latest = max((p for p in points if p.at <= now), key=lambda p: p.at, default=None)
+    if latest is None or latest.limit is None:  # nothing to cross: no fit
+        return None
     found = trend(points, now, monotonic=monotonic, window=window)
     if found is None or found.last.limit is None or found.per_day <= 0:
         return None

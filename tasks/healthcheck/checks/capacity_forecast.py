@@ -71,6 +71,9 @@ def with_size_limit(series_by_metric: Mapping[str, Mapping[str, list[Point]]], s
 def size_growth(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime) -> str:
     """``; the database grows 1.2 GiB/day (…)`` when its size grows and no limit is known, else ''."""
     points = series_by_metric.get(DATABASE_SIZE, {}).get("", [])
+    latest = max((p for p in points if p.at <= now), key=lambda p: p.at, default=None)
+    if latest is None or latest.limit is not None:  # a limit: the forecast says it all
+        return ""
     found = trend(points, now)
     if found is None or found.per_day <= 0 or found.last.limit is not None:
         return ""
