@@ -18,8 +18,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/migration-guard demo
 
+# Two pytest-xdist workers, one test file each at a time (module fixtures stay per file); tests marked
+# serial run alone (tests/parallel_support.py). A plain `pytest` runs everything in one process.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py

@@ -15,10 +15,17 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.parallel_support import (
+    RunLock, create_run_dir, is_xdist_worker, keep_the_callers_terminal_size, once_per_run, remove_run_dir, run_dir,
+)
 from tests.pg_server import PasswordServer, admin_url, with_database
 
-# Prefect reads these at import; set them before any test imports Prefect.
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="mg-prefect-home-"))
+# Prefect reads these at import; set them before any test imports Prefect. Each process of the run
+# (every xdist worker too) gets a Prefect home of its own; a PREFECT_HOME set by the caller is kept.
+_OWN_PREFECT_HOME = "MG_TEST_OWN_PREFECT_HOME"
+if "PREFECT_HOME" not in os.environ or os.environ.get(_OWN_PREFECT_HOME) == os.environ["PREFECT_HOME"]:
+    os.environ["PREFECT_HOME"] = os.environ[_OWN_PREFECT_HOME] = tempfile.mkdtemp(prefix="mg-prefect-home-")
+keep_the_callers_terminal_size()
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -32,6 +39,36 @@ PRISMA_HARNESS_CANDIDATES = [
 ]
 PRISMA_HARNESS = next((p for p in PRISMA_HARNESS_CANDIDATES if p is not None and p.exists()),
                       REPO_ROOT.parent / "shared" / "prisma-harness" / "setup.sh")
+
+
+_RUN_DIR = pytest.StashKey[Path]()
+_RUN_LOCK = pytest.StashKey[RunLock]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``pytest -n N`` the controller makes the folder its workers share (see parallel_support)."""
+    if not is_xdist_worker() and getattr(config.option, "numprocesses", None):
+        config.stash[_RUN_DIR] = create_run_dir()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller removes the shared folder once its workers are done."""
+    shared = config.stash.get(_RUN_DIR, None)
+    if shared is not None:
+        remove_run_dir(shared)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """On an xdist worker, hold the run's lock for the test (setup to teardown): exclusively when it
+    is marked ``serial`` (no other test of the run is running meanwhile), else shared."""
+    lock = item.config.stash.get(_RUN_LOCK, None)
+    if lock is None and (shared := run_dir()) is not None:
+        lock = item.config.stash[_RUN_LOCK] = RunLock(shared)
+    if lock is None:
+        return (yield)
+    with lock.hold(exclusive=item.get_closest_marker("serial") is not None):
+        return (yield)
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +145,13 @@ def prisma_cli() -> Path:
         pytest.skip(f"Prisma 7 needs Node.js >= 20, found {node_version or 'unknown'}")
     if not PRISMA_HARNESS.exists():
         pytest.skip(f"prisma harness not found at {PRISMA_HARNESS}")
+    return Path(once_per_run("prisma-harness", _set_up_prisma_harness)) / "prisma"
+
+
+def _set_up_prisma_harness() -> str:
+    """Run the harness's setup.sh (npm install into its cache folder); return that folder. Once per
+    run: xdist workers share the folder, and two installs into it at once would race."""
     done = subprocess.run(["bash", str(PRISMA_HARNESS)], capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         pytest.fail(f"prisma harness setup failed: {done.stderr[-2000:]}")
-    return Path(done.stdout.strip().splitlines()[-1]) / "prisma"
+    return done.stdout.strip().splitlines()[-1]

@@ -119,8 +119,8 @@ def test_interrupted_concurrent_index_is_reported_precisely_and_resumed(
     deadline = time.monotonic() + 20
     pid = None
     while pid is None and time.monotonic() < deadline:
-        row = db.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%events_slow_idx%%' "
-                         "AND state = 'active'").fetchone()
+        row = db.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                         "AND query LIKE 'CREATE INDEX CONCURRENTLY%%events_slow_idx%%' AND state = 'active'").fetchone()
         pid = row[0] if row else None
         time.sleep(0.05)
     assert pid is not None, "the concurrent index build never started"

@@ -63,6 +63,7 @@ def test_backup_restores_to_identical_row_counts(seeded: str, tmp_path: Path, fm
     assert stored.table_rows == EXPECTED_ROWS
 
 
+@pytest.mark.serial  # compares every mg_verify_* database on the server
 def test_scratch_database_is_dropped_after_restore_check(seeded: str, tmp_path: Path, db: psycopg.Connection) -> None:
     info = create_backup(seeded, tmp_path, reason="manual")
     before = {r[0] for r in db.execute("SELECT datname FROM pg_database WHERE datname LIKE 'mg_verify_%'")}
@@ -248,6 +249,7 @@ def test_retention_removes_partial_dumps_left_by_a_killed_process(tmp_path: Path
     assert running.exists() and not old.exists()
 
 
+@pytest.mark.serial  # counts the server's migration-guard-backup sessions
 def test_interrupted_dump_leaves_nothing_and_no_pg_dump_process(seeded: str, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import migration_guard.tasks.backup.create as create_module

@@ -62,7 +62,9 @@ def test_blocked_lock_wait_names_the_blocker(db_url: str, db: psycopg.Connection
     with psycopg.connect(db_url) as holder:
         holder.execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
         with background_statement(db_url, "SELECT count(*) FROM accounts"):
-            _wait_until(lambda: db.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0] > 0)
+            _wait_until(lambda: db.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND database = "
+                                           "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                                           ).fetchone()[0] > 0)
             time.sleep(1.2)
             result = run_one(lock_waits.CHECK, db_url, config_with(lock_wait="1s"))
         blocker = holder.info.backend_pid

@@ -191,7 +191,8 @@ def test_connection_killed_mid_migration(tmp_path, db_url, prisma_cli) -> None:
     try:
         pid = None
         for _ in range(200):
-            row = killer.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            row = killer.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock' "
                                  "AND query ILIKE '%CREATE INDEX%'").fetchone()
             if row:
                 pid = row[0]

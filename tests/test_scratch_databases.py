@@ -9,11 +9,16 @@ import os
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from migration_guard.tasks.backup.scratch import scratch_database
 from migration_guard.tasks.scratch import COMMENT_TAG, collect_scratch_databases, find_scratch_databases
 from tests.faults.support import spawn_cli, wait_for
 from tests.helpers import run_cli
+
+# a killed run's leftover, found and dropped server-wide: another test's restore check or maintenance
+# could drop it first, and its maintenance drops every leftover on the server
+pytestmark = pytest.mark.serial
 
 
 def _verify_databases(conn: psycopg.Connection, pid: int) -> list[tuple[str, str | None]]:

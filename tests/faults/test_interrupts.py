@@ -133,6 +133,7 @@ def prisma_project(tmp_path: Path, db_url: str) -> tuple[Path, dict[str, str]]:
     return migrations, env
 
 
+@pytest.mark.serial  # our_statements: statements of ours in any database
 @pytest.mark.parametrize("delivery", ["SIGINT", "SIGTERM"])
 def test_interrupted_transactional_migration_rolls_back_and_says_nothing_changed(
         delivery: str, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
@@ -190,6 +191,7 @@ def test_an_interrupt_while_the_command_starts_is_one_line_and_nothing_runs(
     assert columns(db, "accounts") == ["id", "note"]
 
 
+@pytest.mark.serial  # our_statements: statements of ours in any database
 def test_interrupt_after_a_committed_migration_names_it(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
     migrations, env = prisma_project(tmp_path, db_url)
     add_prisma_migration(migrations, EMAIL, "ALTER TABLE accounts ADD COLUMN email text;\n")
@@ -208,6 +210,7 @@ def test_interrupt_after_a_committed_migration_names_it(tmp_path: Path, db_url: 
     assert [r[:3] for r in ledger_rows(db)] == [(INIT, True, False), (EMAIL, True, False)]
 
 
+@pytest.mark.serial  # our_statements: statements of ours in any database
 def test_interrupted_step_by_step_migration_records_exactly_how_far_it_got(
         tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
     migrations, env = prisma_project(tmp_path, db_url)
@@ -233,6 +236,7 @@ def test_interrupted_step_by_step_migration_records_exactly_how_far_it_got(
     assert set(indexes(db, "accounts")) == {"accounts_pkey", "accounts_note_idx", "accounts_id_note_idx"}
 
 
+@pytest.mark.serial  # our_statements: statements of ours in any database
 def test_interrupted_recover_rolls_back_its_repair(tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
     from migration_guard.tasks.ledgers.sqldir import SqlDirLedger
 
@@ -261,6 +265,7 @@ def big_table(db: psycopg.Connection, rows: int = 300_000) -> None:
                "FROM generate_series(1, %s) g", (rows,))
 
 
+@pytest.mark.serial  # our_statements: statements of ours in any database
 @pytest.mark.parametrize("delivery", ["SIGTERM", "SIGINT"])
 def test_interrupted_backup_stops_pg_dump_and_leaves_no_partial_file(
         delivery: str, tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
@@ -351,6 +356,7 @@ def test_interrupted_restore_into_a_new_database_drops_it(tmp_path: Path, db_url
         db.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(target)))
 
 
+@pytest.mark.serial  # our_statements: statements of ours in any database
 def test_interrupted_healthcheck_cancels_its_checks_and_records_nothing(
         tmp_path: Path, db_url: str, db: psycopg.Connection) -> None:
     config = tmp_path / "healthcheck.yaml"
