@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS mg_statement_texts (
 class SqliteStore(HistoryStore):
     """History in the SQLite file ``path`` (created 0600 in a 0750 folder on first use)."""
 
+    windows_as_join = True
+
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         path = Path(path)
         self.location = str(path)
