@@ -78,3 +78,24 @@ def test_the_watched_sequences_are_those_that_could_reach_their_limit_or_cannot_
     scope = scope_of(['public."Order".id', 'app."my seq"', "public.t.id"])
     assert not scope.every and scope.owners == (("public", "Order", "id"), ("public", "t", "id"))
     assert scope.sequences == (("app", "my seq"),)
+
+
+def test_a_week_that_begins_between_two_scans_still_knows_every_sequences_rate(tmp_path: Path) -> None:
+    from migration_guard.tasks.history.model import Observation
+    from migration_guard.tasks.history.sequences import sequence_scope
+
+    settings = load_settings(log_dir=tmp_path / "logs")
+    hot, far = "public.hot.id", [f"public.far{i}.id" for i in range(3)]
+    with open_store(settings) as store:
+        for hours in range(0, 188):  # hourly runs for ~8 days: a scan every 6 h (the last at 186), else only the hot one
+            at = START + timedelta(hours=hours)
+            scan = hours % 6 == 0
+            rows = [Observation("db", SEQUENCE_VALUE, INT4 - 1e9 + 5e6 * hours, hot, INT4)]
+            if scan or hours == 187:  # the last run read them too (as a run after a scan does: no rate yet)
+                rows += [Observation("db", SEQUENCE_VALUE, 1000 + hours, s, INT4) for s in far]
+                rows.append(Observation("db", SEQUENCES_SCANNED, 4))
+            store.add_observations(at, rows)
+        # two hours after the last scan the week read begins at hour 19: a run that read only `hot`
+        at = START + timedelta(hours=188)
+        scope = sequence_scope(store, "db", at)
+    assert not scope.every and scope.owners == (("public", "hot", "id"),)  # the far ones still have a rate

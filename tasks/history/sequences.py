@@ -64,9 +64,17 @@ def scope_of(subjects: list[str]) -> SequenceScope:
     return SequenceScope(False, tuple(owners), tuple(sequences))
 
 
+def sequence_ends(store: HistoryStore, database: str, since: datetime) -> dict[str, tuple[Point | None, Point]]:
+    """``series_ends`` of the sequences from ``since`` on, the first end taken at the first scan
+    since then: a run between scans reads only some sequences, and every other one would look new
+    (no first reading) if the window began at such a run."""
+    scans = store.series(database, SEQUENCES_SCANNED, since).get("", [])
+    return store.series_ends(database, SEQUENCE_VALUE, scans[0].at if scans else since)
+
+
 def sequence_scope(store: HistoryStore | None, database: str, at: datetime) -> SequenceScope:
     """What a run of ``database`` at ``at`` reads: every sequence when there is no store, or no
     scan within ``SCAN_INTERVAL``; else the watched ones."""
     if store is None or not store.series(database, SEQUENCES_SCANNED, at - SCAN_INTERVAL + SCAN_SLACK):
         return EVERY
-    return scope_of(watched_subjects(store.series_ends(database, SEQUENCE_VALUE, at - WINDOW - timedelta(hours=1))))
+    return scope_of(watched_subjects(sequence_ends(store, database, at - WINDOW - timedelta(hours=1))))

@@ -23,6 +23,7 @@ from migration_guard.tasks.history.forecast import (
 )
 from migration_guard.tasks.history.model import CONNECTIONS_USED, DATABASE_SIZE, SEQUENCE_VALUE, XID_AGE, Point
 from migration_guard.tasks.history.backend import reading_store
+from migration_guard.tasks.history.sequences import sequence_ends
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.sql.identifiers import quoted_if_needed, split_qualified as split_subject
 
@@ -201,7 +202,7 @@ def run(ctx: CheckContext) -> Outcome:
         series, recorded = {}, False
         for metric, counter in METRICS:
             if counter:
-                ends = store.series_ends(key, metric, since)
+                ends = sequence_ends(store, key, since)
                 candidates = near_limit(ends)
                 series[metric] = store.series(key, metric, since, candidates) if candidates else {}
                 recorded = recorded or bool(ends)
