@@ -54,10 +54,11 @@ HISTORY_CHECKS = ("capacity_forecast", "anomalies", "query_regressions")
 RUNS_PER_SCAN = round(SCAN_INTERVAL / timedelta(hours=1))
 
 
-def forget_scans(settings) -> None:
-    """Remove the sequence scans' marks: the next run scans every sequence again."""
+def forget_scans(settings, since: datetime) -> None:
+    """Remove the marks of the sequence scans since ``since``: the next run scans every sequence
+    again (the older scans stay, as in a history recorded hour by hour)."""
     with open_store(settings) as store:
-        store._execute("DELETE FROM mg_observations WHERE metric = %s", (SEQUENCES_SCANNED,))
+        store._execute("DELETE FROM mg_observations WHERE metric = %s AND at >= %s", (SEQUENCES_SCANNED, since.timestamp()))
         store._commit()
 
 
@@ -72,17 +73,21 @@ def prepare(url: str, sequences: int) -> None:
 
 
 def prefill(settings, urls: list[str], days: int, now: datetime) -> int:
-    """Hourly readings like the database's own for ``days`` before ``now`` (the sequences' for the
-    last 7 days: the forecast reads no more), growing a little each hour. Returns the rows."""
+    """Hourly readings like the database's own for ``days`` before ``now``, growing a little each
+    hour, as the healthcheck records them: the sequences (far from their limits) only at a scan,
+    every ``SCAN_INTERVAL`` over the last 7 days (the forecast reads no more), with its mark.
+    Returns the rows."""
     rows = []
+    every = round(SCAN_INTERVAL / timedelta(hours=1))
     for url in urls:
         key = database_key(url)
         with psycopg.connect(url, autocommit=True) as conn:
             current = read_observations(conn, key)
         for hours in range(days * 24, 0, -1):
             at = now - timedelta(hours=hours)
+            scan = hours <= 7 * 24 and hours % every == 0
             for o in current:
-                if o.metric == SEQUENCE_VALUE and hours > 7 * 24:
+                if o.metric in (SEQUENCE_VALUE, SEQUENCES_SCANNED) and not scan:
                     continue
                 rows.append((at, Observation(o.database, o.metric, max(o.value - hours * 10, 0), o.subject, o.limit)))
     with open_store(settings) as store:
@@ -113,7 +118,7 @@ def main() -> None:
                 run_checks(targets, settings, full, PLAIN_STEPS)  # warm up
                 samples: dict[str, list[float]] = {k: [] for k in ("without", "with", "scan", "checks", "record", "own")}
                 for _ in range(args.repeat):
-                    forget_scans(settings)
+                    forget_scans(settings, datetime.now(timezone.utc) - SCAN_INTERVAL)
                     started = time.perf_counter()
                     with shared_history_reads(settings):
                         report = run_checks(targets, settings, full, PLAIN_STEPS)
