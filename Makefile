@@ -18,10 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/migration-guard demo
 
-# Two pytest-xdist workers, one test file each at a time (module fixtures stay per file); tests marked
-# serial run alone (tests/parallel_support.py). A plain `pytest` runs everything in one process.
+# Three pytest-xdist workers (most tests wait on PostgreSQL, Prisma, Prefect: 3 beat 2 on 2 cores), one
+# test file each at a time (module fixtures stay per file), files in collection order (the conftest puts
+# files with slow tests first); tests marked serial run alone (tests/parallel_support.py).
+# A plain `pytest` runs everything in one process.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py

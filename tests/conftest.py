@@ -58,6 +58,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         remove_run_dir(shared)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N``, the files holding ``slow`` tests go first (each file keeps its order):
+    ``--dist loadfile --no-loadscope-reorder`` hands out files in collection order, and a long file
+    handed out last keeps one worker busy while the others idle."""
+    if not is_xdist_worker():
+        return
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: otherwise the order stays
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
     """On an xdist worker, hold the run's lock for the test (setup to teardown): exclusively when it
