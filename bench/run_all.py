@@ -31,7 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "availability.py": ("client latency while migrating behind a long transaction", []),
     "backup_speed.py": ("backup vs pg_dump -Fc vs raw COPY read", ["--mib", "60", "--rounds", "1"]),
     "healthcheck_fleet.py": ("healthcheck of 1/10/50 databases against a Prefect server", ["--repeat", "1"]),
-    "history_cost.py": ("health history: the record step per database vs the checks", ["--repeat", "3"]),
+    "history_cost.py": ("health history: what the history checks and the record step cost a healthcheck, per database", ["--repeat", "7"]),
     "forecast_accuracy.py": ("capacity forecast precision/recall on planted events", ["--cases", "40"]),
     "recovery_time.py": ("seed incident recovered end to end on a large database", ["--size-mb", "128"]),
     "anomaly_accuracy.py": ("seasonal anomaly detection precision/recall on planted events", []),
