@@ -110,7 +110,7 @@ def shared_history_reads(settings: Any) -> Iterator[None]:
         with run.lock:
             run.depth += 1
     previous = getattr(_shared, "slot", None)
-    _shared.slot = [settings, _NOT_OPENED]
+    _shared.slot = [settings, _NOT_OPENED, 0]  # settings, the store, how many readers use it now
     try:
         yield
     finally:
@@ -145,10 +145,11 @@ def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
             if store is not None:
                 store.close()
         return
+    run = _run_of(settings)
     if slot[1] is _NOT_OPENED:
-        run = _run_of(settings)
         kept = run.take() if run is not None else None
         slot[1] = kept if kept is not None else open_existing_store(settings)
+    slot[2] += 1
     try:
         yield slot[1]
     except BaseException:
@@ -156,6 +157,12 @@ def reading_store(settings: Any) -> Iterator[HistoryStore | None]:
             store, slot[1] = slot[1], _NOT_OPENED
             _close_quietly(store)
         raise
+    finally:
+        slot[2] -= 1
+    # a PostgreSQL store goes back to the run between checks: the other databases' threads use it
+    # rather than open their own (each new backend also plans on cold caches)
+    if slot[2] == 0 and run is not None and isinstance(slot[1], PostgresStore) and run.park(slot[1]):
+        slot[1] = _NOT_OPENED
 
 
 @contextmanager

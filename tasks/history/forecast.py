@@ -14,9 +14,10 @@ from migration_guard.tasks.history.model import Point
 WINDOW = timedelta(days=7)
 MIN_POINTS = 4
 MIN_SPAN = timedelta(hours=1)
-#: pairwise slopes are O(n^2): a longer series is thinned evenly to this many points first (1,770
-#: slopes; a week of hourly readings is 169; bench/forecast_accuracy.py: days error 1-5 %)
-MAX_POINTS = 60
+#: pairwise slopes are O(n^2): a longer series is thinned evenly to this many points first (780
+#: slopes; a week of hourly readings is 169; bench/forecast_accuracy.py: days error 0.7-3.7 %, as
+#: with 60 points)
+MAX_POINTS = 40
 DAY = 86400.0
 
 
