@@ -68,8 +68,12 @@ def sequence_ends(store: HistoryStore, database: str, since: datetime) -> dict[s
     """``series_ends`` of the sequences from ``since`` on, the first end taken at the first scan
     since then: a run between scans reads only some sequences, and every other one would look new
     (no first reading) if the window began at such a run."""
-    scans = store.series(database, SEQUENCES_SCANNED, since).get("", [])
-    return store.series_ends(database, SEQUENCE_VALUE, scans[0].at if scans else since)
+    def first_scan() -> datetime:
+        scans = store.series(database, SEQUENCES_SCANNED, since).get("", [])
+        return scans[0].at if scans else since
+
+    start = store.remembered(("first scan", database, since), first_scan)  # the forecast and the scope ask
+    return store.series_ends(database, SEQUENCE_VALUE, start)
 
 
 def sequence_scope(store: HistoryStore | None, database: str, at: datetime) -> SequenceScope:

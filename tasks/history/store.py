@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -127,10 +127,16 @@ class HistoryStore(ABC):
         """Per subject of ``metric`` since ``since``: its reading at the first and at the last
         time recorded (None first when the subject was not read then) — two index seeks, enough to
         rule out the many series nowhere near their limit before reading any point by point."""
+        # the capacity forecast and the sequence scope of one run ask the same
+        return self.remembered(("ends", database, metric, epoch(since)),
+                               lambda: self._series_ends(database, metric, since))
+
+    def remembered(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``, worked out once per ``key`` until this store next writes (two checks of
+        one run reading the same thing)."""
         memo = self.__dict__.setdefault("_ends_memo", {})
-        key = (database, metric, epoch(since))
-        if key not in memo:  # the capacity forecast and the sequence scope of one run ask the same
-            memo[key] = self._series_ends(database, metric, since)
+        if key not in memo:
+            memo[key] = compute()
         return memo[key]
 
     def _series_ends(self, database: str, metric: str, since: datetime) -> dict[str, tuple[Point | None, Point]]:
