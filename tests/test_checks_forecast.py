@@ -220,3 +220,12 @@ def test_run_reads_and_fits_only_the_sequences_near_their_limit(db_url: str, tmp
         conn.close()
     assert outcome.summary.startswith("`hot.id` sequence reaches 2^31 in ~8 days")
     assert outcome.problem.message.count("sequence reaches") == 1
+
+
+def test_minutes_of_history_say_so_rather_than_nothing_growing() -> None:
+    points = [Point(NOW - timedelta(minutes=m), 5.0, 97.0) for m in (20, 10, 0)]
+    outcome = capacity_forecast.evaluate({CONNECTIONS_USED: {"": points}}, NOW, "app")
+    assert outcome.summary == ("not enough history for a forecast yet (3 reading(s) over 20 min; 4 over at least 1 h "
+                               "are needed)") and outcome.problem is None
+    week = hourly(7, lambda h: 5.0, 97.0)
+    assert capacity_forecast.evaluate({CONNECTIONS_USED: {"": week}}, NOW, "app").summary.startswith("nothing growing")

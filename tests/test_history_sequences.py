@@ -99,3 +99,31 @@ def test_a_week_that_begins_between_two_scans_still_knows_every_sequences_rate(t
         at = START + timedelta(hours=188)
         scope = sequence_scope(store, "db", at)
     assert not scope.every and scope.owners == (("public", "hot", "id"),)  # the far ones still have a rate
+
+
+def test_a_flat_sequence_nearly_at_its_limit_is_an_alert_from_the_second_run(db_url: str, tmp_path: Path) -> None:
+    from migration_guard.tasks.healthcheck.pipeline import run_healthcheck
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "Order" (id serial PRIMARY KEY)')
+        conn.execute("CREATE TABLE half (id serial PRIMARY KEY)")
+        conn.execute("CREATE TABLE calm (id serial PRIMARY KEY)")
+        conn.execute("SELECT setval(pg_get_serial_sequence('\"Order\"', 'id'), 2147000000), "
+                     "setval('half_id_seq', 1850000000), setval('calm_id_seq', 10)")
+    settings = load_settings(database_url=db_url, log_dir=tmp_path / "logs", alerts_dir=tmp_path / "alerts")
+    run_healthcheck(settings)  # the first reading
+    report = run_healthcheck(settings)
+
+    row = next(r for r in report.results if r.check == "capacity_forecast")
+    assert row.status.value == "CRITICAL" and row.problem is not None and row.problem.severity == "HIGH"
+    assert row.summary == "`Order.id` sequence is at 99.98% of 2^31 (2,147,000,000; 483,647 left)"
+    assert "`half.id` sequence is at 86.15% of 2^31" in row.problem.message and "calm" not in row.problem.message
+    assert row.problem.suggestions[0].startswith('ALTER TABLE public."Order" ALTER COLUMN id TYPE bigint;')
+    assert any("as a migration" in s for s in row.problem.suggestions)
+    with psycopg.connect(db_url, autocommit=True) as conn:  # widened: the limit is bigint's, the alert resolves
+        conn.execute('ALTER TABLE "Order" ALTER COLUMN id TYPE bigint')
+        conn.execute("ALTER SEQUENCE \"Order_id_seq\" AS bigint")
+        conn.execute("SELECT setval('half_id_seq', 1), setval('\"Order_id_seq\"', 2147000000)")
+    run_healthcheck(settings)
+    resolved = run_healthcheck(settings)
+    assert next(r for r in resolved.results if r.check == "capacity_forecast").problem is None

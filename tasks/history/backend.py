@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from migration_guard.tasks.errors import MigrationGuardError
+from migration_guard.tasks.errors import DatabaseError, MigrationGuardError
 from migration_guard.tasks.history.postgres import PostgresStore
 from migration_guard.tasks.history.sqlite import SqliteStore
 from migration_guard.tasks.history.store import HistoryStore
@@ -33,8 +33,20 @@ def open_store(settings: Any) -> HistoryStore:
     """
     url = getattr(settings, "state_database_url", None)
     if url is not None and url.get_secret_value().strip():
-        return PostgresStore(url.get_secret_value().strip(), connect_timeout=settings.connect_timeout)
+        return _postgres(url.get_secret_value().strip(), settings.connect_timeout)
     return _sqlite(state_dir(settings) / HISTORY_FILE)
+
+
+def _postgres(dsn: str, connect_timeout: int, *, create: bool = True) -> PostgresStore:
+    """The PostgreSQL store; its connection's error says it is STATE_DATABASE_URL's."""
+    try:
+        return PostgresStore(dsn, connect_timeout=connect_timeout, create=create)
+    except DatabaseError as exc:
+        raise DatabaseError(
+            f"the health history's STATE_DATABASE_URL: {exc.message}",
+            (exc.suggestion.replace("DATABASE_URL", "STATE_DATABASE_URL") if exc.suggestion else "")
+            or "fix STATE_DATABASE_URL, or unset it to keep the history in STATE_DIR (SQLite)",
+            category=exc.category, kind=exc.kind, sqlstate=exc.sqlstate, original=exc.original) from None
 
 
 def open_existing_store(settings: Any) -> HistoryStore | None:
@@ -46,7 +58,7 @@ def open_existing_store(settings: Any) -> HistoryStore | None:
     """
     url = getattr(settings, "state_database_url", None)
     if url is not None and url.get_secret_value().strip():
-        store = PostgresStore(url.get_secret_value().strip(), connect_timeout=settings.connect_timeout, create=False)
+        store = _postgres(url.get_secret_value().strip(), settings.connect_timeout, create=False)
         if store.exists:
             return store
         store.close()

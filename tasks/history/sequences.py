@@ -5,7 +5,7 @@ Most sequences are nowhere near their limit, and one read every few hours foreca
 as hourly. So a run reads every sequence when the last such scan is ``SCAN_INTERVAL`` old (a
 ``sequences_scanned`` observation marks each scan), and in between only the watched ones: those
 that could reach their limit within ``WATCH_DAYS`` at their average rate, whose rate is not known
-yet, or that went down (a reset)."""
+yet, that went down (a reset), or that use ``NEARLY_FULL`` of their limit already."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ SCAN_SLACK = timedelta(minutes=2)
 #: read every run while its average rate could take it to its limit within this many days (the
 #: capacity forecast's own cut-off: 10 x its 30-day warning)
 WATCH_DAYS = 300.0
+#: read every run, and an alert whatever its rate (capacity_forecast), from this share of its limit on
+NEARLY_FULL = 0.80
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,10 @@ EVERY = SequenceScope()
 
 def watched_subjects(ends: Mapping[str, tuple[Point | None, Point]]) -> list[str]:
     """The sequences (history subjects) read on every run: ``reaches_limit_within`` WATCH_DAYS
-    says they could, or cannot tell (one reading)."""
+    says they could, or cannot tell (one reading), or they use NEARLY_FULL of their limit already."""
     return [subject for subject, (first, last) in ends.items()
-            if reaches_limit_within(first, last, WATCH_DAYS) is not False]
+            if reaches_limit_within(first, last, WATCH_DAYS) is not False
+            or (last.limit is not None and last.value >= NEARLY_FULL * last.limit)]
 
 
 def scope_of(subjects: list[str]) -> SequenceScope:

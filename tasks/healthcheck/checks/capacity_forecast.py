@@ -19,11 +19,11 @@ from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.backup.sizing import format_bytes
 from migration_guard.tasks.history.forecast import (
-    WINDOW, Forecast, describe_days, forecast, power_of_two, reaches_limit_within, trend,
+    MIN_POINTS, MIN_SPAN, WINDOW, Forecast, describe_days, forecast, power_of_two, reaches_limit_within, trend,
 )
 from migration_guard.tasks.history.model import CONNECTIONS_USED, DATABASE_SIZE, SEQUENCE_VALUE, XID_AGE, Point
 from migration_guard.tasks.history.backend import reading_store
-from migration_guard.tasks.history.sequences import sequence_ends
+from migration_guard.tasks.history.sequences import NEARLY_FULL, sequence_ends
 from migration_guard.tasks.history.store import database_key
 from migration_guard.tasks.sql.identifiers import quoted_if_needed, split_qualified as split_subject
 
@@ -94,26 +94,68 @@ def forecasts(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: da
     return sorted(found, key=lambda mf: mf[1].days_left)
 
 
+#: a sequence using this share of its limit is a HIGH alert whatever its rate (from NEARLY_FULL: MEDIUM)
+NEARLY_EXHAUSTED = 0.95
+
+
+def nearly_full(latest: Mapping[str, Point]) -> list[tuple[str, Point]]:
+    """The sequences whose latest reading uses NEARLY_FULL of their limit or more, fullest first."""
+    found = [(s, p) for s, p in latest.items() if p.limit and p.value >= NEARLY_FULL * p.limit]
+    return sorted(found, key=lambda sp: -sp[1].value / float(sp[1].limit or 1))
+
+
+def describe_full(subject: str, p: Point) -> str:
+    """```Order.id` sequence is at 99.98% of 2^31 (2,147,000,000; 483,647 left)``."""
+    limit = float(p.limit or 0)
+    return (f"`{display_name(subject)}` sequence is at {p.value / limit:.2%} of {power_of_two(limit)} "
+            f"({p.value:,.0f}; {limit - p.value:,.0f} left)")
+
+
+def full_lines(full: list[tuple[str, Point]]) -> tuple[list[str], bool]:
+    """The lines of the nearly full sequences, and whether one is NEARLY_EXHAUSTED (HIGH)."""
+    return ([describe_full(s, p) for s, p in full],
+            any(p.value >= NEARLY_EXHAUSTED * float(p.limit or 0) for _, p in full))
+
+
 def evaluate(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime, database: str,
-             size_limit: float | None = None, *, recorded: bool = False) -> Outcome:
+             size_limit: float | None = None, *, recorded: bool = False,
+             latest_sequences: Mapping[str, Point] | None = None) -> Outcome:
     """The check's verdict on the history of one database (plain data); ``size_limit``: the
     database size's limit in bytes (DATABASE_SIZE_LIMIT), when known; ``recorded``: there is
-    history beyond ``series_by_metric`` (series ruled out before reading them)."""
+    history beyond ``series_by_metric`` (series ruled out before reading them);
+    ``latest_sequences``: each sequence's latest reading (one nearly full is an alert at any rate)."""
     series_by_metric = with_size_limit(series_by_metric, size_limit)
     points = sum(len(p) for series in series_by_metric.values() for p in series.values()) + recorded
     found = forecasts(series_by_metric, now)
     growth = size_growth(series_by_metric, now)
+    soon = [(m, f) for m, f in found if f.days_left <= WARN_DAYS]
+    forecast_soon = {f.subject for m, f in soon if m == SEQUENCE_VALUE}
+    full = [(s, p) for s, p in nearly_full(latest_sequences or {}) if s not in forecast_soon]
+    extra, exhausted = full_lines(full)
+    if full and not soon:  # nearly full at any rate (flat, or too little history for a forecast)
+        subject = full[0][0]
+        return Outcome(
+            extra[0], None, "days",
+            Problem("HIGH" if exhausted else "MEDIUM", "CAPACITY", f"{extra[0][0].upper()}{extra[0][1:].split(' (')[0]} "
+                    f"on {database}", "From the health history: " + "; ".join(extra) + ".", IMPACT[SEQUENCE_VALUE],
+                    sequence_fixes(subject), key=f"{SEQUENCE_VALUE}:{subject}"))
     if not found:
         if points == 0:
             return Outcome("no health history yet (each recorded healthcheck run adds to it)", None, "days")
+        longest = max((sorted(p.at for p in pts if p.at <= now) for series in series_by_metric.values()
+                       for pts in series.values()), key=len, default=[])
+        if len(longest) < MIN_POINTS or longest[-1] - longest[0] < MIN_SPAN:
+            span = (longest[-1] - longest[0]) if longest else timedelta(0)
+            return Outcome(f"not enough history for a forecast yet ({len(longest)} reading(s) over "
+                           f"{span.total_seconds() / 60:.0f} min; {MIN_POINTS} over at least "
+                           f"{MIN_SPAN.total_seconds() / 3600:.0f} h are needed)", None, "days")
         return Outcome(f"nothing growing toward a limit at the last 7 days' rate{growth}", None, "days")
-    soon = [(m, f) for m, f in found if f.days_left <= WARN_DAYS]
     first_metric, first = found[0]
     if not soon:
         return Outcome(f"no limit within {WARN_DAYS:.0f} days; soonest: {describe(first_metric, first)}{growth}",
                        round(first.days_left, 1), "days")
-    severity = "HIGH" if first.days_left <= CRITICAL_DAYS else "MEDIUM"
-    lines = [describe(m, f) for m, f in soon]
+    severity = "HIGH" if first.days_left <= CRITICAL_DAYS or exhausted else "MEDIUM"
+    lines = [describe(m, f) for m, f in soon] + extra
     return Outcome(
         lines[0], round(first.days_left, 1), "days",
         Problem(severity, "CAPACITY", f"{lines[0][0].upper()}{lines[0][1:].split(' (')[0]} on {database}",
@@ -133,19 +175,27 @@ IMPACT = {
 }
 
 
+def sequence_fixes(subject: str) -> tuple[str, ...]:
+    """Exact commands that widen the column a sequence feeds (``schema.table.column``) and the
+    sequence, or the sequence alone (``schema.sequence``)."""
+    parts = split_subject(subject)
+    if len(parts) == 3:
+        schema, table, column = (quoted_if_needed(p) for p in parts)
+        table_text = f"{schema}.{table}".replace("'", "''")
+        column_text = parts[2].replace("'", "''")
+        return (f"ALTER TABLE {schema}.{table} ALTER COLUMN {column} TYPE bigint;   -- rewrites the table under "
+                "an ACCESS EXCLUSIVE lock: schedule it, or add a bigint column, backfill it and swap",
+                f"SELECT format('ALTER SEQUENCE %s AS bigint;', pg_get_serial_sequence('{table_text}', "
+                f"'{column_text}'));   -- prints the command that widens its sequence too",
+                "then record the change as a migration (Prisma: make the field BigInt, then prisma migrate dev "
+                "--create-only), or the schema drifts from its migrations")
+    return (f"ALTER SEQUENCE {'.'.join(quoted_if_needed(p) for p in parts)} AS bigint;",)
+
+
 def suggestions(metric: str, f: Forecast) -> tuple[str, ...]:
     """Exact commands for the soonest forecast."""
     if metric == SEQUENCE_VALUE:
-        parts = split_subject(f.subject)
-        if len(parts) == 3:
-            schema, table, column = (quoted_if_needed(p) for p in parts)
-            table_text = f"{schema}.{table}".replace("'", "''")
-            column_text = parts[2].replace("'", "''")
-            return (f"ALTER TABLE {schema}.{table} ALTER COLUMN {column} TYPE bigint;   -- rewrites the table under "
-                    "an ACCESS EXCLUSIVE lock: schedule it, or add a bigint column, backfill it and swap",
-                    f"SELECT format('ALTER SEQUENCE %s AS bigint;', pg_get_serial_sequence('{table_text}', "
-                    f"'{column_text}'));   -- prints the command that widens its sequence too")
-        return (f"ALTER SEQUENCE {'.'.join(quoted_if_needed(p) for p in parts)} AS bigint;",)
+        return sequence_fixes(f.subject)
     if metric == XID_AGE:
         return ("SELECT c.oid::regclass, age(c.relfrozenxid) FROM pg_class c WHERE c.relkind IN ('r','m','t') "
                 "ORDER BY 2 DESC LIMIT 10;",
@@ -199,17 +249,18 @@ def run(ctx: CheckContext) -> Outcome:
         if store is None:
             return evaluate({}, ctx.now, ctx.target.name)
         levels = store.metrics_series(key, [metric for metric, counter in METRICS if not counter], since)
-        series, recorded = {}, False
+        series, recorded, latest = {}, False, {}
         for metric, counter in METRICS:
             if counter:
                 ends = sequence_ends(store, key, since)
+                latest = {subject: last for subject, (_, last) in ends.items()}
                 candidates = near_limit(ends)
                 series[metric] = store.series(key, metric, since, candidates) if candidates else {}
                 recorded = recorded or bool(ends)
             else:
                 series[metric] = levels.get(metric, {})
     return evaluate(series, ctx.now, ctx.target.name, getattr(ctx.settings, "database_size_limit", None),
-                    recorded=recorded)
+                    recorded=recorded, latest_sequences=latest)
 
 
 CHECK = Check(NAME, "forecast from the health history: sequences, wraparound, connections, database size reaching "
