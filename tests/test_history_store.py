@@ -128,6 +128,16 @@ def test_state_database_url_selects_postgres_and_bad_urls_are_one_line_errors(db
 
     with pytest.raises(ConfigError, match="^STATE_DATABASE_URL: expected a PostgreSQL URL"):
         load_settings(state_database_url="mysql://x@y/z")
+    from migration_guard.tasks.errors import DatabaseError
+    from migration_guard.tasks.history.backend import open_existing_store
+
+    parts = psycopg.conninfo.conninfo_to_dict(db_url)
+    missing = f"postgresql://{parts.get('user', 'postgres')}:Hunter2pw@{parts.get('host', '127.0.0.1')}:{parts.get('port', 5432)}/mg_no_such_state"
+    for opener in (open_store, open_existing_store):  # the error says whose URL it is, and never its password
+        with pytest.raises(DatabaseError) as raised:
+            opener(load_settings(state_database_url=missing, log_dir=tmp_path))
+        assert str(raised.value).startswith("the health history's STATE_DATABASE_URL: ")
+        assert "STATE_DATABASE_URL" in raised.value.suggestion and "Hunter2pw" not in str(raised.value) + raised.value.suggestion
 
 
 def _fixture_schema(url: str) -> None:
