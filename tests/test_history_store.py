@@ -132,7 +132,8 @@ def test_state_database_url_selects_postgres_and_bad_urls_are_one_line_errors(db
     from migration_guard.tasks.history.backend import open_existing_store
 
     parts = psycopg.conninfo.conninfo_to_dict(db_url)
-    missing = f"postgresql://{parts.get('user', 'postgres')}:Hunter2pw@{parts.get('host', '127.0.0.1')}:{parts.get('port', 5432)}/mg_no_such_state"
+    host = parts.get("host") if not str(parts.get("host", "/")).startswith("/") else "127.0.0.1"
+    missing = f"postgresql://{parts.get('user', 'postgres')}:Hunter2pw@{host}:{parts.get('port', 5432)}/mg_no_such_state"
     for opener in (open_store, open_existing_store):  # the error says whose URL it is, and never its password
         with pytest.raises(DatabaseError) as raised:
             opener(load_settings(state_database_url=missing, log_dir=tmp_path))

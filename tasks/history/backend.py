@@ -44,9 +44,16 @@ def _postgres(dsn: str, connect_timeout: int, *, create: bool = True) -> Postgre
     except DatabaseError as exc:
         raise DatabaseError(
             f"the health history's STATE_DATABASE_URL: {exc.message}",
-            (exc.suggestion.replace("DATABASE_URL", "STATE_DATABASE_URL") if exc.suggestion else "")
-            or "fix STATE_DATABASE_URL, or unset it to keep the history in STATE_DIR (SQLite)",
+            _state_hint(exc.suggestion),
             category=exc.category, kind=exc.kind, sqlstate=exc.sqlstate, original=exc.original) from None
+
+
+def _state_hint(suggestion: str) -> str:
+    """A connection error's suggestion, about STATE_DATABASE_URL rather than DATABASE_URL."""
+    if "DATABASE_URL" in suggestion:
+        return suggestion.replace("DATABASE_URL", "STATE_DATABASE_URL")
+    fix = "fix STATE_DATABASE_URL, or unset it to keep the history in STATE_DIR (SQLite)"
+    return f"{suggestion}; or {fix}" if suggestion else fix
 
 
 def open_existing_store(settings: Any) -> HistoryStore | None:
