@@ -31,8 +31,9 @@ class HealthcheckCritical(Exception):
 
 def run_checks(targets: list[DatabaseTarget], settings: Any, config: HealthcheckConfig,
                steps: HealthcheckSteps = PLAIN_STEPS) -> HealthReport:
-    """Check every database concurrently; the run as a report (no alerts recorded yet). The
-    history checks of every database share one store connection (``shared_history_reads``)."""
+    """Check every database concurrently; the run as a report (no alerts recorded yet). A
+    PostgreSQL history store one database's checks are done with serves the next database's
+    (``shared_history_reads``)."""
     started = utcnow()
     with shared_history_reads(settings):
         per_database = steps.fan_out(steps.check_database, targets, settings, config, started)

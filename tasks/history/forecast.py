@@ -94,7 +94,7 @@ def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic:
              window: timedelta = WINDOW) -> Forecast | None:
     """The crossing forecast of one series (see :func:`trend`), or None when there is too little
     history, no limit (on the latest point), or no growth."""
-    latest = max((p for p in points if p.at <= now), key=lambda p: p.at, default=None)
+    latest = latest_point(points, now)
     if latest is None or latest.limit is None:  # nothing to cross: no fit
         return None
     found = trend(points, now, monotonic=monotonic, window=window)
@@ -104,6 +104,11 @@ def forecast(subject: str, points: Sequence[Point], now: datetime, *, monotonic:
     elapsed = (now - found.last.at).total_seconds() / DAY
     days_left = max((limit - found.current) / found.per_day - elapsed, 0.0)
     return Forecast(subject, found.current, limit, found.per_day, days_left, found.window_days, found.points)
+
+
+def latest_point(points: Sequence[Point], now: datetime) -> Point | None:
+    """The latest point taken at or before ``now`` (None when there is none)."""
+    return max((p for p in points if p.at <= now), key=lambda p: p.at, default=None)
 
 
 def reaches_limit_within(first: Point | None, last: Point, days: float) -> bool | None:

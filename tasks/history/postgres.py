@@ -33,8 +33,8 @@ SCHEMA_LOCK_KEY = 0x6D67_6869  # "mghi"
 class PostgresStore(HistoryStore):
     """History in the PostgreSQL database at ``dsn`` (its tables are created on first use, unless
     ``create`` is off: then ``exists`` says whether they are there, and the store is a reader's:
-    autocommit, so the threads of a run can share it — a query failing in one leaves no aborted
-    transaction for the others)."""
+    autocommit, so while it is handed from one database's checks to the next and to the record
+    step it holds no transaction open, and a failed query leaves none aborted)."""
 
     def __init__(self, dsn: str, *, connect_timeout: int = 5, create: bool = True) -> None:
         self.location = describe_target(dsn)

@@ -10,7 +10,7 @@ yet, that went down (a reset), or that use ``NEARLY_FULL`` of their limit alread
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from migration_guard.tasks.history.forecast import WINDOW, reaches_limit_within
@@ -35,8 +35,8 @@ class SequenceScope:
     unowned ``sequences`` (schema, name) — plain names, as the catalog spells them."""
 
     every: bool = True
-    owners: tuple[tuple[str, str, str], ...] = field(default=())
-    sequences: tuple[tuple[str, str], ...] = field(default=())
+    owners: tuple[tuple[str, str, str], ...] = ()
+    sequences: tuple[tuple[str, str], ...] = ()
 
     @property
     def size(self) -> int:

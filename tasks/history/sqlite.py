@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,6 @@ class SqliteStore(HistoryStore):
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         path = Path(path)
         self.location = str(path)
-        self._lock = threading.Lock()
         if read_only:
             # readers (the checks) write nothing, not even journal files: a full log disk stays
             # free for the log itself
@@ -67,8 +65,7 @@ class SqliteStore(HistoryStore):
         self._conn.executemany(self._sql(statement), [tuple(r) for r in rows])
 
     def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:  # the threads of a run share a reader's store (``backend.shared_history_reads``)
-            return self._conn.execute(self._sql(statement), tuple(params)).fetchall()
+        return self._conn.execute(self._sql(statement), tuple(params)).fetchall()
 
     def _insert_returning_id(self, statement: str, params: Sequence[Any]) -> int:
         return int(self._conn.execute(self._sql(statement), tuple(params)).fetchone()[0])

@@ -264,8 +264,6 @@ def _by_metric(rows: Sequence[tuple[Any, ...]]) -> dict[str, dict[str, list[Poin
 
 def _by_subject(rows: Sequence[tuple[Any, ...]]) -> dict[str, list[Point]]:
     found: dict[str, list[Point]] = {}
-    utc = timezone.utc
     for subject, at, value, limit in rows:
-        found.setdefault(subject, []).append(Point(datetime.fromtimestamp(at, utc), float(value),
-                                                   None if limit is None else float(limit)))
+        found.setdefault(subject, []).append(Point(from_epoch(at), float(value), None if limit is None else float(limit)))
     return found

@@ -19,7 +19,8 @@ from migration_guard.tasks.checks.check import Check
 from migration_guard.tasks.healthcheck.base import CheckContext, Outcome, Problem
 from migration_guard.tasks.backup.sizing import format_bytes
 from migration_guard.tasks.history.forecast import (
-    MIN_POINTS, MIN_SPAN, WINDOW, Forecast, describe_days, forecast, power_of_two, reaches_limit_within, trend,
+    MIN_POINTS, MIN_SPAN, WINDOW, Forecast, describe_days, forecast, latest_point, power_of_two, reaches_limit_within,
+    trend,
 )
 from migration_guard.tasks.history.model import CONNECTIONS_USED, DATABASE_SIZE, SEQUENCE_VALUE, XID_AGE, Point
 from migration_guard.tasks.history.backend import reading_store
@@ -72,7 +73,7 @@ def with_size_limit(series_by_metric: Mapping[str, Mapping[str, list[Point]]], s
 def size_growth(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: datetime) -> str:
     """``; the database grows 1.2 GiB/day (…)`` when its size grows and no limit is known, else ''."""
     points = series_by_metric.get(DATABASE_SIZE, {}).get("", [])
-    latest = max((p for p in points if p.at <= now), key=lambda p: p.at, default=None)
+    latest = latest_point(points, now)
     if latest is None or latest.limit is not None:  # a limit: the forecast says it all
         return ""
     found = trend(points, now)
@@ -111,6 +112,11 @@ def describe_full(subject: str, p: Point) -> str:
             f"({p.value:,.0f}; {limit - p.value:,.0f} left)")
 
 
+def title(line: str, database: str) -> str:
+    """An alert's title from its first line: capitalised, without the figures in brackets."""
+    return f"{line[0].upper()}{line[1:].split(' (')[0]} on {database}"
+
+
 def full_lines(full: list[tuple[str, Point]]) -> tuple[list[str], bool]:
     """The lines of the nearly full sequences, and whether one is NEARLY_EXHAUSTED (HIGH)."""
     return ([describe_full(s, p) for s, p in full],
@@ -136,8 +142,8 @@ def evaluate(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: dat
         subject = full[0][0]
         return Outcome(
             extra[0], None, "days",
-            Problem("HIGH" if exhausted else "MEDIUM", "CAPACITY", f"{extra[0][0].upper()}{extra[0][1:].split(' (')[0]} "
-                    f"on {database}", "From the health history: " + "; ".join(extra) + ".", IMPACT[SEQUENCE_VALUE],
+            Problem("HIGH" if exhausted else "MEDIUM", "CAPACITY", title(extra[0], database),
+                    "From the health history: " + "; ".join(extra) + ".", IMPACT[SEQUENCE_VALUE],
                     sequence_fixes(subject), key=f"{SEQUENCE_VALUE}:{subject}"))
     if not found:
         if points == 0:
@@ -158,7 +164,7 @@ def evaluate(series_by_metric: Mapping[str, Mapping[str, list[Point]]], now: dat
     lines = [describe(m, f) for m, f in soon] + extra
     return Outcome(
         lines[0], round(first.days_left, 1), "days",
-        Problem(severity, "CAPACITY", f"{lines[0][0].upper()}{lines[0][1:].split(' (')[0]} on {database}",
+        Problem(severity, "CAPACITY", title(lines[0], database),
                 "Forecast from the health history: " + "; ".join(lines) + ".",
                 IMPACT[first_metric], suggestions(first_metric, first), key=f"{first_metric}:{first.subject}"),
     )
